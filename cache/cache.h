@@ -1,0 +1,85 @@
+/* cache.h - the LMDB content-addressed store: actions (key -> output digest + metadata) and blobs (digest -> bytes). */
+#ifndef SB_CACHE_H
+#define SB_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+
+struct cache;
+
+/* What an action record says about the step that produced its output. */
+struct action_meta {
+	struct digest output;      /* digest of the output blob */
+	char provider[32];
+	char model[96];
+	uint64_t tokens_in;
+	uint64_t tokens_out;
+	uint32_t duration_ms;      /* how long the step took when it ran */
+	int64_t created;           /* unix seconds */
+	int64_t last_used;         /* unix seconds, updated by cache_touch */
+};
+
+/* One finished step to store: the blob and the action that points at it. */
+struct cache_put {
+	struct digest key;
+	struct action_meta meta;   /* meta.output must equal the digest of data; created/last_used filled by the cache when 0 */
+	const void *data;
+	size_t len;
+};
+
+struct cache_stats {
+	uint64_t actions;
+	uint64_t blobs;
+	uint64_t blob_bytes;       /* sum of blob sizes */
+	uint64_t file_bytes;       /* size of data.mdb on disk */
+	uint64_t hits;             /* counted over all runs by cache_add_counters */
+	uint64_t misses;
+	uint64_t tokens_saved_in;  /* tokens of the actions served from the cache */
+	uint64_t tokens_saved_out;
+	uint64_t records;          /* per-script build records */
+};
+
+/* Opens (creating if needed, mkdir -p) the cache in dir; 0 on success, -1 with a message naming dir and what to do. */
+int cache_open(const char *dir, struct cache **out, char *err, size_t errlen);
+
+/* Closes the cache; NULL is fine. */
+void cache_close(struct cache *c);
+
+/* Default directory: $SCRIPTBUILD_CACHE, $XDG_CACHE_HOME/scriptbuild, ~/.cache/scriptbuild; malloc'd, NULL if none can be formed. */
+char *cache_default_dir(void);
+
+/* Looks up key: 1 on a hit with *meta, and (when data is not NULL) a malloc'd copy of the blob whose digest was
+ * re-checked; 0 on a miss, including a missing or damaged blob; -1 on an LMDB error (err says what). */
+int cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data, size_t *len,
+              char *err, size_t errlen);
+
+/* Stores n finished steps in ONE write transaction, growing the map when full; 0 or -1 with err. */
+int cache_put_batch(struct cache *c, const struct cache_put *items, size_t n, char *err, size_t errlen);
+
+/* Sets last_used of n actions to now in one write transaction (LRU for gc); 0 or -1 with err. */
+int cache_touch(struct cache *c, const struct digest *keys, size_t n, char *err, size_t errlen);
+
+/* Adds a run's counters to the persistent totals shown by cache_stats; 0 or -1 with err. */
+int cache_add_counters(struct cache *c, uint64_t hits, uint64_t misses, uint64_t tokens_saved_in,
+                       uint64_t tokens_saved_out, char *err, size_t errlen);
+
+/* Reads the build record stored under name (malloc'd bytes): 1 found, 0 none, -1 error. */
+int cache_record_get(struct cache *c, const char *name, char **data, size_t *len, char *err, size_t errlen);
+
+/* Replaces the build record stored under name; 0 or -1 with err. */
+int cache_record_put(struct cache *c, const char *name, const void *data, size_t len, char *err, size_t errlen);
+
+/* Fills *st; 0 or -1 with err. */
+int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errlen);
+
+/* Re-hashes every blob and checks every action points to a present blob; calls report once per problem with a line
+ * naming it. Returns the number of problems, or -1 on an LMDB error. */
+long cache_verify(struct cache *c, void (*report)(void *ctx, const char *problem), void *ctx, char *err, size_t errlen);
+
+/* Evicts least recently used actions (and blobs no action still uses) until blob bytes <= max_bytes;
+ * sets *evicted to the number of actions removed. 0 or -1 with err. */
+int cache_gc(struct cache *c, uint64_t max_bytes, uint64_t *evicted, char *err, size_t errlen);
+
+#endif

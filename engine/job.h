@@ -1,0 +1,77 @@
+/* job.h - one unit of provider work (an analysis step, or a batch of embeddings) and the provider interface. */
+#ifndef SB_JOB_H
+#define SB_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+struct fountain_script;
+struct loop;
+
+enum step_kind { STEP_SUMMARY, STEP_OUTLINE, STEP_SHEET, STEP_EMBEDDING, STEP_KINDS };
+
+enum job_status {
+	JOB_OK,
+	JOB_FAILED,   /* this step failed: reported, never cached, dependants skipped */
+	JOB_FATAL     /* the whole run must stop now (quota exhausted, bad key) */
+};
+
+/* Generation parameters; all of them are part of the action key. */
+struct gen_params {
+	const char *model;
+	int max_tokens;
+	double temperature;
+	int dims;                 /* embeddings only; 0 = the model's default */
+};
+
+struct job {
+	enum step_kind kind;
+	const char *label;        /* "summary 12 INT. KITCHEN - NIGHT": names the step in messages */
+	const struct gen_params *params;
+
+	/* What the builtin analyser reads (never positions it must not depend on: see builtin.h). */
+	const struct fountain_script *script;
+	size_t scene;             /* summary: 1-based scene index */
+	size_t character;         /* sheet: index into script->characters */
+	const struct cJSON *const *summaries;  /* outline: every scene's summary in order; sheet: its scenes' in order */
+	size_t nsummaries;
+
+	/* What an LLM provider sends: a forced tool / JSON-schema answer. */
+	const char *system;
+	const char *user;
+	const char *tool_name;
+	const char *tool_description;
+	const struct cJSON *schema;
+
+	/* Embedding batch. */
+	const char *const *texts;
+	size_t ntexts;
+
+	/* Filled by the provider before done() runs. */
+	char *output;             /* malloc'd JSON object text of the result (summary, outline, sheet) */
+	float *vectors;           /* malloc'd ntexts x dims floats, row i for texts[i] (embedding) */
+	size_t dims;              /* width of vectors */
+	uint64_t tokens_in;
+	uint64_t tokens_out;
+	int requests;             /* HTTP requests sent, retries included */
+	int retries;
+	enum job_status status;
+	char error[512];          /* why it failed, naming the step; never contains a key */
+
+	void (*done)(struct job *job);   /* called once, from inside loop_run_once, never from start() */
+	void *owner;
+};
+
+/* A provider runs jobs asynchronously on the shared loop. */
+struct provider {
+	const char *name;         /* "builtin", "anthropic", "openai" */
+	struct loop *loop;
+	/* Begins job; its done() fires later from loop_run_once. Returns 0, or -1 after setting job->error (no done()). */
+	int (*start)(struct provider *p, struct job *job);
+	/* Frees the provider. */
+	void (*destroy)(struct provider *p);
+	void *impl;
+};
+
+#endif

@@ -1,0 +1,86 @@
+/* analysis.h - the results of one build as the archive carries them; export/ writes, reads and verifies them. */
+#ifndef SB_ANALYSIS_H
+#define SB_ANALYSIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ANALYSIS_FORMAT "scriptbuild-analysis"
+#define ANALYSIS_FORMAT_VERSION 1
+
+enum analysis_kind { ANALYSIS_SUMMARY, ANALYSIS_OUTLINE, ANALYSIS_SHEET, ANALYSIS_EMBEDDING, ANALYSIS_KINDS };
+
+/* "summary", "outline", "sheet", "embedding". */
+const char *analysis_kind_name(enum analysis_kind k);
+
+struct analysis_model {
+	char *provider;              /* "builtin", "anthropic", "openai" */
+	char *model;
+};
+
+struct analysis_scene {
+	int index;                   /* 1-based */
+	char *number;                /* NULL when none */
+	char *heading;
+	int line;
+	char *location;              /* may be "" */
+	char *time;                  /* NULL when none */
+	char **characters;
+	size_t ncharacters;
+	char text_digest[33];        /* hex XXH3-128 of the scene text */
+};
+
+/* One step's record in the manifest. */
+struct analysis_step {
+	enum analysis_kind kind;
+	char *target;                /* scene index for summary/embedding ("12"), character name for sheet, "" for outline */
+	char key[33];                /* hex action key */
+	char output[33];             /* hex digest of the cached output */
+	uint64_t tokens_in;
+	uint64_t tokens_out;
+};
+
+struct analysis_sheet {
+	char *character;
+	char *json;                  /* the sheet's JSON object text, or NULL when it failed (partial) */
+	size_t *scenes;              /* parser statistics: scenes spoken in, cues, words */
+	size_t nscenes;
+	int cues;
+	int words;
+};
+
+struct analysis {
+	char *tool_version;
+	char *script_name;           /* file name without .fountain: the default script_id */
+	char *title;                 /* NULL when none */
+	char script_digest[33];      /* hex XXH3-128 of the script file's bytes */
+	bool partial;                /* some step failed and --partial asked for an archive anyway */
+	struct analysis_model models[ANALYSIS_KINDS];
+	struct analysis_scene *scenes;
+	size_t nscenes;
+	char **summaries;            /* nscenes JSON object texts, NULL where failed (partial) */
+	char *outline;               /* JSON object text, NULL when failed */
+	struct analysis_sheet *sheets;
+	size_t nsheets;
+	float *embeddings;           /* nscenes x dims, row-major */
+	bool *has_embedding;         /* nscenes flags; false rows are zero in the matrix */
+	size_t dims;
+	struct analysis_step *steps;
+	size_t nsteps;
+	uint64_t tokens_in;
+	uint64_t tokens_out;
+};
+
+/* Writes the archive at path atomically (temp file in the same directory, fsync, rename), byte-reproducibly with
+ * mtime as every entry's time; 0, or -1 with err naming the path and cause (no file left behind). */
+int analysis_write_archive(const char *path, const struct analysis *a, int64_t mtime, char *err, size_t errlen);
+
+/* Reads and fully validates an archive (manifest, digests, counts, NPY header and shape); 0 and *out, or -1 with
+ * err naming the entry and what is wrong. */
+int analysis_read_archive(const char *path, struct analysis **out, char *err, size_t errlen);
+
+/* Frees an analysis built by analysis_read_archive or by hand with malloc'd members; NULL is fine. */
+void analysis_free(struct analysis *a);
+
+#endif
