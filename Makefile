@@ -1,0 +1,115 @@
+# scriptbuild - make for the AI analysis of screenplays.
+# `make` builds into $(BUILD); `make check` builds a sanitized -Werror copy and runs every test.
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+PKGS      = libcurl libcjson lmdb libxxhash libarchive sqlite3 libpq
+TESTPKGS  = cmocka libmicrohttpd
+
+WARN      = -Wall -Wextra -Wshadow -Wmissing-prototypes
+STD       = -std=c11 -D_POSIX_C_SOURCE=200809L
+ifeq ($(SAN),1)
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+WARN     += -Werror
+endif
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS := $(shell pkg-config --cflags $(TESTPKGS) 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
+
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Iengine -Icache -Iexport $(PKG_CFLAGS) \
+             -DSCRIPTBUILD_VERSION='"$(VERSION)"'
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+LIB_SRC   = $(wildcard engine/*.c) $(wildcard cache/*.c) $(wildcard export/*.c)
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB       = $(BUILD)/libscriptbuild.a
+BINS      = $(BUILD)/scriptbuild $(BUILD)/scriptload
+UNIT_SRC  = $(wildcard tests/test_*.c)
+UNIT_BINS = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOL_SRC  = $(wildcard tests/tool_*.c)
+TOOL_BINS = $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
+FAKEAPI   = $(BUILD)/tests/fakeapi
+FUZZ_SRC  = $(wildcard tests/fuzz_*.c)
+FUZZ_SECONDS ?= 60
+
+DEB_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev liblmdb-dev libxxhash-dev \
+               libarchive-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libzstd-dev \
+               postgresql sqlite3 zstd clang libclang-rt-14-dev
+
+.PHONY: all tests check deps demo install clean fuzz bench
+
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(BUILD)/scriptbuild: $(BUILD)/cmd/scriptbuild.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/scriptload: $(BUILD)/cmd/scriptload.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/test_%: tests/test_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS) $(PKG_LIBS) -lm
+
+$(BUILD)/tests/tool_%: tests/tool_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) -lm
+
+$(FAKEAPI): tests/fakeapi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LIBS) $(PKG_LIBS) -lm
+
+tests: $(BINS) $(UNIT_BINS) $(TOOL_BINS) $(if $(wildcard tests/fakeapi.c),$(FAKEAPI))
+
+# Installs the Debian packages the build and the tests need, when any is missing.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+# The sanitized, -Werror build every test runs against.
+check: deps
+	$(MAKE) BUILD=build/check SAN=1 tests
+	tests/run.sh build/check
+
+# The README's first command: build and load the bundled fixture offline.
+demo: deps
+	$(MAKE) all
+	cd $(BUILD) && ./scriptbuild ../fixtures/demo/harbor.fountain && ./scriptload --db harbor.db harbor.analysis.tar.zst \
+	  && sqlite3 harbor.db 'SELECT scene_index, summary_text FROM scene_summaries ORDER BY scene_index LIMIT 3'
+
+fuzz: deps
+	tests/fuzz.sh $(FUZZ_SECONDS)
+
+bench: deps
+	$(MAKE) BUILD=build/bench CFLAGS='-O2 -DNDEBUG' tests
+	tests/bench.sh build/bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 cmd/scriptbuild.1 cmd/scriptload.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/cmd/scriptbuild.d $(BUILD)/cmd/scriptload.d
