@@ -1,0 +1,768 @@
+/* scriptbuild - make for the AI analysis of a screenplay: argument parsing, wiring and the status line. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "analysis.h"
+#include "build.h"
+#include "cache.h"
+#include "config.h"
+#include "fountain.h"
+#include "graph.h"
+#include "loop.h"
+#include "net.h"
+#include "pricing.h"
+#include "record.h"
+#include "results.h"
+#include "util.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+struct options {
+	int jobs;
+	int keep_going;
+	bool dry_run, frozen, explain, partial, quiet, verbose;
+	const char *tool;
+	const char *cache_dir;
+	const char *report_path;
+	const char *output_path;
+	const char *llm_spec, *embed_spec;
+	const char *max_size;
+	size_t embed_batch;
+	int retries;
+	long timeout_ms, connect_timeout_ms;
+	const char *overrides[64][2];
+	size_t noverrides;
+	const char *script;
+	const char *const *targets;
+	size_t ntargets;
+};
+
+/* What the status line needs between events. */
+struct status {
+	bool tty, verbose, quiet;
+	bool line_open;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: scriptbuild [options] SCRIPT.fountain [TARGET...]\n"
+	      "       scriptbuild -t TOOL [ARGS]\n"
+	      "\n"
+	      "Analyses a Fountain screenplay: scene summaries, an outline, character sheets and embeddings, each cached\n"
+	      "by content so that only the steps an edit touched run again. Writes NAME.analysis.tar.zst.\n"
+	      "\n"
+	      "targets: summaries outline sheets embeddings scene:N sheet:NAME (default: everything)\n"
+	      "\n"
+	      "options:\n"
+	      "  -j N                 requests in flight (default 10)\n"
+	      "  -k N                 keep going until N steps fail (0: never stop; default 1)\n"
+	      "  -n                   dry run: list the stale steps with estimated tokens and cost; run nothing\n"
+	      "  -d explain           say why each step runs\n"
+	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory)\n"
+	      "  --partial            write the archive even when some step failed (the manifest says so)\n"
+	      "  --frozen             never call a provider: finish when all is cached, else list the stale steps, exit 1\n"
+	      "  --cache DIR          cache directory (default $SCRIPTBUILD_CACHE, $XDG_CACHE_HOME/scriptbuild,\n"
+	      "                       ~/.cache/scriptbuild)\n"
+	      "  --report FILE        write the run's counts as JSON\n"
+	      "  --llm SPEC           builtin | anthropic[:MODEL] | openai[:MODEL] (default: anthropic if\n"
+	      "                       ANTHROPIC_API_KEY is set, else builtin)\n"
+	      "  --embed SPEC         builtin[:DIMS] | openai[:MODEL] (default: openai if OPENAI_API_KEY is set)\n"
+	      "  --embed-batch N      most inputs per embedding request (default 2048; 1 = one per request)\n"
+	      "  --model KIND=M       model for one step kind (summary, outline, sheet, embedding, all)\n"
+	      "  --max-tokens KIND=N  --temperature KIND=T  --dims embedding=N  --prompt KIND=FILE (system prompt)\n"
+	      "  --retries N          retries per request (default 4)\n"
+	      "  --timeout S          seconds per request (default 300)  --connect-timeout S (default 10)\n"
+	      "  -q, -v               quieter, more verbose\n"
+	      "  -h, -V               help, version\n"
+	      "\n"
+	      "tools (-t): parse SCRIPT | stats | verify | gc --max-size SIZE | verify-archive FILE\n"
+	      "exit: 0 all steps done, 1 some step failed, 2 usage or input error\n",
+	      f);
+}
+
+static int parse_count(const char *flag, const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "scriptbuild: %s %s: want a whole number from %ld to %ld\n", flag, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_seconds(const char *flag, const char *s, long *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end || v <= 0 || v > 86400) {
+		fprintf(stderr, "scriptbuild: %s %s: want seconds, more than 0\n", flag, s);
+		return -1;
+	}
+	*ms = (long)(v * 1000);
+	return 0;
+}
+
+enum {
+	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
+	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE
+};
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"cache", required_argument, NULL, OPT_CACHE},
+		{"report", required_argument, NULL, OPT_REPORT},
+		{"llm", required_argument, NULL, OPT_LLM},
+		{"embed", required_argument, NULL, OPT_EMBED},
+		{"embed-batch", required_argument, NULL, OPT_EMBED_BATCH},
+		{"model", required_argument, NULL, OPT_MODEL},
+		{"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+		{"temperature", required_argument, NULL, OPT_TEMPERATURE},
+		{"dims", required_argument, NULL, OPT_DIMS},
+		{"prompt", required_argument, NULL, OPT_PROMPT},
+		{"retries", required_argument, NULL, OPT_RETRIES},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+		{"frozen", no_argument, NULL, OPT_FROZEN},
+		{"partial", no_argument, NULL, OPT_PARTIAL},
+		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const override_names[] = {
+		[OPT_MODEL - OPT_MODEL] = "model", [OPT_MAX_TOKENS - OPT_MODEL] = "max-tokens",
+		[OPT_TEMPERATURE - OPT_MODEL] = "temperature", [OPT_DIMS - OPT_MODEL] = "dims",
+		[OPT_PROMPT - OPT_MODEL] = "prompt",
+	};
+	long v;
+	int c;
+	o->jobs = 10;
+	o->keep_going = 1;
+	o->embed_batch = 2048;
+	o->retries = 4;
+	o->timeout_ms = 300000;
+	o->connect_timeout_ms = 10000;
+	while ((c = getopt_long(argc, argv, "j:k:nd:t:o:qvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			if (parse_count("-j", optarg, 1, 1024, &v) < 0)
+				return -1;
+			o->jobs = (int)v;
+			break;
+		case 'k':
+			if (parse_count("-k", optarg, 0, INT_MAX, &v) < 0)
+				return -1;
+			o->keep_going = (int)v;
+			break;
+		case 'n':
+			o->dry_run = true;
+			break;
+		case 'd':
+			if (strcmp(optarg, "explain") != 0) {
+				fprintf(stderr, "scriptbuild: -d %s: the only debug mode is 'explain'\n", optarg);
+				return -1;
+			}
+			o->explain = true;
+			break;
+		case 't':
+			o->tool = optarg;
+			break;
+		case 'o':
+			o->output_path = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'V':
+			printf("scriptbuild %s\n", SCRIPTBUILD_VERSION);
+			exit(EXIT_OK);
+		case OPT_CACHE:
+			o->cache_dir = optarg;
+			break;
+		case OPT_REPORT:
+			o->report_path = optarg;
+			break;
+		case OPT_LLM:
+			o->llm_spec = optarg;
+			break;
+		case OPT_EMBED:
+			o->embed_spec = optarg;
+			break;
+		case OPT_EMBED_BATCH:
+			if (parse_count("--embed-batch", optarg, 1, 2048, &v) < 0)
+				return -1;
+			o->embed_batch = (size_t)v;
+			break;
+		case OPT_MODEL:
+		case OPT_MAX_TOKENS:
+		case OPT_TEMPERATURE:
+		case OPT_DIMS:
+		case OPT_PROMPT:
+			if (o->noverrides == sizeof(o->overrides) / sizeof(o->overrides[0])) {
+				fputs("scriptbuild: too many overrides\n", stderr);
+				return -1;
+			}
+			o->overrides[o->noverrides][0] = override_names[c - OPT_MODEL];
+			o->overrides[o->noverrides][1] = c == OPT_DIMS && !strchr(optarg, '=') ? NULL : optarg;
+			if (c == OPT_DIMS && !strchr(optarg, '=')) {
+				/* --dims N means the embedding's dimensions: there is no other kind it could mean. */
+				static char buf[64];
+				snprintf(buf, sizeof(buf), "embedding=%s", optarg);
+				o->overrides[o->noverrides][1] = buf;
+			}
+			o->noverrides++;
+			break;
+		case OPT_RETRIES:
+			if (parse_count("--retries", optarg, 0, 100, &v) < 0)
+				return -1;
+			o->retries = (int)v;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_seconds("--timeout", optarg, &o->timeout_ms) < 0)
+				return -1;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (parse_seconds("--connect-timeout", optarg, &o->connect_timeout_ms) < 0)
+				return -1;
+			break;
+		case OPT_FROZEN:
+			o->frozen = true;
+			break;
+		case OPT_PARTIAL:
+			o->partial = true;
+			break;
+		case OPT_MAX_SIZE:
+			o->max_size = optarg;
+			break;
+		default:
+			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
+			return -1;
+		}
+	}
+	if (optind < argc)
+		o->script = argv[optind++];
+	o->targets = (const char *const *)argv + optind;
+	o->ntargets = (size_t)(argc - optind);
+	return 0;
+}
+
+/* ---- status line --------------------------------------------------------------------------------------------- */
+
+static void status_clear(struct status *s)
+{
+	if (s->line_open) {
+		fputs("\r\033[K", stderr);
+		s->line_open = false;
+	}
+}
+
+static void on_build_event(void *ctx, const struct build_event *ev)
+{
+	struct status *s = ctx;
+	switch (ev->type) {
+	case BUILD_STEP_STARTED:
+		if (s->quiet)
+			break;
+		if (s->tty) {
+			if (ev->batch > 1)
+				fprintf(stderr, "\r[%zu/%zu] embedding batch of %zu\033[K", ev->finished, ev->total, ev->batch);
+			else
+				fprintf(stderr, "\r[%zu/%zu] %s\033[K", ev->finished, ev->total, ev->step->label);
+			s->line_open = true;
+		} else if (s->verbose) {
+			if (ev->batch > 1)
+				fprintf(stderr, "[%zu/%zu] embedding batch of %zu\n", ev->finished, ev->total, ev->batch);
+			else
+				fprintf(stderr, "[%zu/%zu] %s\n", ev->finished, ev->total, ev->step->label);
+		}
+		break;
+	case BUILD_STEP_FAILED:
+		status_clear(s);
+		fprintf(stderr, "scriptbuild: FAILED %s: %s\n", ev->step->label, ev->message ? ev->message : "");
+		break;
+	case BUILD_STEP_EXPLAIN:
+		status_clear(s);
+		fprintf(stderr, "scriptbuild: explain: %s: %s\n", ev->step->label, ev->message ? ev->message : "");
+		break;
+	case BUILD_STEP_STALE:
+	case BUILD_STEP_DONE:
+		break;
+	case BUILD_WARNING:
+		status_clear(s);
+		fprintf(stderr, "scriptbuild: warning: %s\n", ev->message);
+		break;
+	}
+}
+
+static void net_log(void *ctx, const char *line)
+{
+	struct status *s = ctx;
+	status_clear(s);
+	fprintf(stderr, "scriptbuild: %s\n", line);
+}
+
+/* ---- tools ----------------------------------------------------------------------------------------------------- */
+
+static int open_cache(const struct options *o, struct cache **c)
+{
+	char err[1024];
+	char *dir = o->cache_dir ? xstrdup(o->cache_dir) : cache_default_dir();
+	if (!dir) {
+		fputs("scriptbuild: no cache directory: set --cache DIR, SCRIPTBUILD_CACHE or HOME\n", stderr);
+		return -1;
+	}
+	int rc = cache_open(dir, c, err, sizeof(err));
+	free(dir);
+	if (rc < 0) {
+		fprintf(stderr, "scriptbuild: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_problem(void *ctx, const char *problem)
+{
+	(void)ctx;
+	printf("damaged: %s\n", problem);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	uint64_t mult = 1;
+	if (end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': mult = 1ull << 10; end++; break;
+	case 'm': case 'M': mult = 1ull << 20; end++; break;
+	case 'g': case 'G': mult = 1ull << 30; end++; break;
+	case '\0': break;
+	default: return -1;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -1;
+	*out = (uint64_t)(v * (double)mult);
+	return 0;
+}
+
+static int tool_parse(const struct options *o)
+{
+	struct fountain_script *script;
+	struct fountain_error perr;
+	if (!o->script) {
+		fputs("scriptbuild: -t parse needs a SCRIPT\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (fountain_parse_file(o->script, &script, &perr) < 0) {
+		fprintf(stderr, "scriptbuild: %s\n", perr.message);
+		return EXIT_USAGE;
+	}
+	if (script->implicit_scene)
+		fprintf(stderr, "scriptbuild: %s: no scene heading: the whole script is one implicit scene\n", o->script);
+	cJSON *json = fountain_to_json(script);
+	char *text = cJSON_Print(json);
+	puts(text);
+	free(text);
+	cJSON_Delete(json);
+	fountain_free(script);
+	return EXIT_OK;
+}
+
+static int tool_cache(const struct options *o)
+{
+	struct cache *c;
+	char err[1024];
+	int rc = EXIT_OK;
+	if (open_cache(o, &c) < 0)
+		return EXIT_USAGE;
+	if (strcmp(o->tool, "stats") == 0) {
+		struct cache_stats st;
+		if (cache_stats(c, &st, err, sizeof(err)) < 0) {
+			fprintf(stderr, "scriptbuild: %s\n", err);
+			rc = EXIT_FAILED;
+		} else {
+			printf("actions        %llu\nblobs          %llu\nblob bytes     %llu\nfile bytes     %llu\n"
+			       "records        %llu\nhits           %llu\nmisses         %llu\n"
+			       "tokens saved   %llu in, %llu out\n",
+			       (unsigned long long)st.actions, (unsigned long long)st.blobs,
+			       (unsigned long long)st.blob_bytes, (unsigned long long)st.file_bytes,
+			       (unsigned long long)st.records, (unsigned long long)st.hits, (unsigned long long)st.misses,
+			       (unsigned long long)st.tokens_saved_in, (unsigned long long)st.tokens_saved_out);
+		}
+	} else if (strcmp(o->tool, "verify") == 0) {
+		long problems = cache_verify(c, print_problem, NULL, err, sizeof(err));
+		if (problems < 0) {
+			fprintf(stderr, "scriptbuild: %s\n", err);
+			rc = EXIT_FAILED;
+		} else if (problems > 0) {
+			fprintf(stderr, "scriptbuild: the cache has %ld damaged entries (a run treats them as misses;"
+			                " `scriptbuild -t gc` or removing the cache directory clears them)\n", problems);
+			rc = EXIT_FAILED;
+		} else {
+			printf("ok: every blob matches its digest and every action has its blob\n");
+		}
+	} else {
+		uint64_t max, evicted;
+		if (!o->max_size || parse_size(o->max_size, &max) < 0) {
+			fputs("scriptbuild: -t gc needs --max-size SIZE (e.g. 500M, 2G)\n", stderr);
+			rc = EXIT_USAGE;
+		} else if (cache_gc(c, max, &evicted, err, sizeof(err)) < 0) {
+			fprintf(stderr, "scriptbuild: %s\n", err);
+			rc = EXIT_FAILED;
+		} else {
+			printf("evicted %llu actions\n", (unsigned long long)evicted);
+		}
+	}
+	cache_close(c);
+	return rc;
+}
+
+static int tool_verify_archive(const struct options *o)
+{
+	struct analysis *a;
+	char err[1024];
+	if (!o->script) {
+		fputs("scriptbuild: -t verify-archive needs an ARCHIVE\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (analysis_read_archive(o->script, &a, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scriptbuild: %s: %s\n", o->script, err);
+		return EXIT_FAILED;
+	}
+	printf("ok %s: %zu scenes, %zu sheets, %zu x %zu embeddings%s\n", o->script, a->nscenes, a->nsheets, a->nscenes,
+	       a->dims, a->partial ? " (partial)" : "");
+	analysis_free(a);
+	return EXIT_OK;
+}
+
+/* ---- the build ------------------------------------------------------------------------------------------------- */
+
+static char *script_name_of(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base);
+	if (n > 9 && strcmp(base + n - 9, ".fountain") == 0)
+		n -= 9;
+	return xstrndup(base, n);
+}
+
+static int64_t archive_mtime(void)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	if (!s || !*s)
+		return 0;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	return *end || v < 0 ? 0 : (int64_t)v;
+}
+
+static double estimated_cost(const struct step_config *cfg, uint64_t tin, uint64_t tout)
+{
+	double in, out;
+	if (strcmp(cfg->provider, "builtin") == 0 || pricing_lookup(cfg->params.model, &in, &out) < 0)
+		return 0;
+	return ((double)tin * in + (double)tout * out) / 1e6;
+}
+
+/* -n: what the stale steps would cost, before anything is spent. */
+static void print_dry_run(const struct graph *g, const struct run_config *rc)
+{
+	uint64_t tin[STEP_KINDS] = {0}, tout[STEP_KINDS] = {0};
+	size_t n[STEP_KINDS] = {0}, total = 0;
+	for (size_t i = 0; i < g->nsteps; i++) {
+		const struct step *st = &g->steps[i];
+		if (!st->wanted || st->state != STEP_STALE)
+			continue;
+		printf("%s%s%s\n", st->label, st->why ? ": " : "", st->why ? st->why : "");
+		size_t bytes = strlen(rc->step[st->kind].system) + strlen(rc->step[st->kind].template_text);
+		if (st->kind == STEP_SUMMARY || st->kind == STEP_EMBEDDING)
+			bytes += g->script->scenes[st->scene - 1].text_len / (st->kind == STEP_EMBEDDING ? 3 : 1);
+		else if (st->kind == STEP_OUTLINE)
+			bytes += g->script->nscenes * 400;
+		else
+			bytes += g->script->characters[st->character].nscenes * 400 +
+			         (size_t)g->script->characters[st->character].words * 6;
+		tin[st->kind] += estimate_tokens(bytes);
+		tout[st->kind] += st->kind == STEP_EMBEDDING ? 0 : (uint64_t)rc->step[st->kind].params.max_tokens / 2;
+		n[st->kind]++;
+		total++;
+	}
+	double cost = 0;
+	printf("%zu stale steps\n", total);
+	for (int k = 0; k < STEP_KINDS; k++) {
+		if (!n[k])
+			continue;
+		double c = estimated_cost(&rc->step[k], tin[k], tout[k]);
+		cost += c;
+		printf("  %-9s %5zu steps  ~%llu tokens in, ~%llu out  ~$%.4f (%s %s)\n", step_kind_name((enum step_kind)k),
+		       n[k], (unsigned long long)tin[k], (unsigned long long)tout[k], c, rc->step[k].provider,
+		       rc->step[k].params.model);
+	}
+	printf("estimated cost: $%.4f\n", cost);
+}
+
+static void write_report(const char *path, const struct build_result *r, double seconds, const char *archive)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *steps = cJSON_AddObjectToObject(root, "steps");
+	for (int k = 0; k < STEP_KINDS; k++) {
+		const struct build_kind_counts *c = &r->kinds[k];
+		cJSON *kc = cJSON_AddObjectToObject(steps, step_kind_name((enum step_kind)k));
+		cJSON_AddNumberToObject(kc, "total", (double)c->total);
+		cJSON_AddNumberToObject(kc, "cached", (double)c->cached);
+		cJSON_AddNumberToObject(kc, "run", (double)c->run);
+		cJSON_AddNumberToObject(kc, "failed", (double)c->failed);
+		cJSON_AddNumberToObject(kc, "skipped", (double)c->skipped);
+		cJSON_AddNumberToObject(kc, "stale", (double)c->stale);
+	}
+	cJSON *req = cJSON_AddObjectToObject(root, "requests");
+	cJSON_AddNumberToObject(req, "llm", (double)r->llm_requests);
+	cJSON_AddNumberToObject(req, "embedding", (double)r->embedding_requests);
+	cJSON_AddNumberToObject(req, "retries", (double)r->retries);
+	cJSON *tok = cJSON_AddObjectToObject(root, "tokens");
+	cJSON_AddNumberToObject(tok, "input", (double)r->tokens_in);
+	cJSON_AddNumberToObject(tok, "output", (double)r->tokens_out);
+	cJSON_AddNumberToObject(tok, "saved_input", (double)r->tokens_saved_in);
+	cJSON_AddNumberToObject(tok, "saved_output", (double)r->tokens_saved_out);
+	cJSON_AddNumberToObject(root, "seconds", seconds);
+	if (archive)
+		cJSON_AddStringToObject(root, "archive", archive);
+	else
+		cJSON_AddNullToObject(root, "archive");
+	char *text = cJSON_Print(root);
+	cJSON_Delete(root);
+	FILE *f = fopen(path, "w");
+	if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0)
+		fprintf(stderr, "scriptbuild: --report %s: %s\n", path, strerror(errno));
+	free(text);
+}
+
+static void print_summary(const struct build_result *r, const struct run_config *rc, double seconds)
+{
+	size_t run = 0, cached = 0, failed = 0, skipped = 0, total = 0;
+	double cost = 0;
+	for (int k = 0; k < STEP_KINDS; k++) {
+		run += r->kinds[k].run;
+		cached += r->kinds[k].cached;
+		failed += r->kinds[k].failed;
+		skipped += r->kinds[k].skipped;
+		total += r->kinds[k].total;
+	}
+	/* Usage is not split by kind in the result; price it at the LLM's rate, the dominant cost. */
+	cost = estimated_cost(&rc->step[STEP_SUMMARY], r->tokens_in, r->tokens_out);
+	fprintf(stderr,
+	        "scriptbuild: %zu steps: %zu run, %zu cached, %zu failed, %zu skipped; requests: %lu llm, %lu embedding, "
+	        "%lu retries; tokens: %llu in, %llu out; ~$%.4f; %.2f s\n",
+	        total, run, cached, failed, skipped, r->llm_requests, r->embedding_requests, r->retries,
+	        (unsigned long long)r->tokens_in, (unsigned long long)r->tokens_out, cost, seconds);
+}
+
+static void describe_providers(const struct run_config *rc)
+{
+	fprintf(stderr, "scriptbuild: summary %s %s, outline %s %s, sheet %s %s, embedding %s %s",
+	        rc->step[STEP_SUMMARY].provider, rc->step[STEP_SUMMARY].params.model, rc->step[STEP_OUTLINE].provider,
+	        rc->step[STEP_OUTLINE].params.model, rc->step[STEP_SHEET].provider, rc->step[STEP_SHEET].params.model,
+	        rc->step[STEP_EMBEDDING].provider, rc->step[STEP_EMBEDDING].params.model);
+	if (rc->step[STEP_EMBEDDING].params.dims > 0)
+		fprintf(stderr, " (%d dims)", rc->step[STEP_EMBEDDING].params.dims);
+	fputc('\n', stderr);
+}
+
+static int build(const struct options *o)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char err[1024];
+	char *data;
+	size_t len;
+	if (!o->script) {
+		fputs("scriptbuild: no script given; try 'scriptbuild -h'\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (read_file(o->script, &data, &len) < 0) {
+		fprintf(stderr, "scriptbuild: %s: %s\n", o->script, strerror(errno));
+		return EXIT_USAGE;
+	}
+	struct digest script_digest;
+	char script_hex[DIGEST_HEX_LEN + 1];
+	digest_bytes(data, len, &script_digest);
+	digest_to_hex(&script_digest, script_hex);
+	struct fountain_script *script;
+	struct fountain_error perr;
+	int prc = fountain_parse(data, len, &script, &perr);
+	free(data);
+	if (prc < 0) {
+		if (perr.line > 0)
+			fprintf(stderr, "scriptbuild: %s:%d: %s\n", o->script, perr.line, perr.message);
+		else
+			fprintf(stderr, "scriptbuild: %s: %s\n", o->script, perr.message);
+		return EXIT_USAGE;
+	}
+	if (script->implicit_scene && !o->quiet)
+		fprintf(stderr, "scriptbuild: %s: no scene heading: the whole script is one implicit scene\n", o->script);
+
+	struct run_config rc;
+	int exit_code = EXIT_USAGE;
+	struct cache *cache = NULL;
+	struct graph *g = NULL;
+	struct loop *loop = NULL;
+	struct record *previous = NULL;
+	struct provider *providers[STEP_KINDS] = {0};
+	char *record_name = NULL, *name = NULL, *archive_path = NULL;
+	if (config_init(&rc, o->llm_spec, o->embed_spec, err, sizeof(err)) < 0)
+		goto usage_error;
+	for (size_t i = 0; i < o->noverrides; i++)
+		if (config_override(&rc, o->overrides[i][0], o->overrides[i][1], err, sizeof(err)) < 0)
+			goto usage_error;
+	g = graph_new(script);
+	if (graph_select(g, o->targets, o->ntargets, err, sizeof(err)) < 0)
+		goto usage_error;
+	if (open_cache(o, &cache) < 0)
+		goto done;
+
+	char *real = realpath(o->script, NULL);
+	record_name = xasprintf("script:%s", real ? real : o->script);
+	free(real);
+	previous = record_load(cache, record_name);
+	loop = loop_new();
+	if (!loop) {
+		snprintf(err, sizeof(err), "cannot start the event loop");
+		goto usage_error;
+	}
+	struct status status = {isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false};
+	struct net_config llm_net = {NULL, NULL, o->retries, o->connect_timeout_ms, o->timeout_ms,
+	                             o->verbose ? net_log : NULL, &status};
+	struct net_config embed_net = llm_net;
+	const char *llm_provider = rc.step[STEP_SUMMARY].provider;
+	llm_net.api_key = getenv(strcmp(llm_provider, "anthropic") == 0 ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY");
+	embed_net.api_key = getenv("OPENAI_API_KEY");
+	if (!o->dry_run && !o->frozen &&
+	    config_create_providers(&rc, loop, &llm_net, &embed_net, providers, err, sizeof(err)) < 0)
+		goto usage_error;
+	if (!o->quiet)
+		describe_providers(&rc);
+
+	struct build_options bo = {
+		.jobs = o->jobs, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
+		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
+		.config = rc.step, .provider = providers, .loop = loop, .cache = cache, .previous = previous,
+		.report = on_build_event, .report_ctx = &status,
+	};
+	struct build_result result;
+	int brc = build_run(g, &bo, &result, err, sizeof(err));
+	status_clear(&status);
+	exit_code = brc == 0 ? EXIT_OK : EXIT_FAILED;
+	if (brc < 0)
+		fprintf(stderr, "scriptbuild: cache: %s\n", err);
+	if (result.fatal[0])
+		fprintf(stderr, "scriptbuild: stopped: %s\n", result.fatal);
+
+	if (o->dry_run) {
+		print_dry_run(g, &rc);
+		exit_code = EXIT_OK;
+		goto done;
+	}
+	if (o->frozen && brc == 1) {
+		size_t stale = 0;
+		for (size_t i = 0; i < g->nsteps; i++)
+			if (g->steps[i].wanted && g->steps[i].state == STEP_STALE) {
+				printf("stale: %s%s%s\n", g->steps[i].label, g->steps[i].why ? ": " : "",
+				       g->steps[i].why ? g->steps[i].why : "");
+				stale++;
+			}
+		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", stale);
+	}
+	if (brc >= 0 && record_save(cache, record_name, g, rc.step, err, sizeof(err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
+
+	bool whole = o->ntargets == 0;
+	if (brc == 0 || (o->partial && brc == 1 && !o->frozen)) {
+		name = script_name_of(o->script);
+		archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", name);
+		if (whole || o->output_path || o->partial) {
+			struct analysis *a = results_collect(g, rc.step, name, script_hex);
+			if (analysis_write_archive(archive_path, a, archive_mtime(), err, sizeof(err)) < 0) {
+				fprintf(stderr, "scriptbuild: %s\n", err);
+				exit_code = EXIT_FAILED;
+				free(archive_path);
+				archive_path = NULL;
+			} else if (!o->quiet) {
+				fprintf(stderr, "scriptbuild: wrote %s%s\n", archive_path, a->partial ? " (partial)" : "");
+			}
+			analysis_free(a);
+		} else {
+			free(archive_path);
+			archive_path = NULL;
+			if (!o->quiet)
+				fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (o->report_path)
+		write_report(o->report_path, &result, seconds, archive_path);
+	if (!o->quiet || exit_code != EXIT_OK)
+		print_summary(&result, &rc, seconds);
+	goto done;
+
+usage_error:
+	fprintf(stderr, "scriptbuild: %s\n", err);
+	exit_code = EXIT_USAGE;
+done:
+	config_destroy_providers(providers);
+	loop_free(loop);
+	record_free(previous);
+	graph_free(g);
+	cache_close(cache);
+	config_free(&rc);
+	fountain_free(script);
+	free(record_name);
+	free(name);
+	free(archive_path);
+	return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	/* A file-size limit must surface as a write error we can report, not kill us half-way. */
+	signal(SIGXFSZ, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	if (parse_args(argc, argv, &o) < 0)
+		return EXIT_USAGE;
+	if (o.tool) {
+		if (strcmp(o.tool, "parse") == 0)
+			return tool_parse(&o);
+		if (strcmp(o.tool, "stats") == 0 || strcmp(o.tool, "verify") == 0 || strcmp(o.tool, "gc") == 0)
+			return tool_cache(&o);
+		if (strcmp(o.tool, "verify-archive") == 0)
+			return tool_verify_archive(&o);
+		fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive)\n", o.tool);
+		return EXIT_USAGE;
+	}
+	return build(&o);
+}

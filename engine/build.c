@@ -1,0 +1,563 @@
+/* build.c - the scheduler: a ready queue ordered by critical path, at most a window of jobs in flight on one loop,
+ * completions that release dependants, finished results written to the cache in one transaction per loop turn. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "build.h"
+#include "cache.h"
+#include "fountain.h"
+#include "job.h"
+#include "loop.h"
+#include "prompts.h"
+#include "record.h"
+#include "util.h"
+
+struct runner {
+	struct graph *g;
+	const struct build_options *o;
+	struct build_result *r;
+	size_t *heap;                 /* ready steps, highest priority first */
+	size_t nheap;
+	size_t *batch;                /* embedding steps waiting for a request */
+	size_t nbatch;
+	struct cache_put *puts;       /* finished this loop turn, not yet written */
+	size_t nputs, capputs;
+	struct digest *hits;          /* actions served from the cache: their last_used is refreshed at the end */
+	size_t nhits;
+	int inflight;
+	double window;                /* shrinks on 429/529, grows back towards o->jobs */
+	unsigned long congestion_seen;
+	int failures;
+	bool stop;
+	size_t finished, total;
+	size_t summaries_open;        /* wanted summaries not finished: embeddings wait for them to batch */
+	int cache_failed;
+	char cache_error[512];
+};
+
+/* One job in flight and the steps it serves (several for an embedding batch). */
+struct unit {
+	struct job job;
+	struct runner *run;
+	size_t *steps;
+	size_t nsteps;
+	const cJSON **summaries;
+	char **texts;
+	struct timespec started;
+};
+
+static void settle(struct runner *run, size_t s);
+
+static double now_seconds(const struct timespec *t)
+{
+	return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
+}
+
+static void emit(struct runner *run, enum build_event_type type, const struct step *st, const char *message,
+                 size_t batch)
+{
+	if (!run->o->report)
+		return;
+	struct build_event ev = {type, st, message, batch, run->finished, run->total};
+	run->o->report(run->o->report_ctx, &ev);
+}
+
+static bool heap_before(const struct runner *run, size_t a, size_t b)
+{
+	const struct step *x = &run->g->steps[a], *y = &run->g->steps[b];
+	if (x->priority != y->priority)
+		return x->priority > y->priority;
+	return a < b;
+}
+
+static void heap_push(struct runner *run, size_t s)
+{
+	size_t i = run->nheap++;
+	run->heap[i] = s;
+	while (i > 0 && heap_before(run, run->heap[i], run->heap[(i - 1) / 2])) {
+		size_t p = (i - 1) / 2, t = run->heap[p];
+		run->heap[p] = run->heap[i];
+		run->heap[i] = t;
+		i = p;
+	}
+}
+
+static size_t heap_pop(struct runner *run)
+{
+	size_t top = run->heap[0];
+	run->heap[0] = run->heap[--run->nheap];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < run->nheap && heap_before(run, run->heap[l], run->heap[m]))
+			m = l;
+		if (r < run->nheap && heap_before(run, run->heap[r], run->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		size_t t = run->heap[m];
+		run->heap[m] = run->heap[i];
+		run->heap[i] = t;
+		i = m;
+	}
+	return top;
+}
+
+/* A step reached a final state: count it, and let its dependants move on. */
+static void finish(struct runner *run, struct step *st, enum step_state state)
+{
+	struct build_kind_counts *k = &run->r->kinds[st->kind];
+	st->state = state;
+	run->finished++;
+	if (st->kind == STEP_SUMMARY)
+		run->summaries_open--;
+	switch (state) {
+	case STEP_DONE:
+		if (st->cached)
+			k->cached++;
+		else
+			k->run++;
+		emit(run, BUILD_STEP_DONE, st, NULL, 1);
+		break;
+	case STEP_FAILED:
+		k->failed++;
+		emit(run, BUILD_STEP_FAILED, st, st->error, 1);
+		break;
+	case STEP_SKIPPED:
+		k->skipped++;
+		break;
+	case STEP_STALE:
+		k->stale++;
+		emit(run, BUILD_STEP_STALE, st, st->why, 1);
+		break;
+	default:
+		break;
+	}
+	for (size_t u = 0; u < st->nusers; u++) {
+		struct step *user = &run->g->steps[st->users[u]];
+		if (user->wanted && --user->unfinished_deps == 0)
+			settle(run, st->users[u]);
+	}
+}
+
+/* Takes ownership of output as st's result. Returns -1 when a summary is not a JSON object. */
+static int accept_output(struct step *st, char *output, size_t len)
+{
+	st->output = output;
+	st->output_len = len;
+	if (st->kind == STEP_SUMMARY) {
+		st->parsed = cJSON_ParseWithLength(output, len);
+		if (!cJSON_IsObject(st->parsed))
+			return -1;
+	}
+	digest_bytes(output, len, &st->output_digest);
+	return 0;
+}
+
+static void fail_step(struct runner *run, struct step *st, const char *why)
+{
+	free(st->error);
+	st->error = xstrdup(why);
+	run->failures++;
+	if (run->o->keep_going > 0 && run->failures >= run->o->keep_going)
+		run->stop = true;
+	finish(run, st, STEP_FAILED);
+}
+
+static void explain(struct runner *run, struct step *st)
+{
+	free(st->why);
+	st->why = record_explain(run->o->previous, run->g, st, &run->o->config[st->kind]);
+}
+
+/* Every dependency of s is final: look its result up, or queue it to run. */
+static void settle(struct runner *run, size_t s)
+{
+	struct step *st = &run->g->steps[s];
+	const struct build_options *o = run->o;
+	for (size_t d = 0; d < st->ndeps; d++) {
+		const struct step *dep = &run->g->steps[st->deps[d]];
+		if (dep->state == STEP_FAILED || dep->state == STEP_SKIPPED) {
+			finish(run, st, STEP_SKIPPED);
+			return;
+		}
+		if (dep->state == STEP_STALE) {
+			free(st->why);
+			st->why = xasprintf("needs %s, which is stale", dep->label);
+			finish(run, st, STEP_STALE);
+			return;
+		}
+	}
+	if (run->cache_failed) {
+		finish(run, st, STEP_SKIPPED);
+		return;
+	}
+	step_action_key(run->g, st, &o->config[st->kind], &st->key);
+
+	char *data = NULL;
+	size_t len = 0;
+	char err[512];
+	int hit = cache_get(o->cache, &st->key, &st->meta, &data, &len, err, sizeof(err));
+	if (hit < 0) {
+		run->cache_failed = 1;
+		run->stop = true;
+		snprintf(run->cache_error, sizeof(run->cache_error), "%s", err);
+		finish(run, st, STEP_SKIPPED);
+		return;
+	}
+	if (hit == 1) {
+		if (accept_output(st, data, len) == 0) {
+			st->cached = true;
+			run->r->tokens_saved_in += st->meta.tokens_in;
+			run->r->tokens_saved_out += st->meta.tokens_out;
+			run->hits = xrealloc(run->hits, (run->nhits + 1) * sizeof(*run->hits));
+			run->hits[run->nhits++] = st->key;
+			finish(run, st, STEP_DONE);
+			return;
+		}
+		/* A cached summary that is not JSON is damage we refuse to build on: run it again. */
+		free(st->output);
+		st->output = NULL;
+		cJSON_Delete(st->parsed);
+		st->parsed = NULL;
+	}
+	if (o->explain || o->dry_run || o->frozen)
+		explain(run, st);
+	if (o->dry_run || o->frozen) {
+		finish(run, st, STEP_STALE);
+		return;
+	}
+	if (o->explain)
+		emit(run, BUILD_STEP_EXPLAIN, st, st->why, 1);
+	if (st->kind == STEP_EMBEDDING) {
+		st->state = STEP_BATCHED;
+		run->batch[run->nbatch++] = s;
+	} else {
+		st->state = STEP_READY;
+		heap_push(run, s);
+	}
+}
+
+static void queue_put(struct runner *run, struct step *st)
+{
+	if (run->nputs == run->capputs) {
+		run->capputs = run->capputs ? run->capputs * 2 : 64;
+		run->puts = xrealloc(run->puts, run->capputs * sizeof(*run->puts));
+	}
+	struct cache_put *p = &run->puts[run->nputs++];
+	memset(p, 0, sizeof(*p));
+	p->key = st->key;
+	p->meta = st->meta;
+	p->data = st->output;
+	p->len = st->output_len;
+}
+
+static void flush_puts(struct runner *run)
+{
+	if (run->nputs == 0 || run->cache_failed)
+		return;
+	char err[512];
+	if (cache_put_batch(run->o->cache, run->puts, run->nputs, err, sizeof(err)) < 0) {
+		run->cache_failed = 1;
+		run->stop = true;
+		snprintf(run->cache_error, sizeof(run->cache_error), "%s", err);
+	}
+	run->nputs = 0;
+}
+
+static void fill_meta(struct runner *run, struct step *st, const struct unit *u, uint64_t tin, uint64_t tout)
+{
+	const struct step_config *cfg = &run->o->config[st->kind];
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	memset(&st->meta, 0, sizeof(st->meta));
+	st->meta.output = st->output_digest;
+	snprintf(st->meta.provider, sizeof(st->meta.provider), "%s", cfg->provider);
+	snprintf(st->meta.model, sizeof(st->meta.model), "%s", cfg->params.model ? cfg->params.model : "");
+	st->meta.tokens_in = tin;
+	st->meta.tokens_out = tout;
+	st->meta.duration_ms = (uint32_t)((now_seconds(&end) - now_seconds(&u->started)) * 1000.0);
+}
+
+/* Stores n floats as little-endian float32 bytes, whatever the host's byte order. */
+static char *float32_le(const float *v, size_t n)
+{
+	unsigned char *out = xmalloc(n * 4);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t bits;
+		memcpy(&bits, &v[i], 4);
+		out[4 * i] = (unsigned char)bits;
+		out[4 * i + 1] = (unsigned char)(bits >> 8);
+		out[4 * i + 2] = (unsigned char)(bits >> 16);
+		out[4 * i + 3] = (unsigned char)(bits >> 24);
+	}
+	return (char *)out;
+}
+
+static void unit_free(struct unit *u)
+{
+	if (u->texts)
+		for (size_t i = 0; i < u->job.ntexts; i++)
+			free(u->texts[i]);
+	free(u->texts);
+	free(u->summaries);
+	free(u->steps);
+	free((char *)u->job.user);
+	free(u->job.output);
+	free(u->job.vectors);
+	free(u);
+}
+
+static void on_done(struct job *job)
+{
+	struct unit *u = job->owner;
+	struct runner *run = u->run;
+	struct graph *g = run->g;
+	run->inflight--;
+	if (job->kind == STEP_EMBEDDING)
+		run->r->embedding_requests += (unsigned long)job->requests;
+	else
+		run->r->llm_requests += (unsigned long)job->requests;
+	run->r->retries += (unsigned long)job->retries;
+	run->r->tokens_in += job->tokens_in;
+	run->r->tokens_out += job->tokens_out;
+
+	if (job->status == JOB_OK && job->kind == STEP_EMBEDDING &&
+	    (!job->vectors || job->dims == 0 || (run->o->config[STEP_EMBEDDING].params.dims > 0 &&
+	                                          job->dims != (size_t)run->o->config[STEP_EMBEDDING].params.dims))) {
+		job->status = JOB_FAILED;
+		snprintf(job->error, sizeof(job->error), "%s: the provider returned vectors of the wrong width", job->label);
+	}
+	if (job->status != JOB_OK) {
+		if (job->status == JOB_FATAL) {
+			run->stop = true;
+			run->r->stopped = true;
+			snprintf(run->r->fatal, sizeof(run->r->fatal), "%s", job->error);
+		}
+		for (size_t i = 0; i < u->nsteps; i++)
+			fail_step(run, &g->steps[u->steps[i]], job->error[0] ? job->error : "the provider failed");
+		unit_free(u);
+		return;
+	}
+	if (run->window < run->o->jobs)
+		run->window += 1.0 / run->window;
+	for (size_t i = 0; i < u->nsteps; i++) {
+		struct step *st = &g->steps[u->steps[i]];
+		/* A batch's usage is shared out so the per-step numbers add up to what the request cost. */
+		uint64_t tin = job->tokens_in * (i + 1) / u->nsteps - job->tokens_in * i / u->nsteps;
+		uint64_t tout = job->tokens_out * (i + 1) / u->nsteps - job->tokens_out * i / u->nsteps;
+		int bad;
+		if (job->kind == STEP_EMBEDDING) {
+			bad = accept_output(st, float32_le(job->vectors + i * job->dims, job->dims), job->dims * 4);
+		} else {
+			bad = accept_output(st, job->output, strlen(job->output));
+			job->output = NULL;
+		}
+		if (bad) {
+			char why[600];
+			snprintf(why, sizeof(why), "%s: the output is not a JSON object", st->label);
+			fail_step(run, st, why);
+			continue;
+		}
+		fill_meta(run, st, u, tin, tout);
+		queue_put(run, st);
+		finish(run, st, STEP_DONE);
+	}
+	unit_free(u);
+}
+
+static struct unit *unit_new(struct runner *run, enum step_kind kind)
+{
+	struct unit *u = xcalloc(1, sizeof(*u));
+	u->run = run;
+	u->job.kind = kind;
+	u->job.params = &run->o->config[kind].params;
+	u->job.script = run->g->script;
+	u->job.done = on_done;
+	u->job.owner = u;
+	clock_gettime(CLOCK_MONOTONIC, &u->started);
+	return u;
+}
+
+static void launch(struct runner *run, struct unit *u)
+{
+	struct provider *p = run->o->provider[u->job.kind];
+	run->inflight++;
+	emit(run, BUILD_STEP_STARTED, &run->g->steps[u->steps[0]], NULL, u->nsteps);
+	for (size_t i = 0; i < u->nsteps; i++)
+		run->g->steps[u->steps[i]].state = STEP_RUNNING;
+	if (p->start(p, &u->job) < 0) {
+		/* No done() will come: complete it here as a failure. */
+		u->job.status = JOB_FAILED;
+		on_done(&u->job);
+	}
+}
+
+static void start_step(struct runner *run, size_t s)
+{
+	struct step *st = &run->g->steps[s];
+	const struct step_config *cfg = &run->o->config[st->kind];
+	struct unit *u = unit_new(run, st->kind);
+	u->steps = xmalloc(sizeof(size_t));
+	u->steps[0] = s;
+	u->nsteps = 1;
+	u->job.label = st->label;
+	u->job.scene = st->scene;
+	u->job.character = st->character;
+	if (st->ndeps) {
+		u->summaries = xcalloc(st->ndeps, sizeof(*u->summaries));
+		for (size_t d = 0; d < st->ndeps; d++)
+			u->summaries[d] = run->g->steps[st->deps[d]].parsed;
+		u->job.summaries = u->summaries;
+		u->job.nsummaries = st->ndeps;
+	}
+	if (strcmp(cfg->provider, "builtin") != 0) {
+		u->job.system = cfg->system;
+		u->job.tool_name = prompt_tool_name(st->kind);
+		u->job.tool_description = prompt_tool_description(st->kind);
+		u->job.schema = prompt_schema(st->kind);
+		u->job.user = prompt_render(&u->job);
+	}
+	launch(run, u);
+}
+
+static size_t estimate_tokens(const char *text)
+{
+	return strlen(text) / 4 + 1;
+}
+
+/* Sends the waiting embeddings, as few requests as the limits allow. */
+static void start_embedding_batch(struct runner *run)
+{
+	struct unit *u = unit_new(run, STEP_EMBEDDING);
+	size_t limit = run->o->embed_batch ? run->o->embed_batch : 1, tokens = 0, n = 0;
+	u->steps = xcalloc(run->nbatch, sizeof(size_t));
+	u->texts = xcalloc(run->nbatch, sizeof(char *));
+	while (n < run->nbatch && n < limit) {
+		char *text = embedding_input(run->g, &run->g->steps[run->batch[n]]);
+		size_t t = estimate_tokens(text);
+		if (n > 0 && tokens + t > run->o->embed_batch_tokens) {
+			free(text);
+			break;
+		}
+		tokens += t;
+		u->texts[n] = text;
+		u->steps[n] = run->batch[n];
+		n++;
+	}
+	u->nsteps = n;
+	u->job.texts = (const char *const *)u->texts;
+	u->job.ntexts = n;
+	u->job.label = n == 1 ? run->g->steps[u->steps[0]].label : "embedding batch";
+	memmove(run->batch, run->batch + n, (run->nbatch - n) * sizeof(size_t));
+	run->nbatch -= n;
+	launch(run, u);
+}
+
+static bool batch_is_full(const struct runner *run)
+{
+	return run->nbatch >= (run->o->embed_batch ? run->o->embed_batch : 1);
+}
+
+static void shrink_window_on_congestion(struct runner *run)
+{
+	unsigned long c = loop_congestion(run->o->loop);
+	if (c != run->congestion_seen) {
+		run->congestion_seen = c;
+		run->window /= 2;
+		if (run->window < 1)
+			run->window = 1;
+	}
+}
+
+int build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err, size_t errlen)
+{
+	struct runner run = {0};
+	memset(r, 0, sizeof(*r));
+	run.g = g;
+	run.o = o;
+	run.r = r;
+	run.window = o->jobs > 0 ? o->jobs : 1;
+	run.heap = xcalloc(g->nsteps, sizeof(size_t));
+	run.batch = xcalloc(g->nsteps, sizeof(size_t));
+	run.congestion_seen = o->loop ? loop_congestion(o->loop) : 0;
+	for (size_t i = 0; i < g->nsteps; i++) {
+		struct step *st = &g->steps[i];
+		st->unfinished_deps = st->ndeps;
+		if (!st->wanted)
+			continue;
+		run.total++;
+		r->kinds[st->kind].total++;
+		if (st->kind == STEP_SUMMARY)
+			run.summaries_open++;
+	}
+	for (size_t i = 0; i < g->nsteps; i++)
+		if (g->steps[i].wanted && g->steps[i].ndeps == 0)
+			settle(&run, i);
+
+	for (;;) {
+		while (!run.stop && run.nheap > 0 && run.inflight < (int)run.window)
+			start_step(&run, heap_pop(&run));
+		/* Embeddings go out in as few requests as possible: once no summary can add to the batch, or it is full. */
+		while (!run.stop && run.nbatch > 0 && run.inflight < (int)run.window &&
+		       (run.summaries_open == 0 || batch_is_full(&run)))
+			start_embedding_batch(&run);
+		if (run.inflight == 0) {
+			if (!run.stop && run.nbatch > 0 && run.nheap == 0) {
+				start_embedding_batch(&run);
+				continue;
+			}
+			if (run.nheap == 0 || run.stop)
+				break;
+		}
+		loop_run_once(o->loop, 100);
+		flush_puts(&run);
+		shrink_window_on_congestion(&run);
+	}
+	flush_puts(&run);
+
+	/* Whatever the run stopped before reaching was not built. */
+	for (size_t i = 0; i < g->nsteps; i++) {
+		struct step *st = &g->steps[i];
+		if (st->wanted && (st->state == STEP_WAITING || st->state == STEP_READY || st->state == STEP_BATCHED)) {
+			st->state = STEP_SKIPPED;
+			r->kinds[st->kind].skipped++;
+		}
+	}
+	if (run.failures > 0 && o->keep_going > 0 && run.failures >= o->keep_going)
+		r->stopped = true;
+
+	char cerr[512];
+	if (!run.cache_failed && !o->dry_run && run.nhits > 0 &&
+	    cache_touch(o->cache, run.hits, run.nhits, cerr, sizeof(cerr)) < 0) {
+		run.cache_failed = 1;
+		snprintf(run.cache_error, sizeof(run.cache_error), "%s", cerr);
+	}
+	size_t misses = 0;
+	for (int k = 0; k < STEP_KINDS; k++)
+		misses += r->kinds[k].run + r->kinds[k].failed + r->kinds[k].stale;
+	if (!run.cache_failed && !o->dry_run &&
+	    cache_add_counters(o->cache, run.nhits, misses, r->tokens_saved_in, r->tokens_saved_out, cerr,
+	                       sizeof(cerr)) < 0) {
+		run.cache_failed = 1;
+		snprintf(run.cache_error, sizeof(run.cache_error), "%s", cerr);
+	}
+	free(run.heap);
+	free(run.batch);
+	free(run.puts);
+	free(run.hits);
+	if (run.cache_failed) {
+		snprintf(err, errlen, "%s", run.cache_error);
+		return -1;
+	}
+	for (int k = 0; k < STEP_KINDS; k++) {
+		const struct build_kind_counts *c = &r->kinds[k];
+		if (c->cached + c->run != c->total)
+			return 1;
+	}
+	return 0;
+}

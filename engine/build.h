@@ -1,0 +1,78 @@
+/* build.h - runs the wanted steps of a graph on one event loop: cache first, then providers, -j N in flight. */
+#ifndef SB_BUILD_H
+#define SB_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph.h"
+#include "keys.h"
+
+struct cache;
+struct loop;
+struct provider;
+struct record;
+
+enum build_event_type {
+	BUILD_STEP_STARTED,   /* a step (or an embedding batch, step = its first) went to a provider */
+	BUILD_STEP_DONE,      /* a step finished: step->cached says whether from the cache */
+	BUILD_STEP_FAILED,    /* message says why */
+	BUILD_STEP_STALE,     /* -n / --frozen: the step would run; step->why says why when known */
+	BUILD_STEP_EXPLAIN,   /* -d explain: the step runs because step->why */
+	BUILD_WARNING         /* message: something the user should know (a cache write failed, ...) */
+};
+
+struct build_event {
+	enum build_event_type type;
+	const struct step *step;
+	const char *message;
+	size_t batch;         /* steps in the batch the event speaks of (1 for a single step) */
+	size_t finished;      /* wanted steps finished so far (done, failed, skipped, stale) */
+	size_t total;         /* wanted steps */
+};
+
+struct build_options {
+	int jobs;                       /* most requests in flight */
+	int keep_going;                 /* stop starting steps after this many failures; 0 = never stop */
+	bool dry_run;                   /* -n: look up, never run, never write */
+	bool frozen;                    /* --frozen: never call a provider */
+	bool explain;                   /* fill step->why for every step that runs */
+	size_t embed_batch;             /* most inputs per embedding request */
+	size_t embed_batch_tokens;      /* most estimated tokens per embedding request */
+	const struct step_config *config;          /* [STEP_KINDS] */
+	struct provider *const *provider;          /* [STEP_KINDS] */
+	struct loop *loop;
+	struct cache *cache;
+	const struct record *previous;  /* the last run's record, for explanations; may be NULL */
+	void (*report)(void *ctx, const struct build_event *ev);
+	void *report_ctx;
+};
+
+struct build_kind_counts {
+	size_t total;     /* wanted steps of the kind */
+	size_t cached;
+	size_t run;       /* ran and succeeded */
+	size_t failed;
+	size_t skipped;   /* not run: a dependency failed or the run stopped */
+	size_t stale;     /* -n / --frozen */
+};
+
+struct build_result {
+	struct build_kind_counts kinds[STEP_KINDS];
+	unsigned long llm_requests;
+	unsigned long embedding_requests;
+	unsigned long retries;
+	uint64_t tokens_in;             /* spent by this run */
+	uint64_t tokens_out;
+	uint64_t tokens_saved_in;       /* of the results served from the cache */
+	uint64_t tokens_saved_out;
+	bool stopped;                   /* a fatal provider error or -k stopped the run early */
+	char fatal[512];                /* the fatal error, when one stopped the run */
+};
+
+/* Runs g's wanted steps. 0 when every wanted step is done, 1 when some failed, were skipped or are stale,
+ * -1 with err when the cache failed (nothing half-written is ever stored). */
+int build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,188 @@
+/* graph.c - steps and their explicit dependencies, as samurai's graph.c holds edges and nodes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "fountain.h"
+#include "graph.h"
+#include "util.h"
+
+static const char *const kind_names[STEP_KINDS] = {"summary", "outline", "sheet", "embedding"};
+
+/* Nominal request seconds per kind (the seed's measurements); only their ratios matter for ordering. */
+static const double nominal_seconds[STEP_KINDS] = {2.0, 5.0, 3.0, 0.5};
+
+const char *step_kind_name(enum step_kind kind)
+{
+	return kind_names[kind];
+}
+
+int step_kind_parse(const char *name)
+{
+	for (int k = 0; k < STEP_KINDS; k++)
+		if (strcmp(name, kind_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+static size_t add_step(struct graph *g, enum step_kind kind)
+{
+	struct step *st = &g->steps[g->nsteps];
+	memset(st, 0, sizeof(*st));
+	st->kind = kind;
+	st->wanted = true;
+	return g->nsteps++;
+}
+
+static void add_edge(struct graph *g, size_t from, size_t to)
+{
+	struct step *user = &g->steps[to], *dep = &g->steps[from];
+	user->deps = xrealloc(user->deps, (user->ndeps + 1) * sizeof(size_t));
+	user->deps[user->ndeps++] = from;
+	dep->users = xrealloc(dep->users, (dep->nusers + 1) * sizeof(size_t));
+	dep->users[dep->nusers++] = to;
+}
+
+static char *heading_label(const struct fountain_scene *sc)
+{
+	return sc->heading[0] ? xstrdup(sc->heading) : xstrdup("(implicit scene)");
+}
+
+struct graph *graph_new(const struct fountain_script *script)
+{
+	struct graph *g = xcalloc(1, sizeof(*g));
+	size_t ns = script->nscenes, nc = script->ncharacters;
+	g->script = script;
+	g->steps = xcalloc(2 * ns + nc + 1, sizeof(struct step));
+	g->summary_of_scene = xcalloc(ns, sizeof(size_t));
+	g->embedding_of_scene = xcalloc(ns, sizeof(size_t));
+	g->sheet_of_character = xcalloc(nc, sizeof(size_t));
+
+	for (size_t i = 0; i < ns; i++) {
+		size_t s = add_step(g, STEP_SUMMARY);
+		char *h = heading_label(&script->scenes[i]);
+		g->steps[s].scene = i + 1;
+		g->steps[s].label = xasprintf("summary %zu %s", i + 1, h);
+		g->summary_of_scene[i] = s;
+		free(h);
+	}
+	g->outline = add_step(g, STEP_OUTLINE);
+	g->steps[g->outline].label = xstrdup("outline");
+	for (size_t i = 0; i < ns; i++)
+		add_edge(g, g->summary_of_scene[i], g->outline);
+	for (size_t c = 0; c < nc; c++) {
+		const struct fountain_character *ch = &script->characters[c];
+		size_t s = add_step(g, STEP_SHEET);
+		g->steps[s].character = c;
+		g->steps[s].label = xasprintf("sheet %s", ch->name);
+		g->sheet_of_character[c] = s;
+		for (size_t k = 0; k < ch->nscenes; k++)
+			add_edge(g, g->summary_of_scene[ch->scenes[k] - 1], s);
+	}
+	for (size_t i = 0; i < ns; i++) {
+		size_t s = add_step(g, STEP_EMBEDDING);
+		char *h = heading_label(&script->scenes[i]);
+		g->steps[s].scene = i + 1;
+		g->steps[s].label = xasprintf("embedding %zu %s", i + 1, h);
+		g->embedding_of_scene[i] = s;
+		add_edge(g, g->summary_of_scene[i], s);
+		free(h);
+	}
+	/* Steps were added dependencies-first, so one reverse pass settles every longest path. */
+	for (size_t i = g->nsteps; i-- > 0;) {
+		struct step *st = &g->steps[i];
+		double below = 0;
+		for (size_t u = 0; u < st->nusers; u++)
+			if (g->steps[st->users[u]].priority > below)
+				below = g->steps[st->users[u]].priority;
+		st->priority = nominal_seconds[st->kind] + below;
+		st->unfinished_deps = st->ndeps;
+	}
+	return g;
+}
+
+void graph_free(struct graph *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->nsteps; i++) {
+		struct step *st = &g->steps[i];
+		free(st->deps);
+		free(st->users);
+		free(st->output);
+		cJSON_Delete(st->parsed);
+		free(st->label);
+		free(st->why);
+		free(st->error);
+	}
+	free(g->steps);
+	free(g->summary_of_scene);
+	free(g->embedding_of_scene);
+	free(g->sheet_of_character);
+	free(g);
+}
+
+static void want_with_deps(struct graph *g, size_t s)
+{
+	struct step *st = &g->steps[s];
+	if (st->wanted)
+		return;
+	st->wanted = true;
+	for (size_t d = 0; d < st->ndeps; d++)
+		want_with_deps(g, st->deps[d]);
+}
+
+static int want_target(struct graph *g, const char *t, char *err, size_t errlen)
+{
+	const struct fountain_script *s = g->script;
+	int kind = -1;
+	if (strcmp(t, "summaries") == 0)
+		kind = STEP_SUMMARY;
+	else if (strcmp(t, "outline") == 0)
+		kind = STEP_OUTLINE;
+	else if (strcmp(t, "sheets") == 0)
+		kind = STEP_SHEET;
+	else if (strcmp(t, "embeddings") == 0)
+		kind = STEP_EMBEDDING;
+	if (kind >= 0) {
+		for (size_t i = 0; i < g->nsteps; i++)
+			if ((int)g->steps[i].kind == kind)
+				want_with_deps(g, i);
+		return 0;
+	}
+	if (strncmp(t, "scene:", 6) == 0) {
+		char *end;
+		unsigned long n = strtoul(t + 6, &end, 10);
+		if (t[6] == '\0' || *end || n < 1 || n > s->nscenes) {
+			snprintf(err, errlen, "target '%s': the script has scenes 1 to %zu", t, s->nscenes);
+			return -1;
+		}
+		want_with_deps(g, g->summary_of_scene[n - 1]);
+		return 0;
+	}
+	if (strncmp(t, "sheet:", 6) == 0) {
+		const struct fountain_character *ch = fountain_find_character(s, t + 6);
+		if (!ch) {
+			snprintf(err, errlen, "target '%s': no character named '%s' speaks in the script", t, t + 6);
+			return -1;
+		}
+		want_with_deps(g, g->sheet_of_character[(size_t)(ch - s->characters)]);
+		return 0;
+	}
+	snprintf(err, errlen, "unknown target '%s' (want summaries, outline, sheets, embeddings, scene:N or sheet:NAME)", t);
+	return -1;
+}
+
+int graph_select(struct graph *g, const char *const *targets, size_t n, char *err, size_t errlen)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < g->nsteps; i++)
+		g->steps[i].wanted = false;
+	for (size_t i = 0; i < n; i++)
+		if (want_target(g, targets[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}

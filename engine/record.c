@@ -1,0 +1,165 @@
+/* record.c - a JSON record per script in the cache's records table, like ninja's log, read only to explain. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cache.h"
+#include "fountain.h"
+#include "record.h"
+#include "util.h"
+
+#define RECORD_VERSION 1
+
+struct record {
+	cJSON *root;
+};
+
+struct record *record_load(struct cache *c, const char *name)
+{
+	char *data = NULL;
+	size_t len = 0;
+	char err[256];
+	if (cache_record_get(c, name, &data, &len, err, sizeof(err)) != 1)
+		return NULL;
+	cJSON *root = cJSON_ParseWithLength(data, len);
+	free(data);
+	cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (!cJSON_IsNumber(version) || version->valueint != RECORD_VERSION) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	struct record *rec = xcalloc(1, sizeof(*rec));
+	rec->root = root;
+	return rec;
+}
+
+void record_free(struct record *rec)
+{
+	if (!rec)
+		return;
+	cJSON_Delete(rec->root);
+	free(rec);
+}
+
+static const char *hex_of(const struct digest *d, char hex[DIGEST_HEX_LEN + 1])
+{
+	digest_to_hex(d, hex);
+	return hex;
+}
+
+static const char *get_string(const cJSON *obj, const char *name)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+static int same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* Finds a previous scene whose field equals value. */
+static int previous_scene_has(const cJSON *root, const char *field, const char *value)
+{
+	const cJSON *scene;
+	cJSON_ArrayForEach(scene, cJSON_GetObjectItemCaseSensitive(root, "scenes"))
+		if (same(get_string(scene, field), value))
+			return 1;
+	return 0;
+}
+
+char *record_explain(const struct record *rec, const struct graph *g, const struct step *st,
+                     const struct step_config *cfg)
+{
+	if (!rec)
+		return xstrdup("never built (no earlier run of this script in this cache)");
+	const char *kind = step_kind_name(st->kind);
+	const cJSON *old_cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec->root, "config"), kind);
+	struct digest d;
+	char hex[DIGEST_HEX_LEN + 1], key[DIGEST_HEX_LEN + 1];
+	step_config_digest(cfg, 1, &d);
+	if (old_cfg && !same(get_string(old_cfg, "prompt"), hex_of(&d, hex)))
+		return xstrdup("prompt changed");
+	step_config_digest(cfg, 0, &d);
+	if (old_cfg && !same(get_string(old_cfg, "params"), hex_of(&d, hex)))
+		return xstrdup("model or parameters changed");
+	hex_of(&st->key, key);
+
+	switch (st->kind) {
+	case STEP_SUMMARY: {
+		const struct fountain_scene *sc = &g->script->scenes[st->scene - 1];
+		scene_text_digest(g, st->scene, &d);
+		if (previous_scene_has(rec->root, "text", hex_of(&d, hex)))
+			return xstrdup("not in the cache (evicted, or it failed last time)");
+		if (previous_scene_has(rec->root, "heading", sc->heading))
+			return xstrdup("scene text changed");
+		return xstrdup("new scene");
+	}
+	case STEP_OUTLINE:
+		if (same(get_string(rec->root, "outline"), key))
+			return xstrdup("not in the cache (evicted, or it failed last time)");
+		return xstrdup("upstream summary changed (or a heading or the author's sections)");
+	case STEP_SHEET: {
+		const char *name = g->script->characters[st->character].name;
+		const cJSON *sheets = cJSON_GetObjectItemCaseSensitive(rec->root, "sheets");
+		const cJSON *old = cJSON_GetObjectItemCaseSensitive(sheets, name);
+		if (!old)
+			return xstrdup("new character");
+		if (same(cJSON_IsString(old) ? old->valuestring : NULL, key))
+			return xstrdup("not in the cache (evicted, or it failed last time)");
+		return xstrdup("upstream summary changed (or the character's dialogue)");
+	}
+	case STEP_EMBEDDING:
+		if (previous_scene_has(rec->root, "embedding", key))
+			return xstrdup("not in the cache (evicted, or it failed last time)");
+		return xstrdup("upstream summary changed");
+	case STEP_KINDS:
+		break;
+	}
+	return xstrdup("never built");
+}
+
+static void add_key_if_done(cJSON *obj, const char *name, const struct step *st)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	if (st->state == STEP_DONE)
+		cJSON_AddStringToObject(obj, name, hex_of(&st->key, hex));
+}
+
+int record_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
+                char *err, size_t errlen)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	struct digest d;
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "version", RECORD_VERSION);
+	cJSON *config = cJSON_AddObjectToObject(root, "config");
+	for (int k = 0; k < STEP_KINDS; k++) {
+		cJSON *kc = cJSON_AddObjectToObject(config, step_kind_name((enum step_kind)k));
+		step_config_digest(&cfg[k], 1, &d);
+		cJSON_AddStringToObject(kc, "prompt", hex_of(&d, hex));
+		step_config_digest(&cfg[k], 0, &d);
+		cJSON_AddStringToObject(kc, "params", hex_of(&d, hex));
+	}
+	cJSON *scenes = cJSON_AddArrayToObject(root, "scenes");
+	for (size_t i = 0; i < g->script->nscenes; i++) {
+		cJSON *sc = cJSON_CreateObject();
+		cJSON_AddStringToObject(sc, "heading", g->script->scenes[i].heading);
+		scene_text_digest(g, i + 1, &d);
+		cJSON_AddStringToObject(sc, "text", hex_of(&d, hex));
+		add_key_if_done(sc, "summary", &g->steps[g->summary_of_scene[i]]);
+		add_key_if_done(sc, "embedding", &g->steps[g->embedding_of_scene[i]]);
+		cJSON_AddItemToArray(scenes, sc);
+	}
+	add_key_if_done(root, "outline", &g->steps[g->outline]);
+	cJSON *sheets = cJSON_AddObjectToObject(root, "sheets");
+	for (size_t ch = 0; ch < g->script->ncharacters; ch++)
+		add_key_if_done(sheets, g->script->characters[ch].name, &g->steps[g->sheet_of_character[ch]]);
+	char *text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	int rc = cache_record_put(c, name, text, strlen(text), err, errlen);
+	free(text);
+	return rc;
+}

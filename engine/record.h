@@ -1,0 +1,28 @@
+/* record.h - the per-script build record: last run's inputs and keys, kept in the cache to explain staleness. */
+#ifndef SB_RECORD_H
+#define SB_RECORD_H
+
+#include <stddef.h>
+
+#include "graph.h"
+#include "keys.h"
+
+struct cache;
+struct record;
+
+/* Loads the record stored under name; NULL when there is none or it cannot be read (explanations degrade). */
+struct record *record_load(struct cache *c, const char *name);
+
+/* Frees a record; NULL is fine. */
+void record_free(struct record *rec);
+
+/* Why st (whose key is computed and missed the cache) must run: "new scene", "scene text changed", "prompt changed",
+ * "model or parameters changed", "upstream summary changed", "never built", ... (malloc'd). rec may be NULL. */
+char *record_explain(const struct record *rec, const struct graph *g, const struct step *st,
+                     const struct step_config *cfg);
+
+/* Stores this run's record under name (configs, scene text digests, keys of the steps that are done). 0, or -1. */
+int record_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
+                char *err, size_t errlen);
+
+#endif

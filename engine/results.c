@@ -1,0 +1,156 @@
+/* results.c - graph -> struct analysis. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "fountain.h"
+#include "results.h"
+#include "util.h"
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void collect_scenes(struct analysis *a, const struct graph *g)
+{
+	const struct fountain_script *s = g->script;
+	a->nscenes = s->nscenes;
+	a->scenes = xcalloc(s->nscenes, sizeof(*a->scenes));
+	for (size_t i = 0; i < s->nscenes; i++) {
+		const struct fountain_scene *sc = &s->scenes[i];
+		struct analysis_scene *as = &a->scenes[i];
+		struct digest d;
+		as->index = (int)sc->index;
+		as->number = dup_or_null(sc->number);
+		as->heading = xstrdup(sc->heading);
+		as->line = sc->line;
+		as->location = xstrdup(sc->location ? sc->location : "");
+		as->time = dup_or_null(sc->time);
+		as->ncharacters = sc->ncharacters;
+		as->characters = xcalloc(sc->ncharacters, sizeof(char *));
+		for (size_t c = 0; c < sc->ncharacters; c++)
+			as->characters[c] = xstrdup(sc->characters[c]);
+		scene_text_digest(g, i + 1, &d);
+		digest_to_hex(&d, as->text_digest);
+	}
+}
+
+/* The analyser numbered the character's scenes 1..k; the archive speaks in scene indexes. */
+static char *sheet_with_scene_indexes(const struct step *st, const struct fountain_character *ch)
+{
+	cJSON *sheet = cJSON_ParseWithLength(st->output, st->output_len);
+	cJSON *turning = cJSON_GetObjectItemCaseSensitive(sheet, "turning_scenes");
+	cJSON *item;
+	cJSON_ArrayForEach(item, turning) {
+		if (cJSON_IsNumber(item) && item->valuedouble >= 1 && item->valuedouble <= (double)ch->nscenes)
+			cJSON_SetNumberValue(item, (double)ch->scenes[(size_t)item->valuedouble - 1]);
+	}
+	char *text = cJSON_PrintUnformatted(sheet);
+	cJSON_Delete(sheet);
+	return text;
+}
+
+static void decode_float32_le(const char *bytes, size_t n, float *out)
+{
+	const unsigned char *b = (const unsigned char *)bytes;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t bits = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
+		                (uint32_t)b[4 * i + 3] << 24;
+		memcpy(&out[i], &bits, 4);
+	}
+}
+
+static void add_step_record(struct analysis *a, const struct graph *g, const struct step *st)
+{
+	struct analysis_step *rec = &a->steps[a->nsteps++];
+	rec->kind = (enum analysis_kind)st->kind;
+	switch (st->kind) {
+	case STEP_SUMMARY:
+	case STEP_EMBEDDING:
+		rec->target = xasprintf("%zu", st->scene);
+		break;
+	case STEP_SHEET:
+		rec->target = xstrdup(g->script->characters[st->character].name);
+		break;
+	default:
+		rec->target = xstrdup("");
+		break;
+	}
+	digest_to_hex(&st->key, rec->key);
+	digest_to_hex(&st->output_digest, rec->output);
+	rec->tokens_in = st->meta.tokens_in;
+	rec->tokens_out = st->meta.tokens_out;
+	a->tokens_in += st->meta.tokens_in;
+	a->tokens_out += st->meta.tokens_out;
+}
+
+struct analysis *results_collect(const struct graph *g, const struct step_config *cfg, const char *script_name,
+                                 const char *script_digest_hex)
+{
+	const struct fountain_script *s = g->script;
+	struct analysis *a = xcalloc(1, sizeof(*a));
+	a->tool_version = xstrdup(SCRIPTBUILD_VERSION);
+	a->script_name = xstrdup(script_name);
+	a->title = dup_or_null(s->title);
+	snprintf(a->script_digest, sizeof(a->script_digest), "%s", script_digest_hex);
+	for (int k = 0; k < ANALYSIS_KINDS; k++) {
+		a->models[k].provider = xstrdup(cfg[k].provider);
+		a->models[k].model = xstrdup(cfg[k].params.model ? cfg[k].params.model : "");
+	}
+	collect_scenes(a, g);
+	a->steps = xcalloc(g->nsteps, sizeof(*a->steps));
+	for (size_t i = 0; i < g->nsteps; i++) {
+		const struct step *st = &g->steps[i];
+		if (st->state == STEP_DONE)
+			add_step_record(a, g, st);
+		else
+			a->partial = true;
+	}
+
+	a->summaries = xcalloc(s->nscenes, sizeof(char *));
+	for (size_t i = 0; i < s->nscenes; i++) {
+		const struct step *st = &g->steps[g->summary_of_scene[i]];
+		if (st->state == STEP_DONE)
+			a->summaries[i] = xstrndup(st->output, st->output_len);
+	}
+	const struct step *outline = &g->steps[g->outline];
+	if (outline->state == STEP_DONE)
+		a->outline = xstrndup(outline->output, outline->output_len);
+
+	a->nsheets = s->ncharacters;
+	a->sheets = xcalloc(s->ncharacters, sizeof(*a->sheets));
+	for (size_t c = 0; c < s->ncharacters; c++) {
+		const struct fountain_character *ch = &s->characters[c];
+		const struct step *st = &g->steps[g->sheet_of_character[c]];
+		struct analysis_sheet *sh = &a->sheets[c];
+		sh->character = xstrdup(ch->name);
+		sh->nscenes = ch->nscenes;
+		sh->scenes = xcalloc(ch->nscenes, sizeof(size_t));
+		memcpy(sh->scenes, ch->scenes, ch->nscenes * sizeof(size_t));
+		sh->cues = ch->cues;
+		sh->words = ch->words;
+		if (st->state == STEP_DONE)
+			sh->json = sheet_with_scene_indexes(st, ch);
+	}
+
+	for (size_t i = 0; i < s->nscenes && a->dims == 0; i++) {
+		const struct step *st = &g->steps[g->embedding_of_scene[i]];
+		if (st->state == STEP_DONE)
+			a->dims = st->output_len / 4;
+	}
+	if (a->dims == 0 && cfg[STEP_EMBEDDING].params.dims > 0)
+		a->dims = (size_t)cfg[STEP_EMBEDDING].params.dims;
+	a->embeddings = xcalloc(s->nscenes * (a->dims ? a->dims : 1), sizeof(float));
+	a->has_embedding = xcalloc(s->nscenes ? s->nscenes : 1, sizeof(bool));
+	for (size_t i = 0; i < s->nscenes; i++) {
+		const struct step *st = &g->steps[g->embedding_of_scene[i]];
+		if (st->state == STEP_DONE && st->output_len == a->dims * 4) {
+			decode_float32_le(st->output, a->dims, a->embeddings + i * a->dims);
+			a->has_embedding[i] = true;
+		}
+	}
+	return a;
+}

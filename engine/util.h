@@ -1,0 +1,36 @@
+/* util.h - allocation that cannot fail silently, growable byte buffers, small string helpers. */
+#ifndef SB_UTIL_H
+#define SB_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* malloc/calloc/realloc/strdup that abort on out of memory (the engine cannot make progress without memory). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* printf into a new string. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct buf {
+	char *data;           /* always NUL-terminated when len > 0 or after any append */
+	size_t len;
+	size_t cap;
+};
+
+/* Appends n bytes. */
+void buf_add(struct buf *b, const void *data, size_t n);
+/* Appends a string. */
+void buf_puts(struct buf *b, const char *s);
+/* Appends formatted text. */
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Frees the buffer's memory and empties it. */
+void buf_free(struct buf *b);
+
+/* Reads a whole file into a malloc'd NUL-terminated buffer; 0, or -1 with errno set. */
+int read_file(const char *path, char **data, size_t *len);
+
+#endif

@@ -1,0 +1,125 @@
+/* sbtest.h - helpers for tests that drive the built scriptbuild/scriptload binaries like a user would. */
+#ifndef SB_SBTEST_H
+#define SB_SBTEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+/* Path of a binary from the environment (SB, SL, TOOLS...), or a default under build/check. */
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : fallback;
+}
+
+/* A fresh temporary directory (malloc'd path). */
+static char *make_tempdir(void)
+{
+	char *dir = strdup("/tmp/sbtest.XXXXXX");
+	if (!dir || !mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	return dir;
+}
+
+/* Removes a directory tree. */
+static void remove_tree(const char *dir)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Runs argv (NULL-terminated) in dir with stdout to out_path and stderr to err_path (either may be NULL = /dev/null);
+ * returns the exit status, or 128+signal. */
+static int run_in(const char *dir, const char *out_path, const char *err_path, char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (dir && chdir(dir) != 0)
+			_exit(127);
+		int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (out < 0 || err < 0)
+			_exit(127);
+		dup2(out, 1);
+		dup2(err, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Reads a whole file (malloc'd, NUL-terminated); NULL when it cannot. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	size_t got;
+	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (cap - n - 1 == 0) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* Writes len bytes to path; 0 or -1. */
+static int spit(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t w = fwrite(data, 1, len, f);
+	return fclose(f) == 0 && w == len ? 0 : -1;
+}
+
+/* Parses a JSON file; NULL when missing or invalid. */
+static cJSON *read_json(const char *path)
+{
+	char *text = slurp(path, NULL);
+	cJSON *j = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	return j;
+}
+
+/* Number at a dotted path like "steps.summary.run"; -1 when absent. */
+static double json_number(const cJSON *root, const char *path)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", path);
+	const cJSON *cur = root;
+	for (char *save = NULL, *part = strtok_r(buf, ".", &save); part; part = strtok_r(NULL, ".", &save))
+		cur = cJSON_GetObjectItemCaseSensitive(cur, part);
+	return cJSON_IsNumber(cur) ? cur->valuedouble : -1;
+}
+
+#endif
