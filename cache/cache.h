@@ -1,4 +1,5 @@
-/* cache.h - the LMDB content-addressed store: actions (key -> output digest + metadata) and blobs (digest -> bytes). */
+/* cache.h - the LMDB content-addressed store: actions (key -> output digest + metadata) and blobs (digest -> bytes).
+ * Several processes may use one cache directory at once: LMDB's lock file serialises their writers. */
 #ifndef SB_CACHE_H
 #define SB_CACHE_H
 
@@ -33,7 +34,7 @@ struct cache_stats {
 	uint64_t actions;
 	uint64_t blobs;
 	uint64_t blob_bytes;       /* sum of blob sizes */
-	uint64_t file_bytes;       /* size of data.mdb on disk */
+	uint64_t file_bytes;       /* size of data.mdb on disk: LMDB files never shrink, so gc lowers blob_bytes only */
 	uint64_t hits;             /* counted over all runs by cache_add_counters */
 	uint64_t misses;
 	uint64_t tokens_saved_in;  /* tokens of the actions served from the cache */
@@ -41,45 +42,52 @@ struct cache_stats {
 	uint64_t records;          /* per-script build records */
 };
 
-/* Opens (creating if needed, mkdir -p) the cache in dir; 0 on success, -1 with a message naming dir and what to do. */
+/* Opens (creating if needed, mkdir -p, mode 0700) the cache in dir; 0 on success, -1 with a message naming dir, the
+ * cause and what to do when dir is not a directory, is not accessible, or holds a damaged or foreign data.mdb. */
 int cache_open(const char *dir, struct cache **out, char *err, size_t errlen);
 
 /* Closes the cache; NULL is fine. */
 void cache_close(struct cache *c);
 
-/* Default directory: $SCRIPTBUILD_CACHE, $XDG_CACHE_HOME/scriptbuild, ~/.cache/scriptbuild; malloc'd, NULL if none can be formed. */
+/* Default directory: $SCRIPTBUILD_CACHE, else $XDG_CACHE_HOME/scriptbuild (when absolute), else
+ * $HOME/.cache/scriptbuild; malloc'd, NULL if none can be formed. */
 char *cache_default_dir(void);
 
-/* Looks up key: 1 on a hit with *meta, and (when data is not NULL) a malloc'd copy of the blob whose digest was
- * re-checked; 0 on a miss, including a missing or damaged blob; -1 on an LMDB error (err says what). */
+/* Looks up key: 1 on a hit with *meta (when meta is not NULL) and, when data is not NULL, a malloc'd copy of the blob
+ * with a NUL after its len bytes; every hit re-hashes the blob, so a missing, damaged blob or an undecodable action
+ * record is a miss (0); -1 on an LMDB error (err says what). */
 int cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data, size_t *len,
               char *err, size_t errlen);
 
-/* Stores n finished steps in ONE write transaction, growing the map when full; 0 or -1 with err. */
+/* Stores n finished steps in ONE write transaction, growing the map when full; a blob is written only when absent
+ * (or damaged), each action record replaces any earlier one; 0, or -1 with err (also when an item's meta.output is
+ * not the digest of its data: then nothing is stored). */
 int cache_put_batch(struct cache *c, const struct cache_put *items, size_t n, char *err, size_t errlen);
 
-/* Sets last_used of n actions to now in one write transaction (LRU for gc); 0 or -1 with err. */
+/* Sets last_used of n actions to now in one write transaction (LRU for gc), skipping keys no longer present;
+ * 0 or -1 with err. */
 int cache_touch(struct cache *c, const struct digest *keys, size_t n, char *err, size_t errlen);
 
 /* Adds a run's counters to the persistent totals shown by cache_stats; 0 or -1 with err. */
 int cache_add_counters(struct cache *c, uint64_t hits, uint64_t misses, uint64_t tokens_saved_in,
                        uint64_t tokens_saved_out, char *err, size_t errlen);
 
-/* Reads the build record stored under name (malloc'd bytes): 1 found, 0 none, -1 error. */
+/* Reads the build record stored under name (malloc'd bytes with a NUL after them): 1 found, 0 none, -1 error. */
 int cache_record_get(struct cache *c, const char *name, char **data, size_t *len, char *err, size_t errlen);
 
-/* Replaces the build record stored under name; 0 or -1 with err. */
+/* Replaces the build record stored under name (1 to 511 bytes: an LMDB key); 0 or -1 with err. */
 int cache_record_put(struct cache *c, const char *name, const void *data, size_t len, char *err, size_t errlen);
 
 /* Fills *st; 0 or -1 with err. */
 int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errlen);
 
-/* Re-hashes every blob and checks every action points to a present blob; calls report once per problem with a line
- * naming it. Returns the number of problems, or -1 on an LMDB error. */
+/* Re-hashes every blob and checks every action record decodes and points to a present blob; calls report once per
+ * problem with a line naming the hex key and what is wrong. Returns the number of problems, or -1 on an LMDB error. */
 long cache_verify(struct cache *c, void (*report)(void *ctx, const char *problem), void *ctx, char *err, size_t errlen);
 
-/* Evicts least recently used actions (and blobs no action still uses) until blob bytes <= max_bytes;
- * sets *evicted to the number of actions removed. 0 or -1 with err. */
+/* In one write transaction: drops actions that cannot be served (undecodable, blob missing), evicts least recently
+ * used actions (by last_used, then created) until the blobs still used total <= max_bytes, then deletes blobs no
+ * action uses; records are kept. Sets *evicted to the number of actions removed. 0 or -1 with err. */
 int cache_gc(struct cache *c, uint64_t max_bytes, uint64_t *evicted, char *err, size_t errlen);
 
 #endif

@@ -24,7 +24,8 @@ int digest_from_hex(const char *hex, struct digest *out);
 int digest_equal(const struct digest *a, const struct digest *b);
 
 /* Streaming builder for a canonical encoding: each field is a tag byte, a 64-bit little-endian length, then its bytes,
- * so that no two different field sequences can encode the same byte string. */
+ * so that no two different field sequences can encode the same byte string. Tags: 'b' bytes, 's' string, 'n' NULL
+ * string, 'u' integer (8 bytes little-endian), 'd' digest. */
 struct key_builder {
 	void *state;               /* XXH3_state_t */
 };
@@ -35,7 +36,7 @@ void key_begin(struct key_builder *kb);
 void key_add(struct key_builder *kb, const void *data, size_t n);
 /* Adds a NUL-terminated string field (NULL encodes as a distinct absent marker). */
 void key_add_str(struct key_builder *kb, const char *s);
-/* Adds an unsigned integer field. */
+/* Adds an unsigned integer field (its 8 little-endian bytes). */
 void key_add_u64(struct key_builder *kb, uint64_t v);
 /* Adds a digest field. */
 void key_add_digest(struct key_builder *kb, const struct digest *d);

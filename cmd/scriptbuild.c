@@ -644,8 +644,13 @@ static int build(const struct options *o)
 	if (open_cache(o, &cache) < 0)
 		goto done;
 
+	/* Keyed by a digest of the script's real path: LMDB keys are short, paths need not be. */
 	char *real = realpath(o->script, NULL);
-	record_name = xasprintf("script:%s", real ? real : o->script);
+	struct digest path_digest;
+	char path_hex[DIGEST_HEX_LEN + 1];
+	digest_bytes(real ? real : o->script, strlen(real ? real : o->script), &path_digest);
+	digest_to_hex(&path_digest, path_hex);
+	record_name = xasprintf("script:%s", path_hex);
 	free(real);
 	previous = record_load(cache, record_name);
 	loop = loop_new();

@@ -1,0 +1,49 @@
+/* store.h - internals shared by cache.c, verify.c and gc.c; nothing outside cache/ includes it. */
+#ifndef SB_STORE_H
+#define SB_STORE_H
+
+#include <stddef.h>
+
+#include <lmdb.h>
+
+#include "cache.h"
+
+struct cache {
+	MDB_env *env;
+	MDB_dbi actions;   /* 16-byte action key -> action record */
+	MDB_dbi blobs;     /* 16-byte digest -> output bytes, immutable */
+	MDB_dbi records;   /* build record name -> bytes */
+	MDB_dbi counters;  /* counter name -> 8-byte little-endian total */
+	char *dir;
+};
+
+/* The version byte that starts every action record this code writes. */
+#define ACTION_VERSION 1
+
+/* A transaction body's own failure, with its message already in err (never an LMDB or errno code). */
+#define STORE_BODY_FAILED (-1)
+
+/* Work done inside one write transaction: 0, STORE_BODY_FAILED, or an LMDB error code. */
+typedef int store_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_t errlen);
+
+/* Runs body in one write transaction, growing the map and running body again from the start when the map is full
+ * (so body keeps every effect inside txn); 0, or -1 with err naming what failed. */
+int store_write(struct cache *c, const char *what, store_body *body, void *arg, char *err, size_t errlen);
+
+/* Begins a read transaction, first adopting a map another process has grown; 0 or an LMDB error code. */
+int store_begin_read(struct cache *c, MDB_txn **txn);
+
+/* Writes "cache DIR: what: LMDB's reason; what to do" into err; returns -1. */
+int store_fail(const struct cache *c, const char *what, int rc, char *err, size_t errlen);
+
+/* 0 and *m filled when v is a well-formed action record of version ACTION_VERSION; -1 otherwise. */
+int store_decode_action(const MDB_val *v, struct action_meta *m);
+
+/* The LMDB key of a digest. */
+static inline MDB_val store_key(const struct digest *d)
+{
+	MDB_val v = { sizeof(d->bytes), (void *)d->bytes };
+	return v;
+}
+
+#endif
