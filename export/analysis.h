@@ -11,8 +11,11 @@
 
 enum analysis_kind { ANALYSIS_SUMMARY, ANALYSIS_OUTLINE, ANALYSIS_SHEET, ANALYSIS_EMBEDDING, ANALYSIS_KINDS };
 
-/* "summary", "outline", "sheet", "embedding". */
+/* "summary", "outline", "sheet", "embedding" ("unknown" for anything else). */
 const char *analysis_kind_name(enum analysis_kind k);
+
+/* The kind named name, or -1 when it is none of them. */
+int analysis_kind_from_name(const char *name);
 
 struct analysis_model {
 	char *provider;              /* "builtin", "anthropic", "openai" */
@@ -64,7 +67,7 @@ struct analysis {
 	struct analysis_sheet *sheets;
 	size_t nsheets;
 	float *embeddings;           /* nscenes x dims, row-major */
-	bool *has_embedding;         /* nscenes flags; false rows are zero in the matrix */
+	bool *has_embedding;         /* nscenes flags (NULL: every row has one); false rows are archived as zeros */
 	size_t dims;
 	struct analysis_step *steps;
 	size_t nsteps;
@@ -73,11 +76,12 @@ struct analysis {
 };
 
 /* Writes the archive at path atomically (temp file in the same directory, fsync, rename), byte-reproducibly with
- * mtime as every entry's time; 0, or -1 with err naming the path and cause (no file left behind). */
+ * mtime as every entry's time; 0, or -1 with err naming the path and cause (no temp file left, any old archive
+ * untouched). The caller must ignore SIGXFSZ so that a file size limit is an error here, not a killed process. */
 int analysis_write_archive(const char *path, const struct analysis *a, int64_t mtime, char *err, size_t errlen);
 
-/* Reads and fully validates an archive (manifest, digests, counts, NPY header and shape); 0 and *out, or -1 with
- * err naming the entry and what is wrong. */
+/* Reads and fully validates an archive (entry names and types, manifest, digests, counts, NPY header and shape); 0 and
+ * *out (has_embedding always set, outputs as compact JSON), or -1 with err "ENTRY: what is wrong". */
 int analysis_read_archive(const char *path, struct analysis **out, char *err, size_t errlen);
 
 /* Frees an analysis built by analysis_read_archive or by hand with malloc'd members; NULL is fine. */

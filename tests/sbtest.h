@@ -16,14 +16,14 @@
 #include <cjson/cJSON.h>
 
 /* Path of a binary from the environment (SB, SL, TOOLS...), or a default under build/check. */
-static const char *env_or(const char *name, const char *fallback)
+static inline const char *env_or(const char *name, const char *fallback)
 {
 	const char *v = getenv(name);
 	return v && *v ? v : fallback;
 }
 
 /* A fresh temporary directory (malloc'd path). */
-static char *make_tempdir(void)
+static inline char *make_tempdir(void)
 {
 	char *dir = strdup("/tmp/sbtest.XXXXXX");
 	if (!dir || !mkdtemp(dir)) {
@@ -34,7 +34,7 @@ static char *make_tempdir(void)
 }
 
 /* Removes a directory tree. */
-static void remove_tree(const char *dir)
+static inline void remove_tree(const char *dir)
 {
 	char cmd[4096];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -44,7 +44,7 @@ static void remove_tree(const char *dir)
 
 /* Runs argv (NULL-terminated) in dir with stdout to out_path and stderr to err_path (either may be NULL = /dev/null);
  * returns the exit status, or 128+signal. */
-static int run_in(const char *dir, const char *out_path, const char *err_path, char *const argv[])
+static inline int run_in(const char *dir, const char *out_path, const char *err_path, char *const argv[])
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -69,7 +69,7 @@ static int run_in(const char *dir, const char *out_path, const char *err_path, c
 }
 
 /* Reads a whole file (malloc'd, NUL-terminated); NULL when it cannot. */
-static char *slurp(const char *path, size_t *len)
+static inline char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -93,7 +93,7 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /* Writes len bytes to path; 0 or -1. */
-static int spit(const char *path, const char *data, size_t len)
+static inline int spit(const char *path, const char *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");
 	if (!f)
@@ -103,7 +103,7 @@ static int spit(const char *path, const char *data, size_t len)
 }
 
 /* Parses a JSON file; NULL when missing or invalid. */
-static cJSON *read_json(const char *path)
+static inline cJSON *read_json(const char *path)
 {
 	char *text = slurp(path, NULL);
 	cJSON *j = text ? cJSON_Parse(text) : NULL;
@@ -112,7 +112,7 @@ static cJSON *read_json(const char *path)
 }
 
 /* Number at a dotted path like "steps.summary.run"; -1 when absent. */
-static double json_number(const cJSON *root, const char *path)
+static inline double json_number(const cJSON *root, const char *path)
 {
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s", path);

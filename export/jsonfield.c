@@ -1,0 +1,86 @@
+/* jsonfield.c - typed member reads for the archive reader: every rejection says where, which key and why. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonfield.h"
+
+int jf_string(const cJSON *o, const char *key, bool nullable, char **out, const char *where, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	*out = NULL;
+	if (nullable && cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v)) {
+		snprintf(err, errlen, "%s: \"%s\" is missing or not a string%s", where, key, nullable ? " or null" : "");
+		return -1;
+	}
+	*out = strdup(v->valuestring);
+	if (!*out) {
+		snprintf(err, errlen, "%s: out of memory", where);
+		return -1;
+	}
+	return 0;
+}
+
+int jf_uint(const cJSON *o, const char *key, uint64_t max, uint64_t *out, const char *where, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	/* Doubles hold integers exactly only up to 2^53; anything past that cannot have been written by us. */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 9007199254740992.0
+	    || v->valuedouble != (double)(uint64_t)v->valuedouble || (uint64_t)v->valuedouble > max) {
+		snprintf(err, errlen, "%s: \"%s\" is missing or not an integer in 0..%llu", where, key,
+		         (unsigned long long)max);
+		return -1;
+	}
+	*out = (uint64_t)v->valuedouble;
+	return 0;
+}
+
+int jf_bool(const cJSON *o, const char *key, bool *out, const char *where, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsBool(v)) {
+		snprintf(err, errlen, "%s: \"%s\" is missing or not true/false", where, key);
+		return -1;
+	}
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
+int jf_is_hex32(const char *s)
+{
+	for (int i = 0; i < 32; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[32] == '\0';
+}
+
+int jf_digest(const cJSON *o, const char *key, char hex[33], const char *where, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	size_t plen = strlen(JSON_DIGEST_PREFIX);
+	if (!cJSON_IsString(v) || strncmp(v->valuestring, JSON_DIGEST_PREFIX, plen) != 0
+	    || !jf_is_hex32(v->valuestring + plen)) {
+		snprintf(err, errlen, "%s: \"%s\" is missing or not \"%s\" and 32 lower-case hex digits", where, key,
+		         JSON_DIGEST_PREFIX);
+		return -1;
+	}
+	memcpy(hex, v->valuestring + plen, 33);
+	return 0;
+}
+
+const cJSON *jf_container(const cJSON *o, const char *key, bool want_array, const char *where, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (want_array ? !cJSON_IsArray(v) : !cJSON_IsObject(v)) {
+		snprintf(err, errlen, "%s: \"%s\" is missing or not an %s", where, key, want_array ? "array" : "object");
+		return NULL;
+	}
+	return v;
+}
+
+void jf_digest_text(const char hex[33], char out[sizeof JSON_DIGEST_PREFIX + 32])
+{
+	snprintf(out, sizeof JSON_DIGEST_PREFIX + 32, "%s%s", JSON_DIGEST_PREFIX, hex);
+}

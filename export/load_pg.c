@@ -1,0 +1,313 @@
+/* load_pg.c - one script's rows into PostgreSQL: BEGIN, create, delete, COPY FROM STDIN for every table, COMMIT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "load_tables.h"
+
+/* Serialises concurrent loaders around CREATE TABLE IF NOT EXISTS, which can race with itself. */
+#define SCHEMA_LOCK "SELECT pg_advisory_xact_lock(7218460101)"
+
+struct pg {
+	PGconn *conn;
+	const char *shown;
+	char *err;
+	size_t errlen;
+	int vector;                  /* the embedding column is pgvector's vector, not real[] */
+};
+
+/* CREATE TABLE IF NOT EXISTS says "relation already exists, skipping" as a NOTICE; nobody needs to see that. */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static int fail(struct pg *pg, const char *step)
+{
+	const char *why = PQerrorMessage(pg->conn);
+	size_t n = strlen(why);
+	while (n && why[n - 1] == '\n')
+		n--;
+	snprintf(pg->err, pg->errlen, "%s: %s: %.*s", pg->shown, step, (int)n, why);
+	return -1;
+}
+
+static int run(struct pg *pg, const char *step, const char *sql, int nparams, const char *const *params,
+               ExecStatusType want, PGresult **keep)
+{
+	PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(res) == want;
+	if (!ok) {
+		const char *why = PQresultErrorMessage(res);
+		size_t n = strlen(why);
+		while (n && why[n - 1] == '\n')
+			n--;
+		if (n)
+			snprintf(pg->err, pg->errlen, "%s: %s: %.*s", pg->shown, step, (int)n, why);
+		else
+			fail(pg, step);
+	}
+	if (ok && keep)
+		*keep = res;
+	else
+		PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static int check_version(struct pg *pg)
+{
+	PGresult *res;
+	if (run(pg, "scriptbuild_schema", "CREATE TABLE IF NOT EXISTS scriptbuild_schema (version integer NOT NULL)", 0,
+	        NULL, PGRES_COMMAND_OK, NULL) < 0
+	    || run(pg, "scriptbuild_schema", "SELECT max(version) FROM scriptbuild_schema", 0, NULL, PGRES_TUPLES_OK,
+	           &res) < 0)
+		return -1;
+	int empty = PQgetisnull(res, 0, 0);
+	long version = empty ? 0 : strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (empty)
+		return run(pg, "scriptbuild_schema", "INSERT INTO scriptbuild_schema (version) VALUES (1)", 0, NULL,
+		           PGRES_COMMAND_OK, NULL);
+	if (version != LOAD_SCHEMA_VERSION) {
+		snprintf(pg->err, pg->errlen, "%s: scriptbuild_schema: the database has schema version %ld, this scriptload "
+		         "writes version %d; use a matching scriptload or a new database", pg->shown, version,
+		         LOAD_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *pg_type(enum load_type t, int vector, size_t dims, char *buf, size_t buflen)
+{
+	switch (t) {
+	case LOAD_INT:
+		return "integer";
+	case LOAD_JSON:
+		return "jsonb";
+	case LOAD_VECTOR:
+		if (!vector)
+			return "real[]";
+		if (!dims)
+			return "vector";
+		snprintf(buf, buflen, "vector(%zu)", dims);
+		return buf;
+	case LOAD_NOW:
+		return "timestamptz NOT NULL DEFAULT now()";
+	case LOAD_TEXT:
+		break;
+	}
+	return "text";
+}
+
+static int create_table(struct pg *pg, const struct load_table *t, int vector, size_t dims)
+{
+	char *sql, vtype[32];
+	size_t len;
+	FILE *f = open_memstream(&sql, &len);
+	if (!f) {
+		snprintf(pg->err, pg->errlen, "%s: %s: out of memory", pg->shown, t->name);
+		return -1;
+	}
+	fprintf(f, "CREATE TABLE IF NOT EXISTS %s (", t->name);
+	for (size_t c = 0; c < t->ncols; c++)
+		fprintf(f, "%s %s%s, ", t->cols[c].name, pg_type(t->cols[c].type, vector, dims, vtype, sizeof vtype),
+		        t->cols[c].required && t->cols[c].type != LOAD_NOW ? " NOT NULL" : "");
+	fprintf(f, "PRIMARY KEY (%s)%s%s)", t->key, t->refs ? ", " : "", t->refs ? t->refs : "");
+	if (fclose(f) != 0) {
+		free(sql);
+		snprintf(pg->err, pg->errlen, "%s: %s: out of memory", pg->shown, t->name);
+		return -1;
+	}
+	int r = run(pg, t->name, sql, 0, NULL, PGRES_COMMAND_OK, NULL);
+	free(sql);
+	return r;
+}
+
+/* The tables may predate pgvector (or the other way round): the column's actual type decides the literal. */
+static int create_schema(struct pg *pg, const struct load_set *set)
+{
+	PGresult *res;
+	if (run(pg, "pg_extension", "SELECT 1 FROM pg_extension WHERE extname = 'vector'", 0, NULL, PGRES_TUPLES_OK,
+	        &res) < 0)
+		return -1;
+	int have_vector = PQntuples(res) > 0;
+	PQclear(res);
+	for (int t = 0; t < LOAD_TABLES; t++)
+		if (create_table(pg, &set->tables[t], have_vector, set->dims) < 0)
+			return -1;
+	if (run(pg, "scene_embeddings",
+	        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+	        "WHERE attrelid = 'scene_embeddings'::regclass AND attname = 'embedding'",
+	        0, NULL, PGRES_TUPLES_OK, &res) < 0)
+		return -1;
+	pg->vector = PQntuples(res) == 1 && strncmp(PQgetvalue(res, 0, 0), "vector", 6) == 0;
+	PQclear(res);
+	return 0;
+}
+
+/* COPY's text format: backslash, tab, newline and carriage return escaped; everything else as is. */
+static void put_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		default:
+			fputc(*s, f);
+		}
+	}
+}
+
+static void put_cell(FILE *f, enum load_type type, const struct load_value *v, size_t dims, int vector)
+{
+	switch (type) {
+	case LOAD_INT:
+		fprintf(f, "%lld", (long long)v->num);
+		break;
+	case LOAD_VECTOR:
+		/* %.9g is enough digits for every float32 to read back as the same float32. */
+		fputc(vector ? '[' : '{', f);
+		for (size_t d = 0; d < dims; d++)
+			fprintf(f, "%s%.9g", d ? "," : "", (double)v->vec[d]);
+		fputc(vector ? ']' : '}', f);
+		break;
+	case LOAD_TEXT:
+	case LOAD_JSON:
+		if (v->text)
+			put_text(f, v->text);
+		else
+			fputs("\\N", f);
+		break;
+	case LOAD_NOW:
+		break;
+	}
+}
+
+/* The COPY statement and all of a table's rows, built in memory. */
+static int build_copy(const struct load_table *t, size_t dims, int vector, char **sql, char **data, size_t *datalen)
+{
+	size_t sqllen;
+	FILE *q = open_memstream(sql, &sqllen);
+	FILE *f = q ? open_memstream(data, datalen) : NULL;
+	if (!f) {
+		if (q) {
+			fclose(q);
+			free(*sql);
+		}
+		return -1;
+	}
+	int n = 0;
+	fprintf(q, "COPY %s (", t->name);
+	for (size_t c = 0; c < t->ncols; c++)
+		if (t->cols[c].type != LOAD_NOW)
+			fprintf(q, "%s%s", n++ ? ", " : "", t->cols[c].name);
+	fputs(") FROM STDIN", q);
+	for (size_t i = 0; i < t->nrows; i++) {
+		const struct load_value *row = &t->cells[i * t->ncols];
+		n = 0;
+		for (size_t c = 0; c < t->ncols; c++)
+			if (t->cols[c].type != LOAD_NOW) {
+				if (n++)
+					fputc('\t', f);
+				put_cell(f, t->cols[c].type, &row[c], dims, vector);
+			}
+		fputc('\n', f);
+	}
+	int bad_q = fclose(q) != 0, bad_f = fclose(f) != 0;
+	if (bad_q || bad_f) {
+		free(*sql);
+		free(*data);
+		return -1;
+	}
+	return 0;
+}
+
+static int copy_rows(struct pg *pg, const struct load_table *t, size_t dims)
+{
+	char *sql, *data;
+	size_t len;
+	if (build_copy(t, dims, pg->vector, &sql, &data, &len) < 0) {
+		snprintf(pg->err, pg->errlen, "%s: %s: out of memory", pg->shown, t->name);
+		return -1;
+	}
+	int r = run(pg, t->name, sql, 0, NULL, PGRES_COPY_IN, NULL);
+	if (r == 0) {
+		/* libpq takes at most INT_MAX bytes per call. */
+		for (size_t at = 0; at < len && r == 0; at += 1 << 20) {
+			size_t n = len - at < (size_t)1 << 20 ? len - at : (size_t)1 << 20;
+			if (PQputCopyData(pg->conn, data + at, (int)n) != 1)
+				r = fail(pg, t->name);
+		}
+		if (PQputCopyEnd(pg->conn, r == 0 ? NULL : "scriptload gave up") != 1 && r == 0)
+			r = fail(pg, t->name);
+		PGresult *res;
+		while ((res = PQgetResult(pg->conn))) {
+			if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0) {
+				const char *why = PQresultErrorMessage(res);
+				size_t n = strlen(why);
+				while (n && why[n - 1] == '\n')
+					n--;
+				snprintf(pg->err, pg->errlen, "%s: %s: %.*s", pg->shown, t->name, (int)n, why);
+				r = -1;
+			}
+			PQclear(res);
+		}
+	}
+	free(sql);
+	free(data);
+	return r;
+}
+
+static int load_all(struct pg *pg, const struct load_set *set)
+{
+	const char *id[] = { set->script_id };
+	if (run(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL) < 0
+	    || run(pg, "schema lock", SCHEMA_LOCK, 0, NULL, PGRES_TUPLES_OK, NULL) < 0 || check_version(pg) < 0
+	    || create_schema(pg, set) < 0)
+		return -1;
+	for (int t = LOAD_TABLES - 1; t >= 0; t--) {
+		char sql[128];
+		snprintf(sql, sizeof sql, "DELETE FROM %s WHERE script_id = $1", set->tables[t].name);
+		if (run(pg, set->tables[t].name, sql, 1, id, PGRES_COMMAND_OK, NULL) < 0)
+			return -1;
+	}
+	for (int t = 0; t < LOAD_TABLES; t++)
+		if (copy_rows(pg, &set->tables[t], set->dims) < 0)
+			return -1;
+	return run(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL);
+}
+
+int load_pg(const char *conninfo, const char *shown, const struct load_set *set, char *err, size_t errlen)
+{
+	struct pg pg = { PQconnectdb(conninfo), shown, err, errlen, 0 };
+	if (!pg.conn) {
+		snprintf(err, errlen, "%s: cannot connect: out of memory", shown);
+		return -1;
+	}
+	int r;
+	if (PQstatus(pg.conn) != CONNECTION_OK) {
+		r = fail(&pg, "cannot connect");
+	} else {
+		PQsetNoticeProcessor(pg.conn, quiet, NULL);
+		r = PQsetClientEncoding(pg.conn, "UTF8") == 0 ? 0 : fail(&pg, "client encoding");
+		if (r == 0 && (r = load_all(&pg, set)) < 0) {
+			PGresult *res = PQexec(pg.conn, "ROLLBACK");
+			PQclear(res);
+		}
+	}
+	PQfinish(pg.conn);
+	return r;
+}

@@ -1,0 +1,211 @@
+/* load_sqlite.c - one script's rows into SQLite: BEGIN IMMEDIATE, create, delete, prepared inserts, COMMIT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "load_tables.h"
+
+/* Another loader holding the write lock gets this long to finish before we give up. */
+#define BUSY_TIMEOUT_MS 10000
+
+static const char *sql_type(enum load_type t)
+{
+	switch (t) {
+	case LOAD_INT:
+		return "INTEGER";
+	case LOAD_VECTOR:
+		return "BLOB";
+	case LOAD_NOW:
+		return "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+	case LOAD_TEXT:
+	case LOAD_JSON:
+		break;
+	}
+	return "TEXT";
+}
+
+static int fail(sqlite3 *db, const char *path, const char *step, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s: %s", path, step, db ? sqlite3_errmsg(db) : "out of memory");
+	return -1;
+}
+
+static int exec(sqlite3 *db, const char *sql, const char *path, const char *step, char *err, size_t errlen)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(db, path, step, err, errlen);
+}
+
+static int check_version(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	if (exec(db, "CREATE TABLE IF NOT EXISTS scriptbuild_schema (version INTEGER NOT NULL)", path,
+	         "scriptbuild_schema", err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM scriptbuild_schema", -1, &st, NULL) != SQLITE_OK
+	    || sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return fail(db, path, "scriptbuild_schema", err, errlen);
+	}
+	int empty = sqlite3_column_type(st, 0) == SQLITE_NULL;
+	sqlite3_int64 version = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (empty)
+		return exec(db, "INSERT INTO scriptbuild_schema (version) VALUES (1)", path, "scriptbuild_schema", err, errlen);
+	if (version != LOAD_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: scriptbuild_schema: the database has schema version %lld, this scriptload writes "
+		         "version %d; use a matching scriptload or a new database", path, (long long)version,
+		         LOAD_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs a statement built in a memory stream; fails on a stream error too. */
+static int exec_stream(sqlite3 *db, FILE *f, char **sql, const char *path, const char *step, char *err, size_t errlen)
+{
+	if (fclose(f) != 0) {
+		free(*sql);
+		snprintf(err, errlen, "%s: %s: out of memory", path, step);
+		return -1;
+	}
+	int r = exec(db, *sql, path, step, err, errlen);
+	free(*sql);
+	return r;
+}
+
+static int create_table(sqlite3 *db, const struct load_table *t, const char *path, char *err, size_t errlen)
+{
+	char *sql;
+	size_t len;
+	FILE *f = open_memstream(&sql, &len);
+	if (!f)
+		return fail(NULL, path, t->name, err, errlen);
+	fprintf(f, "CREATE TABLE IF NOT EXISTS %s (", t->name);
+	for (size_t c = 0; c < t->ncols; c++)
+		fprintf(f, "%s %s%s, ", t->cols[c].name, sql_type(t->cols[c].type),
+		        t->cols[c].required && t->cols[c].type != LOAD_NOW ? " NOT NULL" : "");
+	fprintf(f, "PRIMARY KEY (%s)%s%s)", t->key, t->refs ? ", " : "", t->refs ? t->refs : "");
+	return exec_stream(db, f, &sql, path, t->name, err, errlen);
+}
+
+static int delete_rows(sqlite3 *db, const struct load_table *t, const char *script_id, const char *path, char *err,
+                       size_t errlen)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE script_id = ?1", t->name);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK
+	    || sqlite3_bind_text(st, 1, script_id, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return fail(db, path, t->name, err, errlen);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int bind_cell(sqlite3_stmt *st, int slot, enum load_type type, const struct load_value *v, size_t dims,
+                     unsigned char *blob)
+{
+	switch (type) {
+	case LOAD_INT:
+		return sqlite3_bind_int64(st, slot, v->num);
+	case LOAD_VECTOR:
+		/* float32 little-endian whatever the host's byte order, as embeddings.npy stores them. */
+		for (size_t d = 0; d < dims; d++) {
+			uint32_t u;
+			memcpy(&u, &v->vec[d], 4);
+			for (int b = 0; b < 4; b++)
+				blob[4 * d + (size_t)b] = (unsigned char)(u >> (8 * b));
+		}
+		return sqlite3_bind_blob64(st, slot, blob, dims * 4, SQLITE_TRANSIENT);
+	case LOAD_TEXT:
+	case LOAD_JSON:
+		return v->text ? sqlite3_bind_text(st, slot, v->text, -1, SQLITE_STATIC) : sqlite3_bind_null(st, slot);
+	case LOAD_NOW:
+		break;
+	}
+	return SQLITE_OK;
+}
+
+/* One prepared INSERT per table, reset and rebound for every row. */
+static int insert_rows(sqlite3 *db, const struct load_table *t, size_t dims, const char *path, char *err, size_t errlen)
+{
+	char *sql;
+	size_t len;
+	FILE *f = open_memstream(&sql, &len);
+	if (!f)
+		return fail(NULL, path, t->name, err, errlen);
+	int nslots = 0;
+	fprintf(f, "INSERT INTO %s (", t->name);
+	for (size_t c = 0; c < t->ncols; c++)
+		if (t->cols[c].type != LOAD_NOW)
+			fprintf(f, "%s%s", nslots++ ? ", " : "", t->cols[c].name);
+	fputs(") VALUES (", f);
+	for (int i = 0; i < nslots; i++)
+		fprintf(f, "%s?", i ? ", " : "");
+	fputs(")", f);
+	if (fclose(f) != 0) {
+		free(sql);
+		return fail(NULL, path, t->name, err, errlen);
+	}
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return fail(db, path, t->name, err, errlen);
+	unsigned char *blob = malloc(dims ? dims * 4 : 1);
+	int r = blob ? 0 : fail(NULL, path, t->name, err, errlen);
+	for (size_t i = 0; i < t->nrows && r == 0; i++) {
+		const struct load_value *row = &t->cells[i * t->ncols];
+		int slot = 0;
+		rc = SQLITE_OK;
+		for (size_t c = 0; c < t->ncols && rc == SQLITE_OK; c++)
+			if (t->cols[c].type != LOAD_NOW)
+				rc = bind_cell(st, ++slot, t->cols[c].type, &row[c], dims, blob);
+		if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+			r = fail(db, path, t->name, err, errlen);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	free(blob);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int load_all(sqlite3 *db, const struct load_set *set, const char *path, char *err, size_t errlen)
+{
+	if (check_version(db, path, err, errlen) < 0)
+		return -1;
+	for (int t = 0; t < LOAD_TABLES; t++)
+		if (create_table(db, &set->tables[t], path, err, errlen) < 0)
+			return -1;
+	for (int t = LOAD_TABLES - 1; t >= 0; t--)
+		if (delete_rows(db, &set->tables[t], set->script_id, path, err, errlen) < 0)
+			return -1;
+	for (int t = 0; t < LOAD_TABLES; t++)
+		if (insert_rows(db, &set->tables[t], set->dims, path, err, errlen) < 0)
+			return -1;
+	return exec(db, "COMMIT", path, "commit", err, errlen);
+}
+
+int load_sqlite(const char *path, const struct load_set *set, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		fail(db, path, "cannot open the database", err, errlen);
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	/* foreign_keys is a no-op inside a transaction, so it goes first. */
+	int r = exec(db, "PRAGMA foreign_keys = ON", path, "foreign_keys", err, errlen);
+	if (r == 0)
+		r = exec(db, "BEGIN IMMEDIATE", path, "begin", err, errlen);
+	if (r == 0 && (r = load_all(db, set, path, err, errlen)) < 0)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (sqlite3_close(db) != SQLITE_OK && r == 0)
+		r = fail(db, path, "close", err, errlen);
+	return r;
+}

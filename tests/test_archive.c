@@ -1,0 +1,783 @@
+/* test_archive.c - the results archive: reproducible bytes, exact round trip, and refusal of every kind of damage. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cjson/cJSON.h>
+
+#include "digest.h"
+#include "sample_analysis.h"
+
+#define MTIME INT64_C(1234567890)
+
+static char tmp[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmp, sizeof tmp, "/tmp/test_archive.XXXXXX");
+	return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *path_in(const char *name)
+{
+	static char p[4][512];
+	static int next;
+	char *out = p[next++ % 4];
+	snprintf(out, sizeof p[0], "%s/%s", tmp, name);
+	return out;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	unsigned char *buf = NULL;
+	size_t cap = 0;
+	*len = 0;
+	for (;;) {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 4096;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		size_t n = fread(buf + *len, 1, cap - *len, f);
+		if (n == 0)
+			break;
+		*len += n;
+	}
+	fclose(f);
+	return buf;
+}
+
+static void spit(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void write_ok(const char *path, const struct analysis *a, int64_t mtime)
+{
+	char err[1024] = "";
+	int r = analysis_write_archive(path, a, mtime, err, sizeof err);
+	if (r != 0)
+		fail_msg("write %s: %s", path, err);
+}
+
+static struct analysis *read_ok(const char *path)
+{
+	char err[1024] = "";
+	struct analysis *a = NULL;
+	if (analysis_read_archive(path, &a, err, sizeof err) != 0)
+		fail_msg("read %s: %s", path, err);
+	return a;
+}
+
+/* Reads path expecting a refusal whose message contains want; returns nothing, fails the test otherwise. */
+static void read_fails(const char *path, const char *want)
+{
+	char err[1024] = "";
+	struct analysis *a = NULL;
+	if (analysis_read_archive(path, &a, err, sizeof err) == 0) {
+		analysis_free(a);
+		fail_msg("%s was accepted, want an error containing \"%s\"", path, want);
+	}
+	assert_null(a);
+	assert_true(err[0] != '\0');
+	if (want && !strstr(err, want))
+		fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+}
+
+static void json_equal(const char *x, const char *y)
+{
+	if (!x || !y) {
+		assert_true(!x && !y);
+		return;
+	}
+	cJSON *a = cJSON_Parse(x), *b = cJSON_Parse(y);
+	assert_non_null(a);
+	assert_non_null(b);
+	if (!cJSON_Compare(a, b, 1))
+		fail_msg("JSON differs: %s vs %s", x, y);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+
+static void str_equal(const char *x, const char *y)
+{
+	if (!x || !y)
+		assert_true(!x && !y);
+	else
+		assert_string_equal(x, y);
+}
+
+/* Every field of the original x equals the read-back y (outputs compared as JSON, embeddings only where present). */
+static void analysis_equal(const struct analysis *x, const struct analysis *y)
+{
+	str_equal(x->tool_version, y->tool_version);
+	str_equal(x->script_name, y->script_name);
+	str_equal(x->title, y->title);
+	assert_string_equal(x->script_digest, y->script_digest);
+	assert_int_equal(x->partial, y->partial);
+	for (int k = 0; k < ANALYSIS_KINDS; k++) {
+		str_equal(x->models[k].provider, y->models[k].provider);
+		str_equal(x->models[k].model, y->models[k].model);
+	}
+	assert_int_equal(x->nscenes, y->nscenes);
+	for (size_t i = 0; i < x->nscenes; i++) {
+		const struct analysis_scene *s = &x->scenes[i], *t = &y->scenes[i];
+		assert_int_equal(s->index, t->index);
+		str_equal(s->number, t->number);
+		str_equal(s->heading, t->heading);
+		assert_int_equal(s->line, t->line);
+		str_equal(s->location, t->location);
+		str_equal(s->time, t->time);
+		assert_int_equal(s->ncharacters, t->ncharacters);
+		for (size_t c = 0; c < s->ncharacters; c++)
+			assert_string_equal(s->characters[c], t->characters[c]);
+		assert_string_equal(s->text_digest, t->text_digest);
+		json_equal(x->summaries[i], y->summaries[i]);
+		assert_int_equal(x->has_embedding[i], y->has_embedding[i]);
+		if (x->has_embedding[i])
+			assert_memory_equal(x->embeddings + i * x->dims, y->embeddings + i * y->dims, x->dims * sizeof(float));
+	}
+	json_equal(x->outline, y->outline);
+	assert_int_equal(x->nsheets, y->nsheets);
+	for (size_t i = 0; i < x->nsheets; i++) {
+		const struct analysis_sheet *s = &x->sheets[i], *t = &y->sheets[i];
+		assert_string_equal(s->character, t->character);
+		json_equal(s->json, t->json);
+		assert_int_equal(s->nscenes, t->nscenes);
+		for (size_t j = 0; j < s->nscenes; j++)
+			assert_int_equal(s->scenes[j], t->scenes[j]);
+		assert_int_equal(s->cues, t->cues);
+		assert_int_equal(s->words, t->words);
+	}
+	assert_int_equal(x->dims, y->dims);
+	assert_int_equal(x->nsteps, y->nsteps);
+	for (size_t i = 0; i < x->nsteps; i++) {
+		assert_int_equal(x->steps[i].kind, y->steps[i].kind);
+		str_equal(x->steps[i].target, y->steps[i].target);
+		assert_string_equal(x->steps[i].key, y->steps[i].key);
+		assert_string_equal(x->steps[i].output, y->steps[i].output);
+		assert_int_equal(x->steps[i].tokens_in, y->steps[i].tokens_in);
+		assert_int_equal(x->steps[i].tokens_out, y->steps[i].tokens_out);
+	}
+	assert_int_equal(x->tokens_in, y->tokens_in);
+	assert_int_equal(x->tokens_out, y->tokens_out);
+}
+
+static void test_same_input_same_bytes(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	char cwd[1024];
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(mkdir(path_in("one"), 0755), 0);
+	assert_int_equal(mkdir(path_in("two"), 0755), 0);
+	write_ok(path_in("one/keeper.analysis.tar.zst"), a, MTIME);
+	/* A relative path from another working directory, and a later wall-clock time. */
+	assert_int_equal(chdir(path_in("two")), 0);
+	sleep(1);
+	write_ok("keeper.analysis.tar.zst", a, MTIME);
+	assert_int_equal(chdir(cwd), 0);
+	size_t n1, n2, n3;
+	unsigned char *b1 = slurp(path_in("one/keeper.analysis.tar.zst"), &n1);
+	unsigned char *b2 = slurp(path_in("two/keeper.analysis.tar.zst"), &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(b1, b2, n1);
+
+	/* Outputs that differ only in JSON spacing give the same archive: the bytes depend on content only. */
+	for (size_t i = 0; i < a->nscenes; i++) {
+		cJSON *j = cJSON_Parse(a->summaries[i]);
+		free(a->summaries[i]);
+		a->summaries[i] = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+	}
+	write_ok(path_in("compact.tar.zst"), a, MTIME);
+	unsigned char *b3 = slurp(path_in("compact.tar.zst"), &n3);
+	assert_int_equal(n1, n3);
+	assert_memory_equal(b1, b3, n1);
+	free(b3);
+
+	/* And a different mtime is visible in the bytes, so the test above could have failed. */
+	write_ok(path_in("later.tar.zst"), a, MTIME + 1);
+	b3 = slurp(path_in("later.tar.zst"), &n3);
+	assert_true(n1 != n3 || memcmp(b1, b3, n1) != 0);
+	free(b1);
+	free(b2);
+	free(b3);
+	analysis_free(a);
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	struct analysis *b = read_ok(path_in("k.tar.zst"));
+	analysis_equal(a, b);
+	assert_false(b->partial);
+	analysis_free(b);
+	analysis_free(a);
+
+	a = sample_partial("keeper");
+	write_ok(path_in("p.tar.zst"), a, MTIME);
+	b = read_ok(path_in("p.tar.zst"));
+	analysis_equal(a, b);
+	assert_true(b->partial);
+	assert_null(b->summaries[1]);
+	assert_null(b->outline);
+	assert_null(b->sheets[0].json);
+	assert_false(b->has_embedding[2]);
+	for (size_t d = 0; d < b->dims; d++)
+		assert_true(b->embeddings[2 * b->dims + d] == 0.0f);
+	analysis_free(b);
+	analysis_free(a);
+}
+
+/* A reader of our own for .npy: magic, version, header, 64-byte alignment, then the floats. */
+static void check_npy(const char *path, const struct analysis *a)
+{
+	size_t len;
+	unsigned char *b = slurp(path, &len);
+	assert_true(len > 10);
+	assert_memory_equal(b, "\x93NUMPY\x01\x00", 8);
+	size_t hlen = b[8] | (size_t)b[9] << 8;
+	assert_int_equal((10 + hlen) % 64, 0);
+	assert_int_equal(b[10 + hlen - 1], '\n');
+	char header[512];
+	assert_true(hlen < sizeof header);
+	memcpy(header, b + 10, hlen);
+	header[hlen] = '\0';
+	char want[128];
+	snprintf(want, sizeof want, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", a->nscenes, a->dims);
+	assert_memory_equal(header, want, strlen(want));
+	assert_int_equal(len, 10 + hlen + a->nscenes * a->dims * 4);
+	for (size_t i = 0; i < a->nscenes * a->dims; i++) {
+		const unsigned char *p = b + 10 + hlen + 4 * i;
+		uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		float f;
+		memcpy(&f, &u, 4);
+		assert_true(f == a->embeddings[i]);
+	}
+	free(b);
+}
+
+static void test_plain_tar_extracts(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	assert_int_equal(mkdir(path_in("x"), 0755), 0);
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "tar --zstd -xf '%s' -C '%s'", path_in("k.tar.zst"), path_in("x"));
+	assert_int_equal(system(cmd), 0);
+	DIR *d = opendir(path_in("x"));
+	assert_non_null(d);
+	int files = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		files += e->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(files, 6);
+	static const char *const names[] = { "embeddings.npy", "manifest.json", "outline.json", "scenes.jsonl",
+		                             "sheets.jsonl", "summaries.jsonl" };
+	for (int i = 0; i < 6; i++) {
+		char p[600];
+		struct stat st;
+		snprintf(p, sizeof p, "%s/%s", path_in("x"), names[i]);
+		assert_int_equal(stat(p, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+		assert_int_equal(st.st_mtime, MTIME);
+	}
+	check_npy(path_in("x/embeddings.npy"), a);
+	size_t len;
+	char *summaries = (char *)slurp(path_in("x/summaries.jsonl"), &len);
+	assert_true(len > 0 && summaries[len - 1] == '\n');
+	int lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += summaries[i] == '\n';
+	assert_int_equal(lines, 3);
+	free(summaries);
+	analysis_free(a);
+}
+
+static void test_entry_headers(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	struct archive *ar = archive_read_new();
+	archive_read_support_filter_all(ar);
+	archive_read_support_format_all(ar);
+	assert_int_equal(archive_read_open_filename(ar, path_in("k.tar.zst"), 10240), ARCHIVE_OK);
+	struct archive_entry *e;
+	char last[64] = "";
+	int n = 0;
+	while (archive_read_next_header(ar, &e) == ARCHIVE_OK) {
+		n++;
+		assert_true(strcmp(last, archive_entry_pathname(e)) < 0);
+		snprintf(last, sizeof last, "%s", archive_entry_pathname(e));
+		assert_int_equal(archive_entry_filetype(e), AE_IFREG);
+		assert_int_equal(archive_entry_perm(e), 0644);
+		assert_int_equal(archive_entry_uid(e), 0);
+		assert_int_equal(archive_entry_gid(e), 0);
+		assert_true(!archive_entry_uname(e) || !*archive_entry_uname(e));
+		assert_true(!archive_entry_gname(e) || !*archive_entry_gname(e));
+		assert_int_equal(archive_entry_mtime(e), MTIME);
+		assert_false(archive_entry_atime_is_set(e));
+		assert_false(archive_entry_ctime_is_set(e));
+	}
+	assert_int_equal(archive_filter_code(ar, 0), ARCHIVE_FILTER_ZSTD);
+	assert_int_equal(n, 6);
+	archive_read_free(ar);
+	analysis_free(a);
+}
+
+static void test_truncated(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	size_t len;
+	unsigned char *b = slurp(path_in("k.tar.zst"), &len);
+	/* Every 32 bytes (the archive is about 1 KB), and every one of the last 48 where the frame ends. */
+	for (size_t cut = 0; cut < len; cut += cut + 48 >= len ? 1 : 32) {
+		spit(path_in("cut.tar.zst"), b, cut);
+		read_fails(path_in("cut.tar.zst"), NULL);
+	}
+	free(b);
+	analysis_free(a);
+}
+
+/* A flipped bit anywhere in the file is refused, or else (zstd framing and tar padding carry no content) it
+ * decodes to exactly the original. */
+static void test_flipped_file_bytes(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	size_t len;
+	unsigned char *b = slurp(path_in("k.tar.zst"), &len);
+	int refused = 0;
+	for (size_t i = 0; i < len; i += 5) {
+		b[i] ^= (unsigned char)(1u << (i % 8));
+		spit(path_in("flip.tar.zst"), b, len);
+		b[i] ^= (unsigned char)(1u << (i % 8));
+		char err[1024];
+		struct analysis *r = NULL;
+		if (analysis_read_archive(path_in("flip.tar.zst"), &r, err, sizeof err) == 0) {
+			analysis_equal(a, r);
+			analysis_free(r);
+		} else {
+			refused++;
+		}
+	}
+	assert_true(refused > (int)len / 5 * 9 / 10);
+	free(b);
+	analysis_free(a);
+}
+
+/* Entries for repacking archives the writer would never produce. */
+struct item {
+	char name[64];
+	unsigned char *data;
+	size_t len;
+	unsigned type;           /* AE_IFREG, AE_IFDIR, AE_IFLNK */
+};
+
+struct pack {
+	struct item items[12];
+	int n;
+};
+
+static void unpack(const char *path, struct pack *p)
+{
+	memset(p, 0, sizeof *p);
+	struct archive *ar = archive_read_new();
+	archive_read_support_filter_zstd(ar);
+	archive_read_support_format_tar(ar);
+	assert_int_equal(archive_read_open_filename(ar, path, 10240), ARCHIVE_OK);
+	struct archive_entry *e;
+	while (archive_read_next_header(ar, &e) == ARCHIVE_OK) {
+		struct item *it = &p->items[p->n++];
+		snprintf(it->name, sizeof it->name, "%s", archive_entry_pathname(e));
+		it->len = (size_t)archive_entry_size(e);
+		it->data = malloc(it->len + 1);
+		assert_non_null(it->data);
+		assert_int_equal(archive_read_data(ar, it->data, it->len), (la_ssize_t)it->len);
+		it->data[it->len] = '\0';
+		it->type = AE_IFREG;
+	}
+	archive_read_free(ar);
+}
+
+static void pack_free(struct pack *p)
+{
+	for (int i = 0; i < p->n; i++)
+		free(p->items[i].data);
+}
+
+static struct item *item_named(struct pack *p, const char *name)
+{
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].name, name) == 0)
+			return &p->items[i];
+	fail_msg("no entry %s", name);
+	return NULL;
+}
+
+static void repack(struct pack *p, const char *path)
+{
+	struct archive *ar = archive_write_new();
+	archive_write_set_format_pax_restricted(ar);
+	archive_write_add_filter_zstd(ar);
+	assert_int_equal(archive_write_open_filename(ar, path), ARCHIVE_OK);
+	for (int i = 0; i < p->n; i++) {
+		struct item *it = &p->items[i];
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, it->name);
+		archive_entry_set_filetype(e, it->type);
+		archive_entry_set_perm(e, it->type == AE_IFDIR ? 0755 : 0644);
+		archive_entry_set_mtime(e, MTIME, 0);
+		if (it->type == AE_IFLNK)
+			archive_entry_set_symlink(e, "/etc/passwd");
+		archive_entry_set_size(e, it->type == AE_IFREG ? (la_int64_t)it->len : 0);
+		assert_int_equal(archive_write_header(ar, e), ARCHIVE_OK);
+		if (it->type == AE_IFREG)
+			assert_int_equal(archive_write_data(ar, it->data, it->len), (la_ssize_t)it->len);
+		archive_entry_free(e);
+	}
+	assert_int_equal(archive_write_close(ar), ARCHIVE_OK);
+	archive_write_free(ar);
+}
+
+static void set_hex(cJSON *o, const char *key, const void *data, size_t len)
+{
+	struct digest d;
+	char hex[33], text[48];
+	digest_bytes(data, len, &d);
+	digest_to_hex(&d, hex);
+	snprintf(text, sizeof text, "xxh3-128:%s", hex);
+	cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateString(text));
+}
+
+/* Rewrites manifest.json after edit(root): entry sizes and digests made true again, and the self digest recomputed as
+ * the writer computes it, so only the deliberate lie remains. */
+static void forge_manifest(struct pack *p, void (*edit)(cJSON *root))
+{
+	struct item *m = item_named(p, "manifest.json");
+	cJSON *root = cJSON_Parse((char *)m->data);
+	assert_non_null(root);
+	if (edit)
+		edit(root);
+	cJSON *ents = cJSON_GetObjectItemCaseSensitive(root, "entries");
+	for (int i = 0; i < p->n; i++) {
+		cJSON *o = cJSON_GetObjectItemCaseSensitive(ents, p->items[i].name);
+		if (!o)
+			continue;
+		cJSON_ReplaceItemInObjectCaseSensitive(o, "size", cJSON_CreateNumber((double)p->items[i].len));
+		set_hex(o, "digest", p->items[i].data, p->items[i].len);
+	}
+	cJSON_ReplaceItemInObjectCaseSensitive(root, "manifest_digest",
+	                                       cJSON_CreateString("xxh3-128:00000000000000000000000000000000"));
+	char *text = cJSON_Print(root);
+	size_t n = strlen(text);
+	free(m->data);
+	m->data = malloc(n + 2);
+	memcpy(m->data, text, n);
+	memcpy(m->data + n, "\n", 2);
+	m->len = n + 1;
+	struct digest d;
+	char hex[33];
+	digest_bytes(m->data, m->len, &d);
+	digest_to_hex(&d, hex);
+	char *at = strstr((char *)m->data, "xxh3-128:00000000000000000000000000000000");
+	assert_non_null(at);
+	memcpy(at + 9, hex, 32);
+	free(text);
+	cJSON_Delete(root);
+}
+
+static void test_flipped_entry_bytes(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	static const char *const names[] = { "embeddings.npy", "manifest.json", "outline.json", "scenes.jsonl",
+		                             "sheets.jsonl", "summaries.jsonl" };
+	for (int i = 0; i < 6; i++) {
+		struct pack p;
+		unpack(path_in("k.tar.zst"), &p);
+		/* The repacked but untouched archive is accepted: the refusal below is about the flipped byte. */
+		repack(&p, path_in("same.tar.zst"));
+		analysis_free(read_ok(path_in("same.tar.zst")));
+		struct item *it = item_named(&p, names[i]);
+		for (size_t at = 0; at < it->len; at += it->len / 7 + 1) {
+			it->data[at] ^= 0x04;
+			repack(&p, path_in("flip.tar.zst"));
+			it->data[at] ^= 0x04;
+			read_fails(path_in("flip.tar.zst"), names[i]);
+		}
+		pack_free(&p);
+	}
+	analysis_free(a);
+}
+
+static void lie_about_summaries(cJSON *root)
+{
+	cJSON *counts = cJSON_GetObjectItemCaseSensitive(root, "counts");
+	cJSON_ReplaceItemInObjectCaseSensitive(counts, "summaries", cJSON_CreateNumber(2));
+}
+
+static void lie_about_dims(cJSON *root)
+{
+	cJSON *emb = cJSON_GetObjectItemCaseSensitive(root, "embedding");
+	cJSON_ReplaceItemInObjectCaseSensitive(emb, "dims", cJSON_CreateNumber(16));
+}
+
+static void future_version(cJSON *root)
+{
+	cJSON_ReplaceItemInObjectCaseSensitive(root, "format_version", cJSON_CreateNumber(2));
+}
+
+static void test_manifest_lies(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	struct pack p;
+
+	unpack(path_in("k.tar.zst"), &p);
+	forge_manifest(&p, NULL);
+	repack(&p, path_in("forged.tar.zst"));
+	analysis_free(read_ok(path_in("forged.tar.zst")));
+	pack_free(&p);
+
+	unpack(path_in("k.tar.zst"), &p);
+	forge_manifest(&p, lie_about_summaries);
+	repack(&p, path_in("lie.tar.zst"));
+	read_fails(path_in("lie.tar.zst"), "counts.summaries is 2 but summaries.jsonl holds 3");
+	pack_free(&p);
+
+	unpack(path_in("k.tar.zst"), &p);
+	forge_manifest(&p, lie_about_dims);
+	repack(&p, path_in("dims.tar.zst"));
+	read_fails(path_in("dims.tar.zst"), "embeddings.npy: shape (3, 8)");
+	pack_free(&p);
+
+	unpack(path_in("k.tar.zst"), &p);
+	forge_manifest(&p, future_version);
+	repack(&p, path_in("v2.tar.zst"));
+	read_fails(path_in("v2.tar.zst"), "format_version 2");
+	pack_free(&p);
+
+	/* A fourth scene line that the manifest does not count. */
+	unpack(path_in("k.tar.zst"), &p);
+	struct item *sc = item_named(&p, "summaries.jsonl");
+	size_t extra = strlen("{\"scene\":4,\"model\":\"builtin-summary-1\",\"output\":null}\n");
+	sc->data = realloc(sc->data, sc->len + extra + 1);
+	memcpy(sc->data + sc->len, "{\"scene\":4,\"model\":\"builtin-summary-1\",\"output\":null}\n", extra + 1);
+	sc->len += extra;
+	forge_manifest(&p, NULL);
+	repack(&p, path_in("extra.tar.zst"));
+	read_fails(path_in("extra.tar.zst"), "summaries.jsonl line 4");
+	pack_free(&p);
+	analysis_free(a);
+}
+
+static void with_npy_header(struct pack *p, const char *dict)
+{
+	struct item *it = item_named(p, "embeddings.npy");
+	size_t hlen = 118;
+	unsigned char *b = malloc(10 + hlen + 96);
+	memcpy(b, "\x93NUMPY\x01\x00", 8);
+	b[8] = (unsigned char)hlen;
+	b[9] = 0;
+	memset(b + 10, ' ', hlen);
+	memcpy(b + 10, dict, strlen(dict));
+	b[10 + hlen - 1] = '\n';
+	memcpy(b + 10 + hlen, it->data + it->len - 96, 96);
+	free(it->data);
+	it->data = b;
+	it->len = 10 + hlen + 96;
+	forge_manifest(p, NULL);
+}
+
+static void test_bad_npy(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	static const struct {
+		const char *dict, *want;
+	} cases[] = {
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 8), }", NULL },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 99999999999999), }", "shape" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", "shape" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (549755813888, 549755813888), }", "data bytes" },
+		{ "{'descr': '>f4', 'fortran_order': False, 'shape': (3, 8), }", "dtype" },
+		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }", "dtype" },
+		{ "{'descr': '<f4', 'fortran_order': True, 'shape': (3, 8), }", "fortran_order" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (24,), }", "shape" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 8), 'x': 1}", "malformed" },
+		{ "{'descr': '<f4', 'shape': (3, 8), }", "malformed" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct pack p;
+		unpack(path_in("k.tar.zst"), &p);
+		with_npy_header(&p, cases[i].dict);
+		repack(&p, path_in("npy.tar.zst"));
+		if (cases[i].want) {
+			read_fails(path_in("npy.tar.zst"), "embeddings.npy");
+			read_fails(path_in("npy.tar.zst"), cases[i].want);
+		} else {
+			analysis_free(read_ok(path_in("npy.tar.zst")));
+		}
+		pack_free(&p);
+	}
+	analysis_free(a);
+}
+
+static void test_bad_entries(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	static const struct {
+		const char *rename_from, *rename_to;
+		unsigned type;
+		int duplicate, drop;
+		const char *want;
+	} cases[] = {
+		{ "outline.json", "../x", AE_IFREG, 0, 0, "../x: unexpected entry" },
+		{ "outline.json", "/etc/x", AE_IFREG, 0, 0, "/etc/x: unexpected entry" },
+		{ "outline.json", "notes.txt", AE_IFREG, 0, 0, "notes.txt: unexpected entry" },
+		{ "outline.json", "outline.json", AE_IFDIR, 0, 0, "outline.json/: unexpected entry" },
+		{ "outline.json", "outline.json", AE_IFLNK, 0, 0, "outline.json: not a regular file" },
+		{ "summaries.jsonl", "summaries.jsonl", AE_IFREG, 1, 0, "summaries.jsonl: appears twice" },
+		{ "sheets.jsonl", "sheets.jsonl", AE_IFREG, 0, 1, "sheets.jsonl: missing from the archive" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct pack p;
+		unpack(path_in("k.tar.zst"), &p);
+		struct item *it = item_named(&p, cases[i].rename_from);
+		snprintf(it->name, sizeof it->name, "%s", cases[i].rename_to);
+		it->type = cases[i].type;
+		if (cases[i].duplicate) {
+			p.items[p.n] = *it;
+			p.items[p.n].data = malloc(it->len + 1);
+			memcpy(p.items[p.n].data, it->data, it->len + 1);
+			p.n++;
+		}
+		if (cases[i].drop)
+			it->name[0] = '\0';
+		struct pack q = p;
+		if (cases[i].drop) {
+			q.n = 0;
+			for (int j = 0; j < p.n; j++)
+				if (p.items[j].name[0])
+					q.items[q.n++] = p.items[j];
+		}
+		repack(&q, path_in("bad.tar.zst"));
+		read_fails(path_in("bad.tar.zst"), cases[i].want);
+		pack_free(&p);
+	}
+	analysis_free(a);
+}
+
+static void no_temp_files(void)
+{
+	DIR *d = opendir(tmp);
+	assert_non_null(d);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, ".k.tar.zst.", 11) == 0)
+			fail_msg("temporary file %s left behind", e->d_name);
+	closedir(d);
+}
+
+static void test_write_errors(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	char err[1024];
+
+	/* A directory that cannot exist: a path under a regular file. */
+	spit(path_in("plain"), "x", 1);
+	assert_int_equal(analysis_write_archive(path_in("plain/k.tar.zst"), a, MTIME, err, sizeof err), -1);
+	assert_non_null(strstr(err, "plain/k.tar.zst"));
+
+	/* An output that is not a JSON object is named, and nothing is written. */
+	free(a->summaries[1]);
+	a->summaries[1] = sample_strdup("[1, 2]");
+	assert_int_equal(analysis_write_archive(path_in("k.tar.zst"), a, MTIME, err, sizeof err), -1);
+	assert_non_null(strstr(err, "summary of scene 2"));
+	assert_int_equal(access(path_in("k.tar.zst"), F_OK), -1);
+	no_temp_files();
+	analysis_free(a);
+
+	/* A file size limit hit mid-write: an error, no temporary file, and the old archive untouched. */
+	a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	size_t len, len2;
+	unsigned char *before = slurp(path_in("k.tar.zst"), &len);
+	struct rlimit old, small;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 512;
+	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	int r = analysis_write_archive(path_in("k.tar.zst"), a, MTIME + 5, err, sizeof err);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	assert_int_equal(r, -1);
+	assert_non_null(strstr(err, "k.tar.zst"));
+	unsigned char *after = slurp(path_in("k.tar.zst"), &len2);
+	assert_int_equal(len, len2);
+	assert_memory_equal(before, after, len);
+	no_temp_files();
+	free(before);
+	free(after);
+	analysis_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_same_input_same_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_tar_extracts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_file_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_entry_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_lies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_npy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
