@@ -91,11 +91,14 @@ check: deps
 	$(MAKE) BUILD=build/check SAN=1 tests
 	tests/run.sh build/check
 
-# The README's first command: build and load the bundled fixture offline.
+# The README's first command: build the bundled fixture offline and load it into SQLite.
 demo: deps
 	$(MAKE) all
-	cd $(BUILD) && ./scriptbuild ../fixtures/demo/harbor.fountain && ./scriptload --db harbor.db harbor.analysis.tar.zst \
-	  && sqlite3 harbor.db 'SELECT scene_index, summary_text FROM scene_summaries ORDER BY scene_index LIMIT 3'
+	mkdir -p $(BUILD)/demo
+	cd $(BUILD)/demo && ../scriptbuild $(CURDIR)/fixtures/demo/harbor.fountain && \
+	  ../scriptload --db harbor.db harbor.analysis.tar.zst
+	sqlite3 $(BUILD)/demo/harbor.db \
+	  'SELECT scene_index, substr(summary_text, 1, 100) FROM scene_summaries ORDER BY scene_index LIMIT 5'
 
 fuzz: deps
 	tests/fuzz.sh $(FUZZ_SECONDS)
