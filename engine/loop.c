@@ -1,6 +1,7 @@
-/* loop.c - one thread, one loop: in-process completions and libcurl multi transfers share it. */
+/* loop.c - one thread, one loop: in-process completions, retry timers and libcurl multi transfers share it. */
 #include <curl/curl.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "job.h"
 #include "loop.h"
@@ -10,7 +11,11 @@ struct loop {
 	struct job **deferred;
 	size_t ndeferred, capdeferred;
 	int pending;
+	unsigned long finished;       /* network jobs finished so far: loop_run_once reports the difference */
 	unsigned long congestion;
+	struct loop_transfer *transfers;
+	struct loop_timer *timers;
+	bool aborted;
 };
 
 struct loop *loop_new(void)
@@ -18,13 +23,18 @@ struct loop *loop_new(void)
 	struct loop *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
-	/* curl_global_init is idempotent after the first call; providers need it before any easy handle. */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	l->multi = curl_multi_init();
-	if (!l->multi) {
+	/* curl_global_init counts its callers; loop_free balances it. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(l);
 		return NULL;
 	}
+	l->multi = curl_multi_init();
+	if (!l->multi) {
+		curl_global_cleanup();
+		free(l);
+		return NULL;
+	}
+	curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	return l;
 }
 
@@ -33,6 +43,7 @@ void loop_free(struct loop *l)
 	if (!l)
 		return;
 	curl_multi_cleanup(l->multi);
+	curl_global_cleanup();
 	free(l->deferred);
 	free(l);
 }
@@ -51,9 +62,125 @@ void loop_defer(struct loop *l, struct job *job)
 	l->pending++;
 }
 
+int64_t loop_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void transfer_unlink(struct loop *l, struct loop_transfer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->transfers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+}
+
+static void transfer_end(struct loop *l, struct loop_transfer *t, CURLcode result)
+{
+	curl_multi_remove_handle(l->multi, t->easy);
+	transfer_unlink(l, t);
+	t->finished(t, (int)result);
+}
+
+int loop_add_transfer(struct loop *l, void *easy, struct loop_transfer *t)
+{
+	t->easy = easy;
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
+	if (curl_multi_add_handle(l->multi, easy) != CURLM_OK)
+		return -1;
+	t->prev = NULL;
+	t->next = l->transfers;
+	if (l->transfers)
+		l->transfers->prev = t;
+	l->transfers = t;
+	return 0;
+}
+
+void loop_timer_start(struct loop *l, struct loop_timer *t, long delay_ms)
+{
+	loop_timer_stop(l, t);
+	t->due_ms = loop_now_ms() + (delay_ms > 0 ? delay_ms : 0);
+	t->armed = true;
+	t->next = l->timers;
+	l->timers = t;
+}
+
+void loop_timer_stop(struct loop *l, struct loop_timer *t)
+{
+	if (!t->armed)
+		return;
+	for (struct loop_timer **p = &l->timers; *p; p = &(*p)->next)
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	t->armed = false;
+	t->next = NULL;
+}
+
+/* Fires the timers due by now (all of them after loop_abort), one at a time: a fire may arm or stop others. */
+static void fire_timers(struct loop *l)
+{
+	int64_t now = loop_now_ms();
+	for (;;) {
+		struct loop_timer *due = NULL;
+		for (struct loop_timer *t = l->timers; t; t = t->next)
+			if (l->aborted || t->due_ms <= now) {
+				due = t;
+				break;
+			}
+		if (!due)
+			return;
+		loop_timer_stop(l, due);
+		due->fire(due);
+	}
+}
+
+/* Milliseconds until the next timer is due, capped at limit. */
+static int wait_limit(const struct loop *l, int limit)
+{
+	int64_t now = loop_now_ms();
+	for (const struct loop_timer *t = l->timers; t; t = t->next) {
+		int64_t left = t->due_ms - now;
+		if (left < limit)
+			limit = left > 0 ? (int)left : 0;
+	}
+	return limit;
+}
+
+static void drive(struct loop *l)
+{
+	int running = 0;
+	curl_multi_perform(l->multi, &running);
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(l->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		/* msg is invalid once its handle leaves the multi: read everything first. */
+		CURL *easy = msg->easy_handle;
+		CURLcode result = msg->data.result;
+		char *owner = NULL;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &owner);
+		transfer_end(l, (struct loop_transfer *)(void *)owner, result);
+	}
+}
+
+static void abort_transfers(struct loop *l)
+{
+	while (l->transfers)
+		transfer_end(l, l->transfers, CURLE_ABORTED_BY_CALLBACK);
+}
+
 int loop_run_once(struct loop *l, int timeout_ms)
 {
-	int completed = 0;
+	unsigned long finished_before = l->finished;
+	int deferred_done = 0;
 	/* Completions may defer new jobs; only the ones queued before this call run now, so a long chain of in-process
 	 * steps cannot starve the network transfers. */
 	size_t n = l->ndeferred;
@@ -69,19 +196,21 @@ int loop_run_once(struct loop *l, int timeout_ms)
 		for (size_t i = 0; i < n; i++) {
 			l->pending--;
 			batch[i]->done(batch[i]);
-			completed++;
+			deferred_done++;
 		}
 		free(batch);
-		timeout_ms = 0;
 	}
-	int running = 0;
-	curl_multi_perform(l->multi, &running);
-	if (running > 0 && timeout_ms > 0) {
-		curl_multi_poll(l->multi, NULL, 0, timeout_ms, NULL);
-		curl_multi_perform(l->multi, &running);
+	if (l->aborted)
+		abort_transfers(l);
+	fire_timers(l);
+	drive(l);
+	if (deferred_done == 0 && l->finished == finished_before && timeout_ms > 0 && (l->transfers || l->timers)) {
+		/* curl_multi_poll also wakes for curl's own timeouts; the timers are ours to respect. */
+		curl_multi_poll(l->multi, NULL, 0, wait_limit(l, timeout_ms), NULL);
+		fire_timers(l);
+		drive(l);
 	}
-	/* Network providers drain curl_multi_info_read through their own hook registered in l->... (see http.c). */
-	return completed;
+	return deferred_done + (int)(l->finished - finished_before);
 }
 
 int loop_pending(const struct loop *l)
@@ -92,6 +221,16 @@ int loop_pending(const struct loop *l)
 void *loop_curl_multi(struct loop *l)
 {
 	return l->multi;
+}
+
+void loop_abort(struct loop *l)
+{
+	l->aborted = true;
+}
+
+bool loop_aborted(const struct loop *l)
+{
+	return l->aborted;
 }
 
 unsigned long loop_congestion(const struct loop *l)
@@ -112,4 +251,5 @@ void loop_job_started(struct loop *l)
 void loop_job_finished(struct loop *l)
 {
 	l->pending--;
+	l->finished++;
 }

@@ -11,28 +11,32 @@ struct cJSON;
 /* "summary/1", "outline/1", ...: bumps whenever the template or schema text changes. */
 const char *prompt_id(enum step_kind kind);
 
-/* The system prompt of kind (static text). */
+/* The system prompt of kind (static text; "" for embeddings, which have no prompt). */
 const char *prompt_system(enum step_kind kind);
 
 /* The user-message template of kind (static text with placeholders). */
 const char *prompt_template(enum step_kind kind);
 
-/* The JSON schema of kind's output object, as canonical static text. */
+/* The JSON schema of kind's output object, as canonical static text ("" for embeddings). */
 const char *prompt_schema_text(enum step_kind kind);
 
 /* The forced tool's name and description for kind. */
 const char *prompt_tool_name(enum step_kind kind);
 const char *prompt_tool_description(enum step_kind kind);
 
-/* Parsed schema of kind, owned by the module (parsed once). */
+/* Parsed schema of kind, owned by the module (parsed once); NULL for embeddings. */
 const struct cJSON *prompt_schema(enum step_kind kind);
 
-/* Renders the user message for job from the parser's facts and upstream outputs (malloc'd; NULL on OOM).
- * Sheets see their scenes numbered 1..k in order, never by global index. */
+/* Renders the user message for job from the parser's facts and upstream outputs (malloc'd; NULL for embeddings).
+ * Summaries see only their scene; sheets see their scenes numbered 1..k in order, never by global index. */
 char *prompt_render(const struct job *job);
 
 /* Checks an LLM's output object against kind's schema and the job's facts (types, required fields, scene indexes in
  * range, key lines that occur in the character's dialogue); 0, or -1 with err saying what is wrong. */
 int prompt_validate(const struct job *job, const struct cJSON *output, char *err, size_t errlen);
+
+/* Checks value against schema, in the JSON-Schema subset the prompts use (type, properties, required, items,
+ * minItems, maxItems, minimum, maximum, enum); 0, or -1 with err naming the path and the problem. */
+int prompt_schema_check(const struct cJSON *schema, const struct cJSON *value, char *err, size_t errlen);
 
 #endif

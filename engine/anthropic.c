@@ -1,0 +1,199 @@
+/* anthropic.c - the Anthropic Messages API: one forced tool call per step, its input validated as the step's output. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "job.h"
+#include "loop.h"
+#include "net.h"
+#include "prompts.h"
+#include "util.h"
+
+struct anthropic {
+	struct provider base;
+	struct net_endpoint ep;
+};
+
+struct call {
+	struct anthropic *a;
+	struct job *job;
+	int cut_offs;
+};
+
+static char *request_body(const struct job *job)
+{
+	int max_tokens = job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind);
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "model", job->params->model);
+	cJSON_AddNumberToObject(root, "max_tokens", max_tokens);
+	cJSON_AddNumberToObject(root, "temperature", job->params->temperature);
+	cJSON_AddStringToObject(root, "system", job->system);
+	cJSON *msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "role", "user");
+	cJSON_AddStringToObject(msg, "content", job->user);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "messages"), msg);
+	cJSON *tool = cJSON_CreateObject();
+	cJSON_AddStringToObject(tool, "name", job->tool_name);
+	cJSON_AddStringToObject(tool, "description", job->tool_description ? job->tool_description : "");
+	cJSON_AddItemToObject(tool, "input_schema", cJSON_Duplicate(job->schema, 1));
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "tools"), tool);
+	/* A forced tool is Anthropic's structured output: the answer is the tool's input, shaped by input_schema. */
+	cJSON *choice = cJSON_AddObjectToObject(root, "tool_choice");
+	cJSON_AddStringToObject(choice, "type", "tool");
+	cJSON_AddStringToObject(choice, "name", job->tool_name);
+	char *text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+static uint64_t usage_of(const cJSON *usage, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, name);
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+/* Turns a 2xx answer into the job's output, or says in cause why it cannot. */
+static enum net_answer take_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
+	if (!cJSON_IsObject(root)) {
+		snprintf(cause, len, "answered with malformed JSON");
+		cJSON_Delete(root);
+		return NET_ANSWER_BAD;
+	}
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+	/* Cached prompt tokens are input tokens too, billed at other rates. */
+	uint64_t tokens_in = usage_of(usage, "input_tokens") + usage_of(usage, "cache_creation_input_tokens") +
+	                     usage_of(usage, "cache_read_input_tokens");
+	uint64_t tokens_out = usage_of(usage, "output_tokens");
+
+	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop_reason");
+	const char *stop_reason = cJSON_IsString(stop) ? stop->valuestring : "";
+	const cJSON *input = NULL, *block;
+	size_t text_len = 0;
+	const char *text = NULL;
+	cJSON_ArrayForEach(block, cJSON_GetObjectItemCaseSensitive(root, "content")) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
+		if (!cJSON_IsString(type))
+			continue;
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(block, "name");
+		if (strcmp(type->valuestring, "tool_use") == 0 && cJSON_IsString(name) &&
+		    strcmp(name->valuestring, job->tool_name) == 0 && !input) {
+			input = cJSON_GetObjectItemCaseSensitive(block, "input");
+		} else if (strcmp(type->valuestring, "text") == 0) {
+			const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
+			if (cJSON_IsString(t) && t->valuestring[strspn(t->valuestring, " \t\r\n")]) {
+				text = text ? text : t->valuestring;
+				text_len += strlen(t->valuestring);
+			}
+		}
+	}
+	char why[300];
+	enum net_answer verdict = NET_ANSWER_BAD;
+	if (strcmp(stop_reason, "max_tokens") == 0) {
+		snprintf(cause, len, "answer was cut off at max_tokens %d: raise --max-tokens",
+		         job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind));
+		verdict = NET_ANSWER_CUT_OFF;
+	} else if (strcmp(stop_reason, "refusal") == 0) {
+		snprintf(cause, len, "model refused to answer");
+	} else if (!input && text_len > 0) {
+		snprintf(cause, len, "answered with text instead of calling the tool %s: \"%.80s\"", job->tool_name, text);
+	} else if (!input) {
+		snprintf(cause, len, "answered with no content (stop_reason \"%.40s\")", stop_reason);
+	} else if (!cJSON_IsObject(input)) {
+		snprintf(cause, len, "called %s with an input that is not a JSON object", job->tool_name);
+	} else if (prompt_validate(job, input, why, sizeof(why)) < 0) {
+		snprintf(cause, len, "answered an invalid %s: %s", job->tool_name, why);
+	} else if (!(job->output = cJSON_PrintUnformatted(input))) {
+		snprintf(cause, len, "answer could not be stored (out of memory)");
+	} else {
+		/* Only the answer kept is counted: the step's usage must not depend on the faults met on the way. */
+		job->tokens_in += tokens_in;
+		job->tokens_out += tokens_out;
+		verdict = NET_ANSWER_OK;
+	}
+	cJSON_Delete(root);
+	return verdict;
+}
+
+static int accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
+{
+	struct call *c = ctx;
+	char cause[400];
+	enum net_answer verdict = take_answer(c->job, r, cause, sizeof(cause));
+	return net_verdict(&c->a->ep, c->job, r, verdict, cause, &c->cut_offs, why, whylen);
+}
+
+static void on_done(void *ctx, const struct http_result *r)
+{
+	struct call *c = ctx;
+	struct job *job = c->job;
+	/* An accepted or finally rejected answer already set the job; anything else failed on the wire. */
+	if (!http_ok(r))
+		net_fail_http(&c->a->ep, job, r);
+	struct loop *l = c->a->base.loop;
+	free(c);
+	net_complete(l, job, r);
+}
+
+static const struct http_callbacks callbacks = {accept_answer, on_done};
+
+static int anthropic_start(struct provider *p, struct job *job)
+{
+	struct anthropic *a = p->impl;
+	job->status = JOB_FAILED;
+	job->error[0] = '\0';
+	if (job->kind == STEP_EMBEDDING) {
+		snprintf(job->error, sizeof(job->error),
+		         "%s: anthropic has no embeddings API: use --embed openai or --embed builtin", job->label);
+		return -1;
+	}
+	if (!job->params || !job->params->model || !job->system || !job->user || !job->tool_name || !job->schema) {
+		snprintf(job->error, sizeof(job->error), "%s: anthropic: the step has no model, prompt or schema",
+		         job->label);
+		return -1;
+	}
+	char *body = request_body(job);
+	if (!body) {
+		snprintf(job->error, sizeof(job->error), "%s: anthropic: out of memory building the request", job->label);
+		return -1;
+	}
+	struct call *c = xcalloc(1, sizeof(*c));
+	c->a = a;
+	c->job = job;
+	char err[256];
+	if (http_post(p->loop, &a->ep.client, job->label, body, &callbacks, c, err, sizeof(err)) < 0) {
+		free(c);
+		snprintf(job->error, sizeof(job->error), "%s: anthropic: %s", job->label, err);
+		return -1;
+	}
+	loop_job_started(p->loop);
+	return 0;
+}
+
+static void anthropic_destroy(struct provider *p)
+{
+	struct anthropic *a = p->impl;
+	net_endpoint_free(&a->ep);
+	free(a);
+}
+
+struct provider *anthropic_provider_new(struct loop *l, const struct net_config *cfg, char *err, size_t errlen)
+{
+	static const char *const headers[] = {"anthropic-version: 2023-06-01", NULL};
+	struct anthropic *a = xcalloc(1, sizeof(*a));
+	if (net_endpoint_init(&a->ep, "anthropic", cfg, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+	                      "https://api.anthropic.com", "/v1/messages", "x-api-key: %s", 1, headers, err,
+	                      errlen) < 0) {
+		free(a);
+		return NULL;
+	}
+	a->base.name = "anthropic";
+	a->base.loop = l;
+	a->base.start = anthropic_start;
+	a->base.destroy = anthropic_destroy;
+	a->base.impl = a;
+	return &a->base;
+}

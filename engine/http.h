@@ -1,0 +1,71 @@
+/* http.h - one JSON POST on the loop: timeouts, retries with backoff that honours the server, error classification. */
+#ifndef SB_HTTP_H
+#define SB_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct curl_slist;
+struct loop;
+
+/* What every request of one endpoint shares; the provider owns it and keeps it alive while requests run. */
+struct http_client {
+	const char *url;                  /* the endpoint */
+	const char *path;                 /* what log lines show of the url (never a host with credentials) */
+	struct curl_slist *headers;       /* request headers, the auth header included */
+	const char *secret;               /* the API key, scrubbed from every message and log line; may be NULL */
+	int retries;                      /* retries after the first attempt */
+	long connect_timeout_ms;
+	long timeout_ms;                  /* per attempt */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+};
+
+/* How a request ended. */
+struct http_result {
+	long status;                      /* the last answer's HTTP status; 0 when none came complete */
+	const char *body;                 /* the last answer's body, NUL-terminated, "" when none */
+	size_t body_len;
+	const char *request_id;           /* request-id / x-request-id of the last answer, "" when absent */
+	const char *transport_error;      /* why no answer came (curl's words), NULL when one did */
+	int requests;                     /* attempts sent */
+	int retries;
+	bool cancelled;                   /* loop_abort stopped it */
+	bool fatal;                       /* the run cannot go on: quota or spend limit exhausted, key refused */
+};
+
+/* What a request reports to its owner; ctx is the one given to http_post. */
+struct http_callbacks {
+	/* Takes a 2xx answer: 0 when it is usable, else why filled (malformed, cut off, invalid...) and -1 to retry it
+	 * like a 5xx while retries remain, or -2 when another attempt would not help. */
+	int (*accept)(void *ctx, const struct http_result *result, char *why, size_t whylen);
+	/* Runs exactly once with the accepted answer or the last failure; result is valid only during the call. */
+	void (*done)(void *ctx, const struct http_result *result);
+};
+
+/* Sends body (taken over, freed by http) as a POST of client on l; the callbacks run from inside loop_run_once,
+ * never from here. 0, or -1 with err set (no callback ever runs). label names the step in log lines. */
+int http_post(struct loop *l, const struct http_client *client, const char *label, char *body,
+              const struct http_callbacks *cb, void *ctx, char *err, size_t errlen);
+
+/* Whether the result is a 2xx answer. */
+bool http_ok(const struct http_result *r);
+
+/* Writes why a non-2xx result failed: status, the server's error type and message, request-id, attempts; scrubbed. */
+void http_describe(const struct http_client *client, const struct http_result *r, char *buf, size_t len);
+
+/* Replaces every occurrence of client->secret in s with "[key]" (s only shrinks). */
+void http_scrub(const struct http_client *client, char *s);
+
+/* Milliseconds to wait before retry number n (0-based) without server advice: 0.5 s x 2^n capped at 8 s, minus up
+ * to 25 % jitter. */
+long http_backoff_ms(int n);
+
+/* Whether an HTTP answer with status and the server's x-should-retry (-1 absent, 0 false, 1 true) is worth retrying,
+ * given whether its body says the quota is exhausted. */
+bool http_retryable(long status, int should_retry, bool quota);
+
+/* Whether an error answer says the quota, credit or spend limit is exhausted (no retry can help). */
+bool http_quota_exhausted(long status, const char *body, size_t len);
+
+#endif

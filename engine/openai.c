@@ -1,0 +1,294 @@
+/* openai.c - OpenAI-compatible chat completions (strict JSON-schema answers) and embeddings (array input, by index). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "job.h"
+#include "loop.h"
+#include "net.h"
+#include "prompts.h"
+#include "util.h"
+
+struct openai {
+	struct provider base;
+	struct net_endpoint ep;
+};
+
+struct call {
+	struct openai *o;
+	struct job *job;
+	int cut_offs;
+};
+
+static uint64_t usage_of(const cJSON *root, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "usage"), name);
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static char *chat_body(const struct job *job)
+{
+	int max_tokens = job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind);
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "model", job->params->model);
+	cJSON *messages = cJSON_AddArrayToObject(root, "messages");
+	cJSON *sys = cJSON_CreateObject();
+	cJSON_AddStringToObject(sys, "role", "system");
+	cJSON_AddStringToObject(sys, "content", job->system);
+	cJSON_AddItemToArray(messages, sys);
+	cJSON *user = cJSON_CreateObject();
+	cJSON_AddStringToObject(user, "role", "user");
+	cJSON_AddStringToObject(user, "content", job->user);
+	cJSON_AddItemToArray(messages, user);
+	/* max_tokens rather than max_completion_tokens: llama.cpp, Ollama and vLLM all read it. */
+	cJSON_AddNumberToObject(root, "max_tokens", max_tokens);
+	cJSON_AddNumberToObject(root, "temperature", job->params->temperature);
+	cJSON *format = cJSON_AddObjectToObject(root, "response_format");
+	cJSON_AddStringToObject(format, "type", "json_schema");
+	cJSON *js = cJSON_AddObjectToObject(format, "json_schema");
+	cJSON_AddStringToObject(js, "name", job->tool_name);
+	if (job->tool_description)
+		cJSON_AddStringToObject(js, "description", job->tool_description);
+	cJSON_AddBoolToObject(js, "strict", 1);
+	cJSON_AddItemToObject(js, "schema", cJSON_Duplicate(job->schema, 1));
+	char *text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+/* Turns a 2xx chat answer into the job's output, or says in cause why it cannot. */
+static enum net_answer take_chat_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
+	if (!cJSON_IsObject(root)) {
+		snprintf(cause, len, "answered with malformed JSON");
+		cJSON_Delete(root);
+		return NET_ANSWER_BAD;
+	}
+	const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+	const cJSON *finish = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+	const char *finish_reason = cJSON_IsString(finish) ? finish->valuestring : "";
+	const cJSON *message = cJSON_GetObjectItemCaseSensitive(choice, "message");
+	const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(message, "refusal");
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(message, "content");
+	cJSON *output = NULL;
+	char why[300];
+	enum net_answer verdict = NET_ANSWER_BAD;
+	if (!choice) {
+		snprintf(cause, len, "answered with no choices");
+	} else if (strcmp(finish_reason, "length") == 0) {
+		snprintf(cause, len, "answer was cut off at max_tokens %d: raise --max-tokens",
+		         job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind));
+		verdict = NET_ANSWER_CUT_OFF;
+	} else if (cJSON_IsString(refusal) || strcmp(finish_reason, "content_filter") == 0) {
+		snprintf(cause, len, "model refused to answer: \"%.120s\"",
+		         cJSON_IsString(refusal) ? refusal->valuestring : finish_reason);
+	} else if (!cJSON_IsString(content) || !content->valuestring[strspn(content->valuestring, " \t\r\n")]) {
+		snprintf(cause, len, "answered with empty content");
+	} else if (!cJSON_IsObject(output = cJSON_Parse(content->valuestring))) {
+		snprintf(cause, len, "answered content that is not a JSON object: \"%.80s\"", content->valuestring);
+	} else if (prompt_validate(job, output, why, sizeof(why)) < 0) {
+		snprintf(cause, len, "answered an invalid %s: %s", job->tool_name, why);
+	} else if (!(job->output = cJSON_PrintUnformatted(output))) {
+		snprintf(cause, len, "answer could not be stored (out of memory)");
+	} else {
+		/* Only the answer kept is counted: the step's usage must not depend on the faults met on the way. */
+		job->tokens_in += usage_of(root, "prompt_tokens");
+		job->tokens_out += usage_of(root, "completion_tokens");
+		verdict = NET_ANSWER_OK;
+	}
+	cJSON_Delete(output);
+	cJSON_Delete(root);
+	return verdict;
+}
+
+/* Places every vector by its index, never by arrival order, and checks count and width. */
+static enum net_answer take_embeddings(struct job *job, const struct http_result *r, char *cause, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
+	if (!cJSON_IsObject(root)) {
+		snprintf(cause, len, "answered with malformed JSON");
+		cJSON_Delete(root);
+		return NET_ANSWER_BAD;
+	}
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+	int count = cJSON_IsArray(data) ? cJSON_GetArraySize(data) : -1;
+	size_t width = 0, want = job->params->dims > 0 ? (size_t)job->params->dims : 0;
+	float *vectors = NULL;
+	bool *seen = xcalloc(job->ntexts, sizeof(bool));
+	const cJSON *item;
+	enum net_answer verdict = NET_ANSWER_BAD;
+	if (count < 0 || (size_t)count != job->ntexts) {
+		snprintf(cause, len, "returned %d embeddings for %zu inputs", count, job->ntexts);
+		goto out;
+	}
+	cJSON_ArrayForEach(item, data) {
+		const cJSON *index = cJSON_GetObjectItemCaseSensitive(item, "index");
+		const cJSON *vec = cJSON_GetObjectItemCaseSensitive(item, "embedding");
+		if (!cJSON_IsNumber(index) || index->valuedouble < 0 || index->valuedouble >= (double)job->ntexts ||
+		    index->valuedouble != (double)(size_t)index->valuedouble || seen[(size_t)index->valuedouble]) {
+			snprintf(cause, len, "returned an embedding with a missing, repeated or out-of-range index");
+			goto out;
+		}
+		size_t i = (size_t)index->valuedouble;
+		int n = cJSON_IsArray(vec) ? cJSON_GetArraySize(vec) : 0;
+		if (n <= 0 || (width && (size_t)n != width) || (want && (size_t)n != want)) {
+			snprintf(cause, len, "returned an embedding of %d dimensions for input %zu (expected %zu)", n, i,
+			         want ? want : width);
+			goto out;
+		}
+		if (!vectors) {
+			width = (size_t)n;
+			vectors = xcalloc(job->ntexts * width, sizeof(float));
+		}
+		seen[i] = true;
+		size_t d = 0;
+		const cJSON *x;
+		cJSON_ArrayForEach(x, vec) {
+			if (!cJSON_IsNumber(x)) {
+				snprintf(cause, len, "returned a non-number in the embedding of input %zu", i);
+				goto out;
+			}
+			vectors[i * width + d++] = (float)x->valuedouble;
+		}
+	}
+	job->vectors = vectors;
+	job->dims = width;
+	job->tokens_in += usage_of(root, "prompt_tokens");
+	vectors = NULL;
+	verdict = NET_ANSWER_OK;
+out:
+	free(vectors);
+	free(seen);
+	cJSON_Delete(root);
+	return verdict;
+}
+
+static int accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
+{
+	struct call *c = ctx;
+	char cause[400];
+	enum net_answer verdict = c->job->kind == STEP_EMBEDDING ? take_embeddings(c->job, r, cause, sizeof(cause))
+	                                                         : take_chat_answer(c->job, r, cause, sizeof(cause));
+	return net_verdict(&c->o->ep, c->job, r, verdict, cause, &c->cut_offs, why, whylen);
+}
+
+static void on_done(void *ctx, const struct http_result *r)
+{
+	struct call *c = ctx;
+	struct job *job = c->job;
+	/* An accepted or finally rejected answer already set the job; anything else failed on the wire. */
+	if (!http_ok(r))
+		net_fail_http(&c->o->ep, job, r);
+	struct loop *l = c->o->base.loop;
+	free(c);
+	net_complete(l, job, r);
+}
+
+static const struct http_callbacks callbacks = {accept_answer, on_done};
+
+static int send_job(struct provider *p, struct job *job, char *body)
+{
+	struct openai *o = p->impl;
+	if (!body) {
+		snprintf(job->error, sizeof(job->error), "%s: openai: out of memory building the request", job->label);
+		return -1;
+	}
+	struct call *c = xcalloc(1, sizeof(*c));
+	c->o = o;
+	c->job = job;
+	char err[256];
+	if (http_post(p->loop, &o->ep.client, job->label, body, &callbacks, c, err, sizeof(err)) < 0) {
+		free(c);
+		snprintf(job->error, sizeof(job->error), "%s: openai: %s", job->label, err);
+		return -1;
+	}
+	loop_job_started(p->loop);
+	return 0;
+}
+
+static int chat_start(struct provider *p, struct job *job)
+{
+	job->status = JOB_FAILED;
+	job->error[0] = '\0';
+	if (job->kind == STEP_EMBEDDING) {
+		snprintf(job->error, sizeof(job->error), "%s: openai chat does not embed: use the openai embeddings provider",
+		         job->label);
+		return -1;
+	}
+	if (!job->params || !job->params->model || !job->system || !job->user || !job->tool_name || !job->schema) {
+		snprintf(job->error, sizeof(job->error), "%s: openai: the step has no model, prompt or schema", job->label);
+		return -1;
+	}
+	return send_job(p, job, chat_body(job));
+}
+
+static int embed_start(struct provider *p, struct job *job)
+{
+	job->status = JOB_FAILED;
+	job->error[0] = '\0';
+	if (job->kind != STEP_EMBEDDING || !job->params || !job->params->model) {
+		snprintf(job->error, sizeof(job->error), "%s: openai embeddings only embed texts with a model", job->label);
+		return -1;
+	}
+	if (job->ntexts == 0 || job->ntexts > NET_MAX_EMBED_INPUTS) {
+		snprintf(job->error, sizeof(job->error), "%s: openai embeddings take 1 to %d inputs per request, not %zu",
+		         job->label, NET_MAX_EMBED_INPUTS, job->ntexts);
+		return -1;
+	}
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "model", job->params->model);
+	cJSON *input = cJSON_AddArrayToObject(root, "input");
+	for (size_t i = 0; i < job->ntexts; i++) {
+		/* The API refuses an empty string; say which input it was rather than fail the whole batch remotely. */
+		if (!job->texts[i] || !job->texts[i][0]) {
+			snprintf(job->error, sizeof(job->error), "%s: input %zu to embed is empty", job->label, i + 1);
+			cJSON_Delete(root);
+			return -1;
+		}
+		cJSON_AddItemToArray(input, cJSON_CreateString(job->texts[i]));
+	}
+	cJSON_AddStringToObject(root, "encoding_format", "float");
+	if (job->params->dims > 0)
+		cJSON_AddNumberToObject(root, "dimensions", job->params->dims);
+	char *body = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return send_job(p, job, body);
+}
+
+static void openai_destroy(struct provider *p)
+{
+	struct openai *o = p->impl;
+	net_endpoint_free(&o->ep);
+	free(o);
+}
+
+static struct provider *openai_new(struct loop *l, const struct net_config *cfg, const char *path,
+                                   int (*start)(struct provider *, struct job *), char *err, size_t errlen)
+{
+	struct openai *o = xcalloc(1, sizeof(*o));
+	/* A local server (llama.cpp, Ollama, vLLM) needs no key; the public endpoint does. */
+	if (net_endpoint_init(&o->ep, "openai", cfg, "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1",
+	                      path, "Authorization: Bearer %s", 0, NULL, err, errlen) < 0) {
+		free(o);
+		return NULL;
+	}
+	o->base.name = "openai";
+	o->base.loop = l;
+	o->base.start = start;
+	o->base.destroy = openai_destroy;
+	o->base.impl = o;
+	return &o->base;
+}
+
+struct provider *openai_chat_provider_new(struct loop *l, const struct net_config *cfg, char *err, size_t errlen)
+{
+	return openai_new(l, cfg, "/chat/completions", chat_start, err, errlen);
+}
+
+struct provider *openai_embed_provider_new(struct loop *l, const struct net_config *cfg, char *err, size_t errlen)
+{
+	return openai_new(l, cfg, "/embeddings", embed_start, err, errlen);
+}

@@ -1,0 +1,563 @@
+/* prompts.c - the versioned prompts and output schemas, rendering them from the parser's facts, and checking answers.
+ *
+ * Any change to a text below changes every action key of its kind: bump its prompt id with it. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "fountain.h"
+#include "job.h"
+#include "prompts.h"
+#include "util.h"
+
+#define SCENE_RANGE                                                                                                   \
+	"{\"type\":\"array\",\"description\":\"[first, last] scene numbers as given, first <= last\","                   \
+	"\"minItems\":2,\"maxItems\":2,\"items\":{\"type\":\"integer\",\"minimum\":1}}"
+
+static const char summary_schema[] =
+	"{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"required\":[\"summary\",\"goal\",\"conflict\",\"outcome\",\"turning_point\",\"mood\",\"story_function\","
+	"\"props\"],"
+	"\"properties\":{"
+	"\"summary\":{\"type\":\"string\",\"description\":\"2 to 4 sentences of prose: what happens in the scene\"},"
+	"\"goal\":{\"type\":\"string\",\"description\":\"what the scene's central character wants in it\"},"
+	"\"conflict\":{\"type\":\"string\",\"description\":\"what stands in the way\"},"
+	"\"outcome\":{\"type\":\"string\",\"description\":\"how the scene ends for that want\"},"
+	"\"turning_point\":{\"type\":\"string\",\"description\":\"the moment the scene turns; empty if it does not\"},"
+	"\"mood\":{\"type\":\"string\",\"description\":\"the mood in a few words\"},"
+	"\"story_function\":{\"type\":\"string\",\"description\":\"what the scene does for the story\"},"
+	"\"props\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+	"\"description\":\"objects that matter to the action\"}}}";
+
+static const char outline_schema[] =
+	"{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"required\":[\"logline\",\"synopsis\",\"acts\"],"
+	"\"properties\":{"
+	"\"logline\":{\"type\":\"string\",\"description\":\"the story in one sentence\"},"
+	"\"synopsis\":{\"type\":\"string\",\"description\":\"the story in one or two paragraphs\"},"
+	"\"acts\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"required\":[\"title\",\"scenes\",\"sequences\"],"
+	"\"properties\":{\"title\":{\"type\":\"string\"},\"scenes\":" SCENE_RANGE ","
+	"\"sequences\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"required\":[\"title\",\"scenes\",\"beats\"],"
+	"\"properties\":{\"title\":{\"type\":\"string\"},\"scenes\":" SCENE_RANGE ","
+	"\"beats\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}}}}}";
+
+static const char sheet_schema[] =
+	"{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"required\":[\"description\",\"want\",\"need\",\"arc\",\"turning_scenes\",\"relationships\",\"key_lines\"],"
+	"\"properties\":{"
+	"\"description\":{\"type\":\"string\",\"description\":\"who the character is, in two or three sentences\"},"
+	"\"want\":{\"type\":\"string\",\"description\":\"what the character consciously pursues\"},"
+	"\"need\":{\"type\":\"string\",\"description\":\"what the character actually needs\"},"
+	"\"arc\":{\"type\":\"string\",\"description\":\"how the character changes, or fails to\"},"
+	"\"turning_scenes\":{\"type\":\"array\",\"items\":{\"type\":\"integer\",\"minimum\":1},"
+	"\"description\":\"numbers of the listed scenes (1 to k as given) where the character turns\"},"
+	"\"relationships\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"required\":[\"character\",\"relation\"],"
+	"\"properties\":{\"character\":{\"type\":\"string\"},\"relation\":{\"type\":\"string\"}}}},"
+	"\"key_lines\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+	"\"description\":\"the character's most telling lines, quoted exactly as given\"}}}";
+
+static const char summary_system[] =
+	"You are a script analyst. You read one scene of a screenplay and record its summary by calling the tool.\n"
+	"The facts given before the scene (heading, location, time, who speaks) come from a parser and are correct: "
+	"use them and never contradict them.\n"
+	"Describe only what is on the page. Do not invent events, names or objects the scene does not contain. "
+	"Write plain prose, no markdown. When the scene gives no honest answer for a field, leave it empty.";
+
+static const char outline_system[] =
+	"You are a story editor. You read the scene-by-scene summaries of a screenplay and record its outline by "
+	"calling the tool.\n"
+	"Scene numbers are the ones given; every act and sequence names the scenes it spans as [first, last], first "
+	"<= last, within the numbers given. Where the author marked sections (#) or wrote synopses (=), follow them.\n"
+	"Do not invent events the summaries do not contain. Write plain prose, no markdown.";
+
+static const char sheet_system[] =
+	"You are a script analyst. You read every scene a character speaks in, with the character's own lines, and "
+	"record a character sheet by calling the tool.\n"
+	"The scenes are numbered 1 to k in story order as given: turning_scenes uses those numbers, never any other.\n"
+	"key_lines are quoted exactly as the character's lines are written below, word for word. The statistics come "
+	"from a parser and are correct. Do not invent events the scenes do not contain. Write plain prose, no markdown.";
+
+static const char summary_template[] =
+	"Heading: {heading}\n"
+	"Location: {location}\n"
+	"Time: {time}\n"
+	"Speaking characters: {characters}\n"
+	"\n"
+	"<scene>\n{text}\n</scene>\n"
+	"\n"
+	"Record the scene: \"summary\" in 2 to 4 sentences of prose; \"goal\" (what its central character wants), "
+	"\"conflict\", \"outcome\", \"turning_point\", \"mood\", \"story_function\" (what the scene does for the "
+	"story), and \"props\" (objects that matter to the action).";
+
+static const char outline_template[] =
+	"Title: {title}\n"
+	"Scenes: {nscenes}\n"
+	"\n"
+	"The script in order: the author's sections (#) and synopses (=) where they stand, and every scene as "
+	"\"Scene i (HEADING): summary\".\n"
+	"\n"
+	"{script}\n"
+	"\n"
+	"Record the outline: a one-sentence \"logline\", a \"synopsis\" of one or two paragraphs, and the \"acts\" in "
+	"order, each with a \"title\", its \"scenes\" as [first, last] (numbers 1 to {nscenes}, first <= last) and its "
+	"\"sequences\", each with a \"title\", \"scenes\" as [first, last] and \"beats\" (short phrases).";
+
+static const char sheet_template[] =
+	"Character: {name}\n"
+	"Statistics: {cues} cues, {words} words of dialogue, speaks in {count} scenes.\n"
+	"\n"
+	"The scenes where {name} speaks, numbered 1 to {count} in story order:\n"
+	"\n"
+	"{scenes}\n"
+	"\n"
+	"Record the sheet: \"description\", \"want\" (the conscious goal), \"need\" (what {name} actually needs), "
+	"\"arc\", \"turning_scenes\" (numbers 1 to {count} from the list above), \"relationships\" with the other "
+	"characters in these scenes (\"character\" and \"relation\"), and \"key_lines\": up to five of {name}'s lines "
+	"quoted exactly as written above.";
+
+struct prompt {
+	const char *id, *system, *template_text, *schema_text, *tool, *tool_description;
+};
+
+static const struct prompt prompts[STEP_KINDS] = {
+	[STEP_SUMMARY] = {"summary/1", summary_system, summary_template, summary_schema, "record_scene_summary",
+	                  "Records the structured summary of the scene."},
+	[STEP_OUTLINE] = {"outline/1", outline_system, outline_template, outline_schema, "record_outline",
+	                  "Records the outline of the whole screenplay: logline, synopsis, acts and sequences."},
+	[STEP_SHEET] = {"sheet/1", sheet_system, sheet_template, sheet_schema, "record_character_sheet",
+	                "Records the character sheet of one character."},
+	[STEP_EMBEDDING] = {"embedding/1", "", "", "", "", ""},
+};
+
+static const struct prompt *prompt_of(enum step_kind kind)
+{
+	return &prompts[(unsigned)kind < STEP_KINDS ? kind : STEP_EMBEDDING];
+}
+
+const char *prompt_id(enum step_kind kind)
+{
+	return prompt_of(kind)->id;
+}
+
+const char *prompt_system(enum step_kind kind)
+{
+	return prompt_of(kind)->system;
+}
+
+const char *prompt_template(enum step_kind kind)
+{
+	return prompt_of(kind)->template_text;
+}
+
+const char *prompt_schema_text(enum step_kind kind)
+{
+	return prompt_of(kind)->schema_text;
+}
+
+const char *prompt_tool_name(enum step_kind kind)
+{
+	return prompt_of(kind)->tool;
+}
+
+const char *prompt_tool_description(enum step_kind kind)
+{
+	return prompt_of(kind)->tool_description;
+}
+
+const struct cJSON *prompt_schema(enum step_kind kind)
+{
+	/* Parsed once and kept for the life of the process, like the static text it comes from. */
+	static cJSON *parsed[STEP_KINDS];
+	const struct prompt *p = prompt_of(kind);
+	if (!p->schema_text[0])
+		return NULL;
+	if (!parsed[kind])
+		parsed[kind] = cJSON_Parse(p->schema_text);
+	return parsed[kind];
+}
+
+/* ---- rendering ---- */
+
+/* Copies tmpl into out, replacing each {name} with its value; other braces stay as written. */
+static void fill(struct buf *out, const char *tmpl, const char *const (*vars)[2], size_t nvars)
+{
+	const char *p = tmpl;
+	while (*p) {
+		if (*p == '{') {
+			size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_");
+			size_t i = 0;
+			if (n > 0 && p[1 + n] == '}')
+				for (; i < nvars; i++)
+					if (strlen(vars[i][0]) == n && strncmp(p + 1, vars[i][0], n) == 0)
+						break;
+			if (n > 0 && p[1 + n] == '}' && i < nvars) {
+				buf_puts(out, vars[i][1]);
+				p += n + 2;
+				continue;
+			}
+		}
+		buf_add(out, p, 1);
+		p++;
+	}
+}
+
+static const char *summary_text(const struct job *job, size_t i)
+{
+	const cJSON *s = i < job->nsummaries ? cJSON_GetObjectItemCaseSensitive(job->summaries[i], "summary") : NULL;
+	return cJSON_IsString(s) && s->valuestring[0] ? s->valuestring : "(no summary)";
+}
+
+static const char *heading_of(const struct fountain_scene *sc)
+{
+	return sc->heading && sc->heading[0] ? sc->heading : "(no heading)";
+}
+
+static char *render_summary(const struct job *job)
+{
+	const struct fountain_scene *sc = &job->script->scenes[job->scene - 1];
+	struct buf who = {0}, out = {0};
+	for (size_t i = 0; i < sc->ncharacters; i++) {
+		if (i)
+			buf_puts(&who, ", ");
+		buf_puts(&who, sc->characters[i]);
+	}
+	const char *const vars[][2] = {
+		{"heading", heading_of(sc)},
+		{"location", sc->location && sc->location[0] ? sc->location : "(not given)"},
+		{"time", sc->time && sc->time[0] ? sc->time : "(not given)"},
+		{"characters", who.len ? who.data : "(nobody speaks)"},
+		{"text", sc->text ? sc->text : ""},
+	};
+	fill(&out, summary_template, vars, sizeof(vars) / sizeof(vars[0]));
+	buf_free(&who);
+	return out.data;
+}
+
+/* The outline's view of the script: sections, synopses and scenes in the order they stand, by line. */
+static char *render_outline(const struct job *job)
+{
+	const struct fountain_script *s = job->script;
+	struct buf body = {0}, out = {0};
+	size_t sc = 0, se = 0, sy = 0;
+	while (sc < s->nscenes || se < s->nsections || sy < s->nsynopses) {
+		int lsc = sc < s->nscenes ? s->scenes[sc].line : -1;
+		int lse = se < s->nsections ? s->sections[se].line : -1;
+		int lsy = sy < s->nsynopses ? s->synopses[sy].line : -1;
+		if (body.len)
+			buf_puts(&body, "\n");
+		if (lse >= 0 && (lsc < 0 || lse <= lsc) && (lsy < 0 || lse <= lsy)) {
+			for (int d = 0; d < s->sections[se].depth; d++)
+				buf_puts(&body, "#");
+			buf_printf(&body, " %s", s->sections[se].title);
+			se++;
+		} else if (lsy >= 0 && (lsc < 0 || lsy <= lsc)) {
+			buf_printf(&body, "= %s", s->synopses[sy].text);
+			sy++;
+		} else {
+			buf_printf(&body, "Scene %zu (%s): %s", sc + 1, heading_of(&s->scenes[sc]), summary_text(job, sc));
+			sc++;
+		}
+	}
+	char nscenes[32];
+	snprintf(nscenes, sizeof(nscenes), "%zu", s->nscenes);
+	const char *const vars[][2] = {
+		{"title", s->title && s->title[0] ? s->title : "(untitled)"},
+		{"nscenes", nscenes},
+		{"script", body.len ? body.data : "(no scenes)"},
+	};
+	fill(&out, outline_template, vars, sizeof(vars) / sizeof(vars[0]));
+	buf_free(&body);
+	return out.data;
+}
+
+/* The character's lines of one cue, one "- " item, continuation lines indented. */
+static void put_lines(struct buf *b, const char *dialogue)
+{
+	buf_puts(b, "- ");
+	for (const char *p = dialogue; *p; p++) {
+		buf_add(b, p, 1);
+		if (*p == '\n' && p[1])
+			buf_puts(b, "  ");
+	}
+	buf_puts(b, "\n");
+}
+
+static char *render_sheet(const struct job *job)
+{
+	const struct fountain_script *s = job->script;
+	const struct fountain_character *ch = &s->characters[job->character];
+	struct buf scenes = {0}, out = {0};
+	for (size_t k = 0; k < ch->nscenes; k++) {
+		const struct fountain_scene *sc = &s->scenes[ch->scenes[k] - 1];
+		buf_printf(&scenes, "%sScene %zu of %zu: %s\nSummary: %s\n%s's lines in it, exactly as written:\n",
+		           k ? "\n" : "", k + 1, ch->nscenes, heading_of(sc), summary_text(job, k), ch->name);
+		for (size_t c = 0; c < sc->ncues; c++)
+			if (strcmp(sc->cues[c].name, ch->name) == 0 && sc->cues[c].dialogue)
+				put_lines(&scenes, sc->cues[c].dialogue);
+	}
+	char cues[32], words[32], count[32];
+	snprintf(cues, sizeof(cues), "%d", ch->cues);
+	snprintf(words, sizeof(words), "%d", ch->words);
+	snprintf(count, sizeof(count), "%zu", ch->nscenes);
+	const char *const vars[][2] = {
+		{"name", ch->name}, {"cues", cues}, {"words", words}, {"count", count},
+		{"scenes", scenes.len ? scenes.data : "(none)"},
+	};
+	fill(&out, sheet_template, vars, sizeof(vars) / sizeof(vars[0]));
+	buf_free(&scenes);
+	return out.data;
+}
+
+char *prompt_render(const struct job *job)
+{
+	if (!job->script)
+		return NULL;
+	switch (job->kind) {
+	case STEP_SUMMARY:
+		return job->scene >= 1 && job->scene <= job->script->nscenes ? render_summary(job) : NULL;
+	case STEP_OUTLINE:
+		return render_outline(job);
+	case STEP_SHEET:
+		return job->character < job->script->ncharacters ? render_sheet(job) : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* ---- validation ---- */
+
+static bool type_matches(const char *type, const cJSON *v)
+{
+	if (strcmp(type, "object") == 0)
+		return cJSON_IsObject(v);
+	if (strcmp(type, "array") == 0)
+		return cJSON_IsArray(v);
+	if (strcmp(type, "string") == 0)
+		return cJSON_IsString(v);
+	if (strcmp(type, "number") == 0)
+		return cJSON_IsNumber(v);
+	if (strcmp(type, "integer") == 0)
+		return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble);
+	if (strcmp(type, "boolean") == 0)
+		return cJSON_IsBool(v);
+	if (strcmp(type, "null") == 0)
+		return cJSON_IsNull(v);
+	return false;
+}
+
+static int check(const cJSON *schema, const cJSON *v, char *path, size_t pathlen, char *err, size_t errlen)
+{
+	const char *where = path[0] ? path : "the answer";
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(schema, "type");
+	if (cJSON_IsString(type) && !type_matches(type->valuestring, v)) {
+		snprintf(err, errlen, "%s is not %s %s", where, strchr("aeiou", type->valuestring[0]) ? "an" : "a",
+		         type->valuestring);
+		return -1;
+	}
+	const cJSON *en = cJSON_GetObjectItemCaseSensitive(schema, "enum");
+	if (cJSON_IsArray(en)) {
+		const cJSON *e;
+		bool found = false;
+		cJSON_ArrayForEach(e, en)
+			found = found || cJSON_Compare(e, v, 1);
+		if (!found) {
+			snprintf(err, errlen, "%s is not one of the allowed values", where);
+			return -1;
+		}
+	}
+	if (cJSON_IsNumber(v)) {
+		const cJSON *min = cJSON_GetObjectItemCaseSensitive(schema, "minimum");
+		const cJSON *max = cJSON_GetObjectItemCaseSensitive(schema, "maximum");
+		if ((cJSON_IsNumber(min) && v->valuedouble < min->valuedouble) ||
+		    (cJSON_IsNumber(max) && v->valuedouble > max->valuedouble)) {
+			snprintf(err, errlen, "%s = %g is out of range", where, v->valuedouble);
+			return -1;
+		}
+	}
+	size_t base = strlen(path);
+	if (cJSON_IsObject(v)) {
+		const cJSON *req;
+		cJSON_ArrayForEach(req, cJSON_GetObjectItemCaseSensitive(schema, "required"))
+			if (cJSON_IsString(req) && !cJSON_GetObjectItemCaseSensitive(v, req->valuestring)) {
+				snprintf(err, errlen, "%s lacks the required field \"%s\"", where, req->valuestring);
+				return -1;
+			}
+		const cJSON *prop;
+		cJSON_ArrayForEach(prop, cJSON_GetObjectItemCaseSensitive(schema, "properties")) {
+			const cJSON *field = cJSON_GetObjectItemCaseSensitive(v, prop->string);
+			if (!field)
+				continue;
+			snprintf(path + base, pathlen - base, "%s%s", base ? "." : "", prop->string);
+			int rc = check(prop, field, path, pathlen, err, errlen);
+			path[base] = '\0';
+			if (rc < 0)
+				return -1;
+		}
+	}
+	if (cJSON_IsArray(v)) {
+		int n = cJSON_GetArraySize(v);
+		const cJSON *min = cJSON_GetObjectItemCaseSensitive(schema, "minItems");
+		const cJSON *max = cJSON_GetObjectItemCaseSensitive(schema, "maxItems");
+		if ((cJSON_IsNumber(min) && n < min->valuedouble) || (cJSON_IsNumber(max) && n > max->valuedouble)) {
+			snprintf(err, errlen, "%s has %d items, which is %s", where, n,
+			         cJSON_IsNumber(min) && n < min->valuedouble ? "too few" : "too many");
+			return -1;
+		}
+		const cJSON *items = cJSON_GetObjectItemCaseSensitive(schema, "items");
+		if (cJSON_IsObject(items)) {
+			int i = 0;
+			const cJSON *item;
+			cJSON_ArrayForEach(item, v) {
+				snprintf(path + base, pathlen - base, "[%d]", i++);
+				int rc = check(items, item, path, pathlen, err, errlen);
+				path[base] = '\0';
+				if (rc < 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int prompt_schema_check(const cJSON *schema, const cJSON *value, char *err, size_t errlen)
+{
+	char path[256] = "";
+	return check(schema, value, path, sizeof(path), err, errlen);
+}
+
+static bool blank(const char *s)
+{
+	return s[strspn(s, " \t\r\n")] == '\0';
+}
+
+/* Checks a [first, last] scene range against 1..n (the schema already made it two integers >= 1). */
+static int check_range(const cJSON *range, size_t n, const char *what, int i, int j, char *err, size_t errlen)
+{
+	double first = cJSON_GetArrayItem(range, 0)->valuedouble, last = cJSON_GetArrayItem(range, 1)->valuedouble;
+	if (first <= last && last <= (double)n)
+		return 0;
+	if (j < 0)
+		snprintf(err, errlen, "acts[%d].scenes = [%g, %g] is not a range within scenes 1..%zu", i, first, last, n);
+	else
+		snprintf(err, errlen, "acts[%d].%s[%d].scenes = [%g, %g] is not a range within scenes 1..%zu", i, what, j,
+		         first, last, n);
+	return -1;
+}
+
+static int check_outline(const struct job *job, const cJSON *out, char *err, size_t errlen)
+{
+	size_t n = job->script ? job->script->nscenes : job->nsummaries;
+	int i = 0;
+	const cJSON *act;
+	cJSON_ArrayForEach(act, cJSON_GetObjectItemCaseSensitive(out, "acts")) {
+		if (check_range(cJSON_GetObjectItemCaseSensitive(act, "scenes"), n, NULL, i, -1, err, errlen) < 0)
+			return -1;
+		int j = 0;
+		const cJSON *seq;
+		cJSON_ArrayForEach(seq, cJSON_GetObjectItemCaseSensitive(act, "sequences"))
+			if (check_range(cJSON_GetObjectItemCaseSensitive(seq, "scenes"), n, "sequences", i, j++, err, errlen) < 0)
+				return -1;
+		i++;
+	}
+	return 0;
+}
+
+/* s with every run of white space made one space, trimmed (malloc'd). */
+static char *squeeze(const char *s)
+{
+	char *out = xmalloc(strlen(s) + 1), *o = out;
+	bool space = false;
+	for (; *s; s++) {
+		if (isspace((unsigned char)*s)) {
+			space = o != out;
+			continue;
+		}
+		if (space)
+			*o++ = ' ';
+		space = false;
+		*o++ = *s;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Whether line occurs in one of ch's cues in its scenes, white space aside. */
+static bool spoken(const struct fountain_script *s, const struct fountain_character *ch, const char *line)
+{
+	char *want = squeeze(line);
+	bool found = false;
+	for (size_t k = 0; k < ch->nscenes && !found; k++) {
+		const struct fountain_scene *sc = &s->scenes[ch->scenes[k] - 1];
+		for (size_t c = 0; c < sc->ncues && !found; c++) {
+			if (strcmp(sc->cues[c].name, ch->name) != 0 || !sc->cues[c].dialogue)
+				continue;
+			char *said = squeeze(sc->cues[c].dialogue);
+			found = strstr(said, want) != NULL;
+			free(said);
+		}
+	}
+	free(want);
+	return found;
+}
+
+static int check_sheet(const struct job *job, const cJSON *out, char *err, size_t errlen)
+{
+	if (!job->script || job->character >= job->script->ncharacters) {
+		snprintf(err, errlen, "the step names no character of the script");
+		return -1;
+	}
+	const struct fountain_character *ch = &job->script->characters[job->character];
+	int i = 0;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(out, "turning_scenes")) {
+		if (t->valuedouble > (double)ch->nscenes) {
+			snprintf(err, errlen, "turning_scenes[%d] = %g, but %s speaks in only %zu scenes (numbered 1..%zu)", i,
+			         t->valuedouble, ch->name, ch->nscenes, ch->nscenes);
+			return -1;
+		}
+		i++;
+	}
+	i = 0;
+	const cJSON *line;
+	cJSON_ArrayForEach(line, cJSON_GetObjectItemCaseSensitive(out, "key_lines")) {
+		if (blank(line->valuestring) || !spoken(job->script, ch, line->valuestring)) {
+			snprintf(err, errlen, "key_lines[%d] \"%.80s\" is not a line %s speaks", i, line->valuestring,
+			         ch->name);
+			return -1;
+		}
+		i++;
+	}
+	return 0;
+}
+
+int prompt_validate(const struct job *job, const cJSON *output, char *err, size_t errlen)
+{
+	const cJSON *schema = prompt_schema(job->kind);
+	if (!schema) {
+		snprintf(err, errlen, "%s outputs are not JSON objects", prompt_id(job->kind));
+		return -1;
+	}
+	if (prompt_schema_check(schema, output, err, errlen) < 0)
+		return -1;
+	switch (job->kind) {
+	case STEP_SUMMARY:
+		if (blank(cJSON_GetObjectItemCaseSensitive(output, "summary")->valuestring)) {
+			snprintf(err, errlen, "summary is empty");
+			return -1;
+		}
+		return 0;
+	case STEP_OUTLINE:
+		return check_outline(job, output, err, errlen);
+	case STEP_SHEET:
+		return check_sheet(job, output, err, errlen);
+	default:
+		return 0;
+	}
+}
