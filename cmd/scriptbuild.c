@@ -299,7 +299,7 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 		break;
 	case BUILD_STEP_FAILED:
 		status_clear(s);
-		fprintf(stderr, "scriptbuild: FAILED %s: %s\n", ev->step->label, ev->message ? ev->message : "");
+		fprintf(stderr, "scriptbuild: FAILED: %s\n", ev->message ? ev->message : ev->step->label);
 		break;
 	case BUILD_STEP_EXPLAIN:
 		status_clear(s);
@@ -526,7 +526,16 @@ static void print_dry_run(const struct graph *g, const struct run_config *rc)
 	printf("estimated cost: $%.4f\n", cost);
 }
 
-static void write_report(const char *path, const struct build_result *r, double seconds, const char *archive)
+static double run_cost(const struct build_result *r, const struct run_config *rc)
+{
+	double cost = 0;
+	for (int k = 0; k < STEP_KINDS; k++)
+		cost += estimated_cost(&rc->step[k], r->kinds[k].tokens_in, r->kinds[k].tokens_out);
+	return cost;
+}
+
+static void write_report(const char *path, const struct build_result *r, const struct run_config *rc, double seconds,
+                         const char *archive)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *steps = cJSON_AddObjectToObject(root, "steps");
@@ -549,6 +558,7 @@ static void write_report(const char *path, const struct build_result *r, double 
 	cJSON_AddNumberToObject(tok, "output", (double)r->tokens_out);
 	cJSON_AddNumberToObject(tok, "saved_input", (double)r->tokens_saved_in);
 	cJSON_AddNumberToObject(tok, "saved_output", (double)r->tokens_saved_out);
+	cJSON_AddNumberToObject(root, "cost_usd", run_cost(r, rc));
 	cJSON_AddNumberToObject(root, "seconds", seconds);
 	if (archive)
 		cJSON_AddStringToObject(root, "archive", archive);
@@ -565,7 +575,7 @@ static void write_report(const char *path, const struct build_result *r, double 
 static void print_summary(const struct build_result *r, const struct run_config *rc, double seconds)
 {
 	size_t run = 0, cached = 0, failed = 0, skipped = 0, total = 0;
-	double cost = 0;
+	double cost = run_cost(r, rc);
 	for (int k = 0; k < STEP_KINDS; k++) {
 		run += r->kinds[k].run;
 		cached += r->kinds[k].cached;
@@ -573,8 +583,6 @@ static void print_summary(const struct build_result *r, const struct run_config 
 		skipped += r->kinds[k].skipped;
 		total += r->kinds[k].total;
 	}
-	/* Usage is not split by kind in the result; price it at the LLM's rate, the dominant cost. */
-	cost = estimated_cost(&rc->step[STEP_SUMMARY], r->tokens_in, r->tokens_out);
 	fprintf(stderr,
 	        "scriptbuild: %zu steps: %zu run, %zu cached, %zu failed, %zu skipped; requests: %lu llm, %lu embedding, "
 	        "%lu retries; tokens: %llu in, %llu out; ~$%.4f; %.2f s\n",
@@ -634,7 +642,8 @@ static int build(const struct options *o)
 	struct record *previous = NULL;
 	struct provider *providers[STEP_KINDS] = {0};
 	char *record_name = NULL, *name = NULL, *archive_path = NULL;
-	if (config_init(&rc, o->llm_spec, o->embed_spec, err, sizeof(err)) < 0)
+	if (config_init(&rc, o->llm_spec, o->embed_spec, err, sizeof(err)) < 0 ||
+	    pricing_check_env(err, sizeof(err)) < 0)
 		goto usage_error;
 	for (size_t i = 0; i < o->noverrides; i++)
 		if (config_override(&rc, o->overrides[i][0], o->overrides[i][1], err, sizeof(err)) < 0)
@@ -730,7 +739,7 @@ static int build(const struct options *o)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (o->report_path)
-		write_report(o->report_path, &result, seconds, archive_path);
+		write_report(o->report_path, &result, &rc, seconds, archive_path);
 	if (!o->quiet || exit_code != EXIT_OK)
 		print_summary(&result, &rc, seconds);
 	goto done;

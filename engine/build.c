@@ -12,6 +12,7 @@
 #include "fountain.h"
 #include "job.h"
 #include "loop.h"
+#include "pricing.h"
 #include "prompts.h"
 #include "record.h"
 #include "util.h"
@@ -174,6 +175,33 @@ static void explain(struct runner *run, struct step *st)
 	st->why = record_explain(run->o->previous, run->g, st, &run->o->config[st->kind]);
 }
 
+/* The job fields a step's analysis reads; summaries points at storage for its dependencies' outputs. */
+static void fill_inputs(const struct runner *run, const struct step *st, struct job *job, const cJSON **summaries)
+{
+	job->kind = st->kind;
+	job->label = st->label;
+	job->params = &run->o->config[st->kind].params;
+	job->script = run->g->script;
+	job->scene = st->scene;
+	job->character = st->character;
+	for (size_t d = 0; d < st->ndeps; d++)
+		summaries[d] = run->g->steps[st->deps[d]].parsed;
+	job->summaries = st->ndeps ? summaries : NULL;
+	job->nsummaries = st->ndeps;
+}
+
+static char *render_prompt(const struct runner *run, const struct step *st)
+{
+	struct job job = {0};
+	const cJSON **summaries = xcalloc(st->ndeps ? st->ndeps : 1, sizeof(*summaries));
+	fill_inputs(run, st, &job, summaries);
+	char *text = prompt_render(&job);
+	free(summaries);
+	if (!text)
+		abort();
+	return text;
+}
+
 /* Every dependency of s is final: look its result up, or queue it to run. */
 static void settle(struct runner *run, size_t s)
 {
@@ -196,7 +224,9 @@ static void settle(struct runner *run, size_t s)
 		finish(run, st, STEP_SKIPPED);
 		return;
 	}
-	step_action_key(run->g, st, &o->config[st->kind], &st->key);
+	if (st->kind != STEP_EMBEDDING && strcmp(o->config[st->kind].provider, "builtin") != 0)
+		st->prompt = render_prompt(run, st);
+	step_action_key(run->g, st, &o->config[st->kind], st->prompt, &st->key);
 
 	char *data = NULL;
 	size_t len = 0;
@@ -306,7 +336,6 @@ static void unit_free(struct unit *u)
 	free(u->texts);
 	free(u->summaries);
 	free(u->steps);
-	free((char *)u->job.user);
 	free(u->job.output);
 	free(u->job.vectors);
 	free(u);
@@ -325,6 +354,8 @@ static void on_done(struct job *job)
 	run->r->retries += (unsigned long)job->retries;
 	run->r->tokens_in += job->tokens_in;
 	run->r->tokens_out += job->tokens_out;
+	run->r->kinds[job->kind].tokens_in += job->tokens_in;
+	run->r->kinds[job->kind].tokens_out += job->tokens_out;
 
 	if (job->status == JOB_OK && job->kind == STEP_EMBEDDING &&
 	    (!job->vectors || job->dims == 0 || (run->o->config[STEP_EMBEDDING].params.dims > 0 &&
@@ -334,12 +365,23 @@ static void on_done(struct job *job)
 	}
 	if (job->status != JOB_OK) {
 		if (job->status == JOB_FATAL) {
+			/* Quota or a bad key: every other request would fail the same way, so end them now. */
+			if (!run->stop)
+				loop_abort(run->o->loop);
 			run->stop = true;
 			run->r->stopped = true;
 			snprintf(run->r->fatal, sizeof(run->r->fatal), "%s", job->error);
 		}
 		for (size_t i = 0; i < u->nsteps; i++)
-			fail_step(run, &g->steps[u->steps[i]], job->error[0] ? job->error : "the provider failed");
+			{
+			struct step *st = &g->steps[u->steps[i]];
+			char why[600];
+			if (job->error[0] && strncmp(job->error, st->label, strlen(st->label)) == 0)
+				snprintf(why, sizeof(why), "%s", job->error);
+			else
+				snprintf(why, sizeof(why), "%s: %s", st->label, job->error[0] ? job->error : "the provider failed");
+			fail_step(run, st, why);
+		}
 		unit_free(u);
 		return;
 	}
@@ -405,29 +447,16 @@ static void start_step(struct runner *run, size_t s)
 	u->steps = xmalloc(sizeof(size_t));
 	u->steps[0] = s;
 	u->nsteps = 1;
-	u->job.label = st->label;
-	u->job.scene = st->scene;
-	u->job.character = st->character;
-	if (st->ndeps) {
-		u->summaries = xcalloc(st->ndeps, sizeof(*u->summaries));
-		for (size_t d = 0; d < st->ndeps; d++)
-			u->summaries[d] = run->g->steps[st->deps[d]].parsed;
-		u->job.summaries = u->summaries;
-		u->job.nsummaries = st->ndeps;
-	}
-	if (strcmp(cfg->provider, "builtin") != 0) {
+	u->summaries = xcalloc(st->ndeps ? st->ndeps : 1, sizeof(*u->summaries));
+	fill_inputs(run, st, &u->job, u->summaries);
+	if (st->prompt) {
 		u->job.system = cfg->system;
 		u->job.tool_name = prompt_tool_name(st->kind);
 		u->job.tool_description = prompt_tool_description(st->kind);
 		u->job.schema = prompt_schema(st->kind);
-		u->job.user = prompt_render(&u->job);
+		u->job.user = st->prompt;
 	}
 	launch(run, u);
-}
-
-static size_t estimate_tokens(const char *text)
-{
-	return strlen(text) / 4 + 1;
 }
 
 /* Sends the waiting embeddings, as few requests as the limits allow. */
@@ -439,7 +468,7 @@ static void start_embedding_batch(struct runner *run)
 	u->texts = xcalloc(run->nbatch, sizeof(char *));
 	while (n < run->nbatch && n < limit) {
 		char *text = embedding_input(run->g, &run->g->steps[run->batch[n]]);
-		size_t t = estimate_tokens(text);
+		size_t t = (size_t)estimate_tokens(strlen(text));
 		if (n > 0 && tokens + t > run->o->embed_batch_tokens) {
 			free(text);
 			break;

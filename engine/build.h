@@ -56,6 +56,8 @@ struct build_kind_counts {
 	size_t failed;
 	size_t skipped;   /* not run: a dependency failed or the run stopped */
 	size_t stale;     /* -n / --frozen */
+	uint64_t tokens_in;   /* spent by this kind's requests in this run */
+	uint64_t tokens_out;
 };
 
 struct build_result {

@@ -113,6 +113,7 @@ void graph_free(struct graph *g)
 		free(st->users);
 		free(st->output);
 		cJSON_Delete(st->parsed);
+		free(st->prompt);
 		free(st->label);
 		free(st->why);
 		free(st->error);

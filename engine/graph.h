@@ -41,6 +41,7 @@ struct step {
 	struct digest output_digest;
 	struct action_meta meta;  /* of the action that produced output */
 	struct cJSON *parsed;     /* summary: output parsed once for the steps that read it */
+	char *prompt;             /* LLM steps: the rendered user message, part of the key and what is sent */
 	char *label;              /* "summary 12 INT. KITCHEN - NIGHT" */
 	char *why;                /* why it is stale (-d explain, -n), or NULL */
 	char *error;              /* why it failed, or NULL */

@@ -75,7 +75,8 @@ static void add_character_dialogue(struct key_builder *kb, const struct fountain
 	}
 }
 
-void step_action_key(const struct graph *g, const struct step *st, const struct step_config *cfg, struct digest *out)
+void step_action_key(const struct graph *g, const struct step *st, const struct step_config *cfg, const char *prompt,
+                     struct digest *out)
 {
 	const struct fountain_script *s = g->script;
 	struct key_builder kb;
@@ -84,6 +85,7 @@ void step_action_key(const struct graph *g, const struct step *st, const struct 
 	key_add_str(&kb, step_kind_name(st->kind));
 	add_prompt(&kb, cfg);
 	add_config(&kb, cfg);
+	key_add_str(&kb, prompt);
 	switch (st->kind) {
 	case STEP_SUMMARY: {
 		const struct fountain_scene *sc = &s->scenes[st->scene - 1];

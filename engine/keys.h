@@ -20,8 +20,10 @@ struct step_config {
 };
 
 /* The action key of st: config plus its inputs (scene text, or the digests of its dependencies' outputs and, for a
- * sheet, the character's own dialogue), never positions. Every dependency of st must be done. */
-void step_action_key(const struct graph *g, const struct step *st, const struct step_config *cfg, struct digest *out);
+ * sheet, the character's own dialogue), never positions, plus the rendered prompt when an LLM reads one (NULL for
+ * the builtin analyser), so that whatever reaches the model is in the key. Every dependency of st must be done. */
+void step_action_key(const struct graph *g, const struct step *st, const struct step_config *cfg, const char *prompt,
+                     struct digest *out);
 
 /* Digest of the configuration part alone; the build record compares it to explain a stale step. */
 void step_config_digest(const struct step_config *cfg, int prompt_only, struct digest *out);
