@@ -1,7 +1,7 @@
 /* archive.c - NAME.analysis.tar.zst: written atomically and byte-reproducibly, read back only after every check.
  *
  * Format (version 1). A tar archive in pax-restricted form (plain ustar headers: libarchive adds a pax extended
- * header only for what ustar cannot say, which these entries never need), compressed with zstd at level 10.
+ * header only for what ustar cannot say, which these entries never need), compressed with zstd at level 3 (higher levels cost a large workspace and gain nothing on float32 embeddings).
  * Exactly six entries, in this (sorted byte) order, each a regular file with mode 0644, uid and gid 0, no user or
  * group name, mtime the given time (SOURCE_DATE_EPOCH or 0 for scriptbuild), no atime or ctime:
  *
@@ -44,7 +44,7 @@
 #include "npy.h"
 #include "records.h"
 
-#define ZSTD_LEVEL "10"
+#define ZSTD_LEVEL "3"
 #define ENTRY_MAX_BYTES (INT64_C(1) << 30)
 
 struct blob {
@@ -151,7 +151,11 @@ static int tar_failed(struct archive *ar, const char *what, char *err, size_t er
 {
 	const char *why = archive_error_string(ar);
 	int e = archive_errno(ar);
-	snprintf(err, errlen, "%s: %s", what, why ? why : e ? strerror(e) : "unknown libarchive error");
+	/* libarchive says only "Write error" when write(2) fails: the errno (file too large, disk full) is the news. */
+	if (why && e > 0)
+		snprintf(err, errlen, "%s: %s: %s", what, why, strerror(e));
+	else
+		snprintf(err, errlen, "%s: %s", what, why ? why : e ? strerror(e) : "unknown libarchive error");
 	return -1;
 }
 
