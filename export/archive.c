@@ -1,7 +1,8 @@
 /* archive.c - NAME.analysis.tar.zst: written atomically and byte-reproducibly, read back only after every check.
  *
  * Format (version 1). A tar archive in pax-restricted form (plain ustar headers: libarchive adds a pax extended
- * header only for what ustar cannot say, which these entries never need), compressed with zstd at level 3 (higher levels cost a large workspace and gain nothing on float32 embeddings).
+ * header only for what ustar cannot say, which these entries never need), compressed with zstd at level 3 (higher
+ * levels zero a large workspace on every write and gain almost nothing on float32 embeddings).
  * Exactly six entries, in this (sorted byte) order, each a regular file with mode 0644, uid and gid 0, no user or
  * group name, mtime the given time (SOURCE_DATE_EPOCH or 0 for scriptbuild), no atime or ctime:
  *

@@ -71,6 +71,8 @@ static inline int run_in(const char *dir, const char *out_path, const char *err_
 /* Reads a whole file (malloc'd, NUL-terminated); NULL when it cannot. */
 static inline char *slurp(const char *path, size_t *len)
 {
+	if (len)
+		*len = 0;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
