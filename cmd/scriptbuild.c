@@ -612,7 +612,8 @@ static int build(const struct options *o)
 		fputs("scriptbuild: no script given; try 'scriptbuild -h'\n", stderr);
 		return EXIT_USAGE;
 	}
-	if (read_file(o->script, &data, &len) < 0) {
+	/* Read no more than the parser takes: it names a file beyond its limit, and memory stays bounded. */
+	if (read_file(o->script, FOUNTAIN_MAX_BYTES, &data, &len) < 0) {
 		fprintf(stderr, "scriptbuild: %s: %s\n", o->script, strerror(errno));
 		return EXIT_USAGE;
 	}
@@ -711,14 +712,22 @@ static int build(const struct options *o)
 			}
 		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", stale);
 	}
-	if (brc >= 0 && record_save(cache, record_name, g, rc.step, err, sizeof(err)) < 0)
-		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
-
 	bool whole = o->ntargets == 0;
+	struct digest identity;
 	if (brc == 0 || (o->partial && brc == 1 && !o->frozen)) {
 		name = script_name_of(o->script);
 		archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", name);
-		if (whole || o->output_path || o->partial) {
+		results_identity(g, rc.step, name, script_hex, archive_mtime(), &identity);
+		if (!whole && !o->output_path && !o->partial) {
+			free(archive_path);
+			archive_path = NULL;
+			if (!o->quiet)
+				fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
+		} else if (record_archive_current(previous, archive_path, &identity)) {
+			/* Like make: the target is newer than everything it is made of, so it is left alone. */
+			if (!o->quiet)
+				fprintf(stderr, "scriptbuild: %s is up to date\n", archive_path);
+		} else {
 			struct analysis *a = results_collect(g, rc.step, name, script_hex);
 			if (analysis_write_archive(archive_path, a, archive_mtime(), err, sizeof(err)) < 0) {
 				fprintf(stderr, "scriptbuild: %s\n", err);
@@ -729,13 +738,11 @@ static int build(const struct options *o)
 				fprintf(stderr, "scriptbuild: wrote %s%s\n", archive_path, a->partial ? " (partial)" : "");
 			}
 			analysis_free(a);
-		} else {
-			free(archive_path);
-			archive_path = NULL;
-			if (!o->quiet)
-				fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
 		}
 	}
+	if (brc >= 0 &&
+	    record_save(cache, record_name, g, rc.step, archive_path, &identity, err, sizeof(err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (o->report_path)

@@ -1,7 +1,9 @@
 /* record.c - a JSON record per script in the cache's records table, like ninja's log, read only to explain. */
+#define _XOPEN_SOURCE 700 /* realpath, st_mtim */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -128,8 +130,34 @@ static void add_key_if_done(cJSON *obj, const char *name, const struct step *st)
 		cJSON_AddStringToObject(obj, name, hex_of(&st->key, hex));
 }
 
+/* The file's identity as the file system sees it: "inode:size:mtime-ns", or NULL when it is not there. */
+static char *file_stamp(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return NULL;
+	return xasprintf("%llu:%lld:%lld.%09ld", (unsigned long long)st.st_ino, (long long)st.st_size,
+	                 (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+}
+
+int record_archive_current(const struct record *rec, const char *path, const struct digest *identity)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	if (!rec)
+		return 0;
+	const cJSON *archive = cJSON_GetObjectItemCaseSensitive(rec->root, "archive");
+	char *real = realpath(path, NULL);
+	char *stamp = real ? file_stamp(real) : NULL;
+	int current = real && stamp && same(get_string(archive, "path"), real) &&
+	              same(get_string(archive, "stamp"), stamp) &&
+	              same(get_string(archive, "identity"), hex_of(identity, hex));
+	free(real);
+	free(stamp);
+	return current;
+}
+
 int record_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
-                char *err, size_t errlen)
+                const char *archive_path, const struct digest *identity, char *err, size_t errlen)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	struct digest d;
@@ -157,6 +185,16 @@ int record_save(struct cache *c, const char *name, const struct graph *g, const 
 	cJSON *sheets = cJSON_AddObjectToObject(root, "sheets");
 	for (size_t ch = 0; ch < g->script->ncharacters; ch++)
 		add_key_if_done(sheets, g->script->characters[ch].name, &g->steps[g->sheet_of_character[ch]]);
+	char *real = archive_path ? realpath(archive_path, NULL) : NULL;
+	char *stamp = real ? file_stamp(real) : NULL;
+	if (real && stamp) {
+		cJSON *archive = cJSON_AddObjectToObject(root, "archive");
+		cJSON_AddStringToObject(archive, "path", real);
+		cJSON_AddStringToObject(archive, "stamp", stamp);
+		cJSON_AddStringToObject(archive, "identity", hex_of(identity, hex));
+	}
+	free(real);
+	free(stamp);
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	int rc = cache_record_put(c, name, text, strlen(text), err, errlen);

@@ -21,8 +21,13 @@ void record_free(struct record *rec);
 char *record_explain(const struct record *rec, const struct graph *g, const struct step *st,
                      const struct step_config *cfg);
 
-/* Stores this run's record under name (configs, scene text digests, keys of the steps that are done). 0, or -1. */
+/* 1 when rec says the archive at path was written from identity and the file there is still the one it wrote
+ * (same inode, size and modification time), so a no-op run need not write it again. */
+int record_archive_current(const struct record *rec, const char *path, const struct digest *identity);
+
+/* Stores this run's record under name (configs, scene text digests, keys of the steps that are done, and the
+ * archive at archive_path with its identity when archive_path is not NULL). 0, or -1. */
 int record_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
-                char *err, size_t errlen);
+                const char *archive_path, const struct digest *identity, char *err, size_t errlen);
 
 #endif

@@ -154,3 +154,31 @@ struct analysis *results_collect(const struct graph *g, const struct step_config
 	}
 	return a;
 }
+
+void results_identity(const struct graph *g, const struct step_config *cfg, const char *script_name,
+                      const char *script_digest_hex, int64_t mtime, struct digest *out)
+{
+	struct key_builder kb;
+	key_begin(&kb);
+	key_add_str(&kb, SCRIPTBUILD_VERSION);
+	key_add_u64(&kb, ANALYSIS_FORMAT_VERSION);
+	key_add_str(&kb, script_name);
+	key_add_str(&kb, script_digest_hex);
+	key_add_u64(&kb, (uint64_t)mtime);
+	for (int k = 0; k < STEP_KINDS; k++) {
+		key_add_str(&kb, cfg[k].provider);
+		key_add_str(&kb, cfg[k].params.model);
+		key_add_u64(&kb, (uint64_t)cfg[k].params.dims);
+	}
+	for (size_t i = 0; i < g->nsteps; i++) {
+		const struct step *st = &g->steps[i];
+		key_add_u64(&kb, st->state == STEP_DONE);
+		if (st->state != STEP_DONE)
+			continue;
+		key_add_digest(&kb, &st->key);
+		key_add_digest(&kb, &st->output_digest);
+		key_add_u64(&kb, st->meta.tokens_in);
+		key_add_u64(&kb, st->meta.tokens_out);
+	}
+	key_end(&kb, out);
+}

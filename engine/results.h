@@ -12,4 +12,9 @@
 struct analysis *results_collect(const struct graph *g, const struct step_config *cfg, const char *script_name,
                                  const char *script_digest_hex);
 
+/* A digest of everything results_collect and the archive writer read (tool version, names, script digest, providers,
+ * every step's state, key, output and tokens, mtime): equal identities give byte-identical archives. */
+void results_identity(const struct graph *g, const struct step_config *cfg, const char *script_name,
+                      const char *script_digest_hex, int64_t mtime, struct digest *out);
+
 #endif

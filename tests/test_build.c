@@ -1,5 +1,6 @@
 /* test_build.c - the make-like engine as a user drives it: cold, no-op, edits, inserts, prompt and model changes,
  * early cutoff, damaged blobs, concurrent processes, -n, --frozen, targets and -d explain, all offline (builtin). */
+#define _XOPEN_SOURCE 700 /* st_mtim */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,8 +149,14 @@ static void test_cold_then_noop(void **state)
 	char *a1 = slurp(f->archive, &len1);
 	assert_non_null(a1);
 
+	struct stat before, after;
+	assert_int_equal(stat(f->archive, &before), 0);
 	assert_int_equal(build(f, "-q", f->script, NULL), 0);
 	expect_runs(f, 0, 0, 0, 0);
+	/* Like make, a no-op leaves the up-to-date archive alone. */
+	assert_int_equal(stat(f->archive, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
 	assert_int_equal((int)count(f, "steps.summary.cached"), 12);
 	assert_int_equal((int)count(f, "steps.sheet.cached"), chars);
 	assert_int_equal((int)count(f, "steps.embedding.cached"), 12);
