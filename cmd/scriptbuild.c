@@ -23,6 +23,7 @@
 #include "net.h"
 #include "pricing.h"
 #include "record.h"
+#include "report.h"
 #include "results.h"
 #include "util.h"
 
@@ -481,89 +482,36 @@ static int64_t archive_mtime(void)
 	return *end || v < 0 ? 0 : (int64_t)v;
 }
 
-static double estimated_cost(const struct step_config *cfg, uint64_t tin, uint64_t tout)
-{
-	double in, out;
-	if (strcmp(cfg->provider, "builtin") == 0 || pricing_lookup(cfg->params.model, &in, &out) < 0)
-		return 0;
-	return ((double)tin * in + (double)tout * out) / 1e6;
-}
-
-/* -n: what the stale steps would cost, before anything is spent. */
+/* -n: the stale steps, and what they would cost before anything is spent. */
 static void print_dry_run(const struct graph *g, const struct run_config *rc)
 {
-	uint64_t tin[STEP_KINDS] = {0}, tout[STEP_KINDS] = {0};
-	size_t n[STEP_KINDS] = {0}, total = 0;
+	struct kind_estimate est[STEP_KINDS];
+	size_t total = 0;
+	double cost = 0;
 	for (size_t i = 0; i < g->nsteps; i++) {
 		const struct step *st = &g->steps[i];
-		if (!st->wanted || st->state != STEP_STALE)
-			continue;
-		printf("%s%s%s\n", st->label, st->why ? ": " : "", st->why ? st->why : "");
-		size_t bytes = strlen(rc->step[st->kind].system) + strlen(rc->step[st->kind].template_text);
-		if (st->kind == STEP_SUMMARY || st->kind == STEP_EMBEDDING)
-			bytes += g->script->scenes[st->scene - 1].text_len / (st->kind == STEP_EMBEDDING ? 3 : 1);
-		else if (st->kind == STEP_OUTLINE)
-			bytes += g->script->nscenes * 400;
-		else
-			bytes += g->script->characters[st->character].nscenes * 400 +
-			         (size_t)g->script->characters[st->character].words * 6;
-		tin[st->kind] += estimate_tokens(bytes);
-		tout[st->kind] += st->kind == STEP_EMBEDDING ? 0 : (uint64_t)rc->step[st->kind].params.max_tokens / 2;
-		n[st->kind]++;
-		total++;
+		if (st->wanted && st->state == STEP_STALE)
+			printf("%s%s%s\n", st->label, st->why ? ": " : "", st->why ? st->why : "");
 	}
-	double cost = 0;
+	report_estimate(g, rc->step, est);
+	for (int k = 0; k < STEP_KINDS; k++)
+		total += est[k].steps;
 	printf("%zu stale steps\n", total);
 	for (int k = 0; k < STEP_KINDS; k++) {
-		if (!n[k])
+		if (!est[k].steps)
 			continue;
-		double c = estimated_cost(&rc->step[k], tin[k], tout[k]);
-		cost += c;
+		cost += est[k].cost;
 		printf("  %-9s %5zu steps  ~%llu tokens in, ~%llu out  ~$%.4f (%s %s)\n", step_kind_name((enum step_kind)k),
-		       n[k], (unsigned long long)tin[k], (unsigned long long)tout[k], c, rc->step[k].provider,
-		       rc->step[k].params.model);
+		       est[k].steps, (unsigned long long)est[k].tokens_in, (unsigned long long)est[k].tokens_out,
+		       est[k].cost, rc->step[k].provider, rc->step[k].params.model);
 	}
 	printf("estimated cost: $%.4f\n", cost);
-}
-
-static double run_cost(const struct build_result *r, const struct run_config *rc)
-{
-	double cost = 0;
-	for (int k = 0; k < STEP_KINDS; k++)
-		cost += estimated_cost(&rc->step[k], r->kinds[k].tokens_in, r->kinds[k].tokens_out);
-	return cost;
 }
 
 static void write_report(const char *path, const struct build_result *r, const struct run_config *rc, double seconds,
                          const char *archive)
 {
-	cJSON *root = cJSON_CreateObject();
-	cJSON *steps = cJSON_AddObjectToObject(root, "steps");
-	for (int k = 0; k < STEP_KINDS; k++) {
-		const struct build_kind_counts *c = &r->kinds[k];
-		cJSON *kc = cJSON_AddObjectToObject(steps, step_kind_name((enum step_kind)k));
-		cJSON_AddNumberToObject(kc, "total", (double)c->total);
-		cJSON_AddNumberToObject(kc, "cached", (double)c->cached);
-		cJSON_AddNumberToObject(kc, "run", (double)c->run);
-		cJSON_AddNumberToObject(kc, "failed", (double)c->failed);
-		cJSON_AddNumberToObject(kc, "skipped", (double)c->skipped);
-		cJSON_AddNumberToObject(kc, "stale", (double)c->stale);
-	}
-	cJSON *req = cJSON_AddObjectToObject(root, "requests");
-	cJSON_AddNumberToObject(req, "llm", (double)r->llm_requests);
-	cJSON_AddNumberToObject(req, "embedding", (double)r->embedding_requests);
-	cJSON_AddNumberToObject(req, "retries", (double)r->retries);
-	cJSON *tok = cJSON_AddObjectToObject(root, "tokens");
-	cJSON_AddNumberToObject(tok, "input", (double)r->tokens_in);
-	cJSON_AddNumberToObject(tok, "output", (double)r->tokens_out);
-	cJSON_AddNumberToObject(tok, "saved_input", (double)r->tokens_saved_in);
-	cJSON_AddNumberToObject(tok, "saved_output", (double)r->tokens_saved_out);
-	cJSON_AddNumberToObject(root, "cost_usd", run_cost(r, rc));
-	cJSON_AddNumberToObject(root, "seconds", seconds);
-	if (archive)
-		cJSON_AddStringToObject(root, "archive", archive);
-	else
-		cJSON_AddNullToObject(root, "archive");
+	cJSON *root = report_json(r, rc->step, seconds, archive);
 	char *text = cJSON_Print(root);
 	cJSON_Delete(root);
 	FILE *f = fopen(path, "w");
@@ -575,7 +523,7 @@ static void write_report(const char *path, const struct build_result *r, const s
 static void print_summary(const struct build_result *r, const struct run_config *rc, double seconds)
 {
 	size_t run = 0, cached = 0, failed = 0, skipped = 0, total = 0;
-	double cost = run_cost(r, rc);
+	double cost = report_cost(r, rc->step);
 	for (int k = 0; k < STEP_KINDS; k++) {
 		run += r->kinds[k].run;
 		cached += r->kinds[k].cached;

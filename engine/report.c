@@ -1,0 +1,91 @@
+/* report.c - costs, estimates and the report JSON. */
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "fountain.h"
+#include "pricing.h"
+#include "report.h"
+
+double report_price(const struct step_config *cfg, uint64_t tin, uint64_t tout)
+{
+	double in, out;
+	if (strcmp(cfg->provider, "builtin") == 0 || pricing_lookup(cfg->params.model, &in, &out) < 0)
+		return 0;
+	return ((double)tin * in + (double)tout * out) / 1e6;
+}
+
+double report_cost(const struct build_result *r, const struct step_config *cfg)
+{
+	double cost = 0;
+	for (int k = 0; k < STEP_KINDS; k++)
+		cost += report_price(&cfg[k], r->kinds[k].tokens_in, r->kinds[k].tokens_out);
+	return cost;
+}
+
+/* Bytes a stale step would send: its prompt texts plus a typical share of the script for what it reads. */
+static size_t input_bytes(const struct graph *g, const struct step *st, const struct step_config *cfg)
+{
+	const struct fountain_script *s = g->script;
+	size_t bytes = strlen(cfg->system) + strlen(cfg->template_text);
+	switch (st->kind) {
+	case STEP_SUMMARY:
+		return bytes + s->scenes[st->scene - 1].text_len;
+	case STEP_EMBEDDING:
+		/* A summary is roughly a third of its scene. */
+		return s->scenes[st->scene - 1].text_len / 3;
+	case STEP_OUTLINE:
+		return bytes + s->nscenes * 400;
+	default:
+		return bytes + s->characters[st->character].nscenes * 400 + (size_t)s->characters[st->character].words * 6;
+	}
+}
+
+void report_estimate(const struct graph *g, const struct step_config *cfg, struct kind_estimate out[STEP_KINDS])
+{
+	memset(out, 0, STEP_KINDS * sizeof(*out));
+	for (size_t i = 0; i < g->nsteps; i++) {
+		const struct step *st = &g->steps[i];
+		if (!st->wanted || st->state != STEP_STALE)
+			continue;
+		struct kind_estimate *e = &out[st->kind];
+		e->steps++;
+		e->tokens_in += estimate_tokens(input_bytes(g, st, &cfg[st->kind]));
+		if (st->kind != STEP_EMBEDDING)
+			e->tokens_out += (uint64_t)cfg[st->kind].params.max_tokens / 2;
+	}
+	for (int k = 0; k < STEP_KINDS; k++)
+		out[k].cost = report_price(&cfg[k], out[k].tokens_in, out[k].tokens_out);
+}
+
+cJSON *report_json(const struct build_result *r, const struct step_config *cfg, double seconds, const char *archive)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *steps = cJSON_AddObjectToObject(root, "steps");
+	for (int k = 0; k < STEP_KINDS; k++) {
+		const struct build_kind_counts *c = &r->kinds[k];
+		cJSON *kc = cJSON_AddObjectToObject(steps, step_kind_name((enum step_kind)k));
+		cJSON_AddNumberToObject(kc, "total", (double)c->total);
+		cJSON_AddNumberToObject(kc, "cached", (double)c->cached);
+		cJSON_AddNumberToObject(kc, "run", (double)c->run);
+		cJSON_AddNumberToObject(kc, "failed", (double)c->failed);
+		cJSON_AddNumberToObject(kc, "skipped", (double)c->skipped);
+		cJSON_AddNumberToObject(kc, "stale", (double)c->stale);
+	}
+	cJSON *req = cJSON_AddObjectToObject(root, "requests");
+	cJSON_AddNumberToObject(req, "llm", (double)r->llm_requests);
+	cJSON_AddNumberToObject(req, "embedding", (double)r->embedding_requests);
+	cJSON_AddNumberToObject(req, "retries", (double)r->retries);
+	cJSON *tok = cJSON_AddObjectToObject(root, "tokens");
+	cJSON_AddNumberToObject(tok, "input", (double)r->tokens_in);
+	cJSON_AddNumberToObject(tok, "output", (double)r->tokens_out);
+	cJSON_AddNumberToObject(tok, "saved_input", (double)r->tokens_saved_in);
+	cJSON_AddNumberToObject(tok, "saved_output", (double)r->tokens_saved_out);
+	cJSON_AddNumberToObject(root, "cost_usd", report_cost(r, cfg));
+	cJSON_AddNumberToObject(root, "seconds", seconds);
+	if (archive)
+		cJSON_AddStringToObject(root, "archive", archive);
+	else
+		cJSON_AddNullToObject(root, "archive");
+	return root;
+}
