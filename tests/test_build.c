@@ -399,6 +399,41 @@ static void test_bad_input_exit_2(void **state)
 	assert_int_equal(build(f, "-q", "-j", "0", f->script, NULL), 2);
 }
 
+/* The number printed after label in -t stats output. */
+static long stats_value(const char *text, const char *label)
+{
+	const char *p = strstr(text, label);
+	return p ? strtol(p + strlen(label), NULL, 10) : -1;
+}
+
+static void test_stats_and_gc_tools(void **state)
+{
+	struct fixture *f = *state;
+	int chars = characters_of_script(f);
+	long steps = 12 + 1 + chars + 12;
+	assert_int_equal(build(f, "-q", f->script, NULL), 0);
+	assert_int_equal(build(f, "-q", f->script, NULL), 0);
+	char *stats[] = {(char *)sb(), "-t", "stats", "--cache", f->cache, NULL};
+	assert_int_equal(run_in(f->dir, f->out, f->err, stats), 0);
+	char *out = slurp(f->out, NULL);
+	assert_int_equal(stats_value(out, "actions"), steps);
+	assert_int_equal(stats_value(out, "hits"), steps);
+	assert_int_equal(stats_value(out, "misses"), steps);
+	free(out);
+
+	char *gc[] = {(char *)sb(), "-t", "gc", "--max-size", "0", "--cache", f->cache, NULL};
+	assert_int_equal(run_in(f->dir, f->out, f->err, gc), 0);
+	assert_int_equal(run_in(f->dir, f->out, f->err, stats), 0);
+	out = slurp(f->out, NULL);
+	assert_int_equal(stats_value(out, "actions"), 0);
+	assert_int_equal(stats_value(out, "blobs"), 0);
+	free(out);
+	assert_int_equal(build(f, "-q", f->script, NULL), 0);
+	expect_runs(f, 12, 1, chars, 12);
+	char *bad_gc[] = {(char *)sb(), "-t", "gc", "--max-size", "lots", "--cache", f->cache, NULL};
+	assert_int_equal(run_in(f->dir, f->out, f->err, bad_gc), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +448,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frozen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input_exit_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_and_gc_tools, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
