@@ -267,6 +267,9 @@ int cache_open(const char *dir, struct cache **out, char *err, size_t errlen)
 {
 	struct cache *c;
 	MDB_envinfo info;
+	MDB_stat ms;
+	mdb_filehandle_t fd;
+	struct stat fst;
 	int rc;
 
 	*out = NULL;
@@ -298,6 +301,15 @@ int cache_open(const char *dir, struct cache **out, char *err, size_t errlen)
 	if ((rc = mdb_env_info(c->env, &info)) != 0 ||
 	    (info.me_mapsize < INITIAL_MAP_BYTES && (rc = mdb_env_set_mapsize(c->env, INITIAL_MAP_BYTES)) != 0)) {
 		store_fail(c, "cannot map data.mdb", rc, err, errlen);
+		cache_close(c);
+		return -1;
+	}
+	/* A data.mdb cut short would fault (SIGBUS) on the first read of a page past its end: refuse it here. */
+	if (mdb_env_get_fd(c->env, &fd) == 0 && mdb_env_stat(c->env, &ms) == 0 && fstat(fd, &fst) == 0 &&
+	    (uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize) {
+		set_err(err, errlen, "cache %s: data.mdb is truncated (%lld bytes, but its pages end at byte %llu); remove "
+		        "it or choose another --cache", dir, (long long)fst.st_size,
+		        (unsigned long long)((uint64_t)info.me_last_pgno + 1) * ms.ms_psize);
 		cache_close(c);
 		return -1;
 	}

@@ -9,6 +9,7 @@
 #include "loop.h"
 #include "net.h"
 #include "prompts.h"
+#include "replies.h"
 #include "util.h"
 
 struct anthropic {
@@ -51,11 +52,13 @@ static char *request_body(const struct job *job)
 static uint64_t usage_of(const cJSON *usage, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, name);
-	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+	/* A count beyond 2^53 is no count a server meant; converting one past 2^64 would be undefined. */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 9007199254740992.0)
+		return 0;
+	return (uint64_t)v->valuedouble;
 }
 
-/* Turns a 2xx answer into the job's output, or says in cause why it cannot. */
-static enum net_answer take_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
+enum net_answer anthropic_take_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
 	if (!cJSON_IsObject(root)) {
@@ -122,7 +125,7 @@ static int accept_answer(void *ctx, const struct http_result *r, char *why, size
 {
 	struct call *c = ctx;
 	char cause[400];
-	enum net_answer verdict = take_answer(c->job, r, cause, sizeof(cause));
+	enum net_answer verdict = anthropic_take_answer(c->job, r, cause, sizeof(cause));
 	return net_verdict(&c->a->ep, c->job, r, verdict, cause, &c->cut_offs, why, whylen);
 }
 

@@ -11,6 +11,9 @@
 #include "prompts.h"
 #include "util.h"
 
+/* A system prompt far beyond any model's context is a wrong file (or /dev/zero): refuse it before reading it all. */
+#define PROMPT_MAX_BYTES ((size_t)1 << 20)
+
 static const char *own(struct run_config *rc, char *s)
 {
 	if (rc->nowned < sizeof(rc->owned) / sizeof(rc->owned[0]))
@@ -128,8 +131,13 @@ static int apply(struct run_config *rc, struct step_config *c, const char *what,
 	} else if (strcmp(what, "prompt") == 0) {
 		char *text;
 		size_t len;
-		if (read_file(value, &text, &len) < 0) {
+		if (read_file(value, PROMPT_MAX_BYTES, &text, &len) < 0) {
 			snprintf(err, errlen, "--prompt: cannot read %s: %s", value, strerror(errno));
+			return -1;
+		}
+		if (len > PROMPT_MAX_BYTES) {
+			free(text);
+			snprintf(err, errlen, "--prompt: %s is larger than 1 MiB: give a system prompt file", value);
 			return -1;
 		}
 		c->system = own(rc, text);

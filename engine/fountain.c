@@ -956,6 +956,8 @@ static char *plain_title(struct parser *p)
 		}
 		const char *t = p->scratch.s;
 		size_t n = p->scratch.n;
+		if (n == 0)  /* an empty Title may have left scratch without a buffer, and NULL + 0 is undefined */
+			return NULL;
 		trim(&t, &n);
 		return n ? arena_strndup(p->out, t, n) : NULL;
 	}

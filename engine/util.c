@@ -112,7 +112,7 @@ void buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
-int read_file(const char *path, char **data, size_t *len)
+int read_file(const char *path, size_t max, char **data, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -120,7 +120,8 @@ int read_file(const char *path, char **data, size_t *len)
 	struct buf b = {0};
 	char chunk[65536];
 	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+	while (b.len <= max &&
+	       (n = fread(chunk, 1, max + 1 - b.len < sizeof(chunk) ? max + 1 - b.len : sizeof(chunk), f)) > 0)
 		buf_add(&b, chunk, n);
 	int failed = ferror(f);
 	int saved = errno;

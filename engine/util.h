@@ -30,7 +30,8 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* Frees the buffer's memory and empties it. */
 void buf_free(struct buf *b);
 
-/* Reads a whole file into a malloc'd NUL-terminated buffer; 0, or -1 with errno set. */
-int read_file(const char *path, char **data, size_t *len);
+/* Reads a file into a malloc'd NUL-terminated buffer, stopping after max + 1 bytes (so that a caller tells a file
+ * beyond max, or an endless one like /dev/zero, from one that fits); 0, or -1 with errno set. */
+int read_file(const char *path, size_t max, char **data, size_t *len);
 
 #endif

@@ -644,11 +644,9 @@ static int check_embeddings_request(const cJSON *req, struct api_error *e)
 				  "value. Expected a value <= %ld, but got %.0f instead.", model_dimensions(model),
 				  dimensions->valuedouble);
 	const cJSON *format = field(req, "encoding_format");
-	if (!format || (cJSON_IsString(format) && !strcmp(format->valuestring, "float")))
+	if (!format || (cJSON_IsString(format) && (!strcmp(format->valuestring, "float") ||
+						   !strcmp(format->valuestring, "base64"))))
 		return 0;
-	if (cJSON_IsString(format) && !strcmp(format->valuestring, "base64"))
-		return BAD_OPENAI(e, "encoding_format", "unsupported_value", "The fake API server does not implement "
-				  "encoding_format 'base64'; send 'float'.");
 	return BAD_OPENAI(e, "encoding_format", "invalid_value", "Invalid value: '%.32s'. Supported values are: 'float' "
 			  "and 'base64'.", cJSON_IsString(format) ? format->valuestring : "?");
 }
@@ -937,13 +935,31 @@ static char *chat_answer(const cJSON *req, const char *body, size_t len, int cut
 	return answer;
 }
 
-/* An L2-normalised vector seeded by the text alone, so a text gets the same vector in any batch. */
-static void add_vector(struct buf *b, const char *text, long dims)
+/* Appends bytes as padded RFC 4648 base64, the standard alphabet. */
+static void buf_base64(struct buf *b, const unsigned char *bytes, size_t n)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t bits = (uint32_t)bytes[i] << 16 | (i + 1 < n ? (uint32_t)bytes[i + 1] << 8 : 0) |
+				(i + 2 < n ? (uint32_t)bytes[i + 2] : 0);
+		char quantum[4] = {alphabet[bits >> 18], alphabet[bits >> 12 & 63],
+				   i + 1 < n ? alphabet[bits >> 6 & 63] : '=', i + 2 < n ? alphabet[bits & 63] : '='};
+		buf_add(b, quantum, sizeof quantum);
+	}
+}
+
+/* An L2-normalised float32 vector seeded by the text alone, so a text gets the same vector in any batch: a JSON
+ * array of numbers with enough digits (%.9g) to parse back to the same float32, or the base64 of those float32s
+ * little-endian (as OpenAI sends for encoding_format "base64"), so both decode to bit-identical vectors. */
+static void add_vector(struct buf *b, const char *text, long dims, int base64)
 {
 	double *v = malloc((size_t)dims * sizeof *v), norm = 0;
+	unsigned char *le = malloc((size_t)dims * 4);
 	uint64_t state = XXH3_64bits(text, strlen(text));
-	if (!v) {
+	if (!v || !le) {
 		b->failed = 1;
+		free(v);
+		free(le);
 		return;
 	}
 	for (long i = 0; i < dims; i++) {
@@ -951,9 +967,21 @@ static void add_vector(struct buf *b, const char *text, long dims)
 		norm += v[i] * v[i];
 	}
 	norm = norm > 0 ? sqrt(norm) : 1;
-	for (long i = 0; i < dims; i++)
-		buf_printf(b, i ? ",%.9g" : "%.9g", (double)(float)(v[i] / norm));
+	buf_str(b, base64 ? "\"" : "[");
+	for (long i = 0; i < dims; i++) {
+		float f = (float)(v[i] / norm);
+		uint32_t bits;
+		memcpy(&bits, &f, sizeof bits);
+		for (int k = 0; k < 4; k++)
+			le[4 * i + k] = (unsigned char)(bits >> 8 * k);
+		if (!base64)
+			buf_printf(b, i ? ",%.9g" : "%.9g", (double)f);
+	}
+	if (base64)
+		buf_base64(b, le, (size_t)dims * 4);
+	buf_str(b, base64 ? "\"" : "]");
 	free(v);
+	free(le);
 }
 
 /* Written by hand rather than through a cJSON tree: 2048 x 1536 numbers would be millions of nodes. */
@@ -962,6 +990,8 @@ static char *embeddings_answer(const cJSON *req, int cut_short, int shuffle)
 	const cJSON *input = field(req, "input"), *dimensions = field(req, "dimensions");
 	const char *model = cJSON_GetStringValue(field(req, "model"));
 	long dims = dimensions ? (long)dimensions->valuedouble : model_dimensions(model);
+	const char *format = cJSON_GetStringValue(field(req, "encoding_format"));
+	int base64 = format && !strcmp(format, "base64");
 	int n = cJSON_IsString(input) ? 1 : cJSON_GetArraySize(input), count = cut_short ? n - 1 : n;
 	long tokens = 0;
 	struct buf b = {0};
@@ -969,9 +999,9 @@ static char *embeddings_answer(const cJSON *req, int cut_short, int shuffle)
 	for (int k = 0; k < count; k++) {
 		int i = shuffle ? count - 1 - k : k;
 		const char *text = cJSON_IsString(input) ? input->valuestring : cJSON_GetArrayItem(input, i)->valuestring;
-		buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":[", k ? "," : "", i);
-		add_vector(&b, text, dims);
-		buf_str(&b, "]}");
+		buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", k ? "," : "", i);
+		add_vector(&b, text, dims, base64);
+		buf_str(&b, "}");
 	}
 	for (int i = 0; i < n; i++)
 		tokens += tokens_for(strlen(cJSON_IsString(input) ? input->valuestring

@@ -142,6 +142,25 @@ check "stats: embedding inputs of the accepted request" stat_is embedding_inputs
 check "stats: rejected" stat_is rejected 8
 check "stats: ok" stat_is ok 4
 
+# encoding_format "base64": little-endian float32s that decode to the float answer's values (m1, same inputs).
+sed 's/}$/,"encoding_format":"base64"}/' "$WORK/embed3.json" >"$WORK/embed3_base64.json"
+code=$(openai /v1/embeddings "$WORK/embed3_base64.json" "$WORK/m4")
+check "embeddings base64: 200" [ "$code" = 200 ]
+grep -o '"embedding":"[^"]*"' "$WORK/m4" | cut -d '"' -f 4 >"$WORK/m4.strings"
+check "embeddings base64: 3 strings of 8 float32s (32 bytes, 44 characters)" \
+	[ "$(awk '{ print length($0) }' "$WORK/m4.strings" | tr '\n' ' ')" = '44 44 44 ' ]
+while read -r text; do printf '%s' "$text" | base64 -d; done <"$WORK/m4.strings" | od -An -v -tf4 |
+	tr -s ' ' '\n' | sed '/^$/d' >"$WORK/m4.values"
+grep -o '"embedding":\[[^]]*\]' "$WORK/m1" | sed 's/.*\[//; s/\]$//' | tr ',' '\n' >"$WORK/m1.values"
+# od prints the shortest decimal of each float32 and the float answer 9 digits: equal within float32 precision.
+check "embeddings base64: decodes to the float answer's 24 values" awk '
+	NR == FNR { want[NR] = $1; n = NR; next }
+	{ d = want[FNR] - $1; if (d < 0) d = -d; if (d > 1e-7) bad = 1; m = FNR }
+	END { exit !(n == 24 && m == 24 && !bad) }' "$WORK/m1.values" "$WORK/m4.values"
+sed 's/}$/,"encoding_format":"hex"}/' "$WORK/embed3.json" >"$WORK/embed3_hex.json"
+code=$(openai /v1/embeddings "$WORK/embed3_hex.json" "$WORK/m5")
+check "embeddings: encoding_format hex -> 400 invalid_value" sh -c "[ $code = 400 ] && grep -q '\"code\":\"invalid_value\"' '$WORK/m5'"
+
 # /control turns faults on at run time; reset and truncated show up as transport errors.
 curl -s -m 10 -o /dev/null -d '{"faults":["reset","truncated"],"fail-first":2}' "$BASE/control"
 anthropic "$WORK/summary.json" /dev/null -H "x-api-key: $AKEY" >/dev/null

@@ -1,5 +1,6 @@
 /* test_http.c - the network providers against tests/fakeapi on loopback: answers, retries, refusals, quota, timeouts,
- * embeddings placed by index, and keys that never show in a message or a log line. */
+ * embeddings placed by index (base64 answers bit-identical to float ones), and keys that never show in a message or a
+ * log line. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include "loop.h"
 #include "net.h"
 #include "prompts.h"
+#include "replies.h"
 
 #define KEY "sk-test-DISTINCTIVE-9c4e71b2"
 
@@ -401,6 +403,146 @@ static void test_embeddings_wrong_count_fails(void **state)
 	assert_non_null(strstr(r.job.error, "embedding batch: openai returned 1 embeddings for 2 inputs"));
 	run_free(&r);
 	stop_server(&s);
+}
+
+/* POSTs body to the fake's /v1/embeddings with plain libcurl, not through a provider; the 200 answer's text. */
+static char *post_embeddings(const struct server *s, const char *body)
+{
+	char url[160], auth[128], *text = NULL;
+	snprintf(url, sizeof(url), "%s/embeddings", s->openai_base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", KEY);
+	struct curl_slist *headers = curl_slist_append(curl_slist_append(NULL, auth), "Content-Type: application/json");
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &text);
+	long code = 0;
+	CURLcode rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(headers);
+	assert_int_equal(rc, CURLE_OK);
+	assert_int_equal(code, 200);
+	assert_non_null(text);
+	return text;
+}
+
+/* Reads an embeddings answer body for ntexts inputs (dims wanted, 0: any) as the provider does; the verdict, with
+ * the vectors (the caller's) in *vectors and their width in *width, or why not in cause. */
+static enum net_answer read_embeddings(const char *body, size_t ntexts, int dims, float **vectors, size_t *width,
+                                       char *cause, size_t len)
+{
+	struct gen_params params = {.model = "text-embedding-3-small", .dims = dims};
+	struct job job = {.kind = STEP_EMBEDDING, .label = "embedding batch", .params = &params, .ntexts = ntexts};
+	struct http_result result = {.status = 200, .body = body, .body_len = strlen(body), .request_id = ""};
+	cause[0] = '\0';
+	enum net_answer verdict = openai_take_embeddings(&job, &result, cause, len);
+	*vectors = job.vectors;
+	*width = job.dims;
+	return verdict;
+}
+
+static float *take_embeddings(const char *body, size_t ntexts, size_t dims)
+{
+	float *vectors;
+	size_t width;
+	char cause[400];
+	if (read_embeddings(body, ntexts, 0, &vectors, &width, cause, sizeof(cause)) != NET_ANSWER_OK)
+		fail_msg("the embeddings answer was refused: %s", cause);
+	assert_int_equal(width, dims);
+	return vectors;
+}
+
+static void test_embeddings_base64_equal_float_answer(void **state)
+{
+	(void)state;
+	struct server s;
+	start_server(&s, NULL);
+	struct run r;
+	run_init(&r, OPENAI_EMBED, s.openai_base, 0, 5000);
+	const char *texts[] = {"The pier at dusk.", "A boathouse at night.", "Tide tables read aloud."};
+	embed(&r, texts, 3, 0);
+	assert_int_equal(r.job.status, JOB_OK);
+	assert_int_equal(r.job.dims, 1536);
+
+	/* What the server says as JSON numbers, parsed here on their own and narrowed to float32. */
+	const char *request = "{\"model\":\"text-embedding-3-small\",\"input\":[\"The pier at dusk.\","
+	                      "\"A boathouse at night.\",\"Tide tables read aloud.\"],\"encoding_format\":\"%s\"}";
+	char body[256];
+	snprintf(body, sizeof(body), request, "float");
+	char *float_answer = post_embeddings(&s, body);
+	cJSON *root = cJSON_Parse(float_answer);
+	const cJSON *item;
+	static float expected[3 * 1536];
+	size_t rows = 0;
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "data")) {
+		int index = cJSON_GetObjectItemCaseSensitive(item, "index")->valueint;
+		const cJSON *vec = cJSON_GetObjectItemCaseSensitive(item, "embedding"), *x;
+		assert_true(index >= 0 && index < 3);
+		assert_int_equal(cJSON_GetArraySize(vec), 1536);
+		size_t d = 0;
+		cJSON_ArrayForEach(x, vec)
+			expected[(size_t)index * 1536 + d++] = (float)x->valuedouble;
+		rows++;
+	}
+	cJSON_Delete(root);
+	assert_int_equal(rows, 3);
+	/* The provider asked for base64 and must hold the very same float32 bits. */
+	assert_memory_equal(r.job.vectors, expected, sizeof(expected));
+
+	/* Both encodings of one answer, read by the provider's reader, agree bit for bit. */
+	snprintf(body, sizeof(body), request, "base64");
+	char *base64_answer = post_embeddings(&s, body);
+	assert_non_null(strstr(base64_answer, "\"index\":0,\"embedding\":\""));
+	assert_true(strlen(base64_answer) < strlen(float_answer) / 2);
+	float *from_base64 = take_embeddings(base64_answer, 3, 1536), *from_float = take_embeddings(float_answer, 3, 1536);
+	assert_memory_equal(from_base64, expected, sizeof(expected));
+	assert_memory_equal(from_float, expected, sizeof(expected));
+	free(from_base64);
+	free(from_float);
+	free(base64_answer);
+	free(float_answer);
+	assert_int_equal((int)stat_of(&s, "rejected"), 0);
+	run_free(&r);
+	stop_server(&s);
+
+	/* One answer may mix both forms; a string that is not base64 of whole finite float32s, or of the wrong width,
+	 * is refused. "AACAPw==" is 1.0f, "AADAfw==" a NaN. */
+	float *vectors;
+	size_t width;
+	char cause[400];
+	assert_int_equal(read_embeddings("{\"data\":[{\"index\":1,\"embedding\":\"AACAPw==\"},"
+	                                 "{\"index\":0,\"embedding\":[2.5]}]}", 2, 0, &vectors, &width, cause,
+	                                 sizeof(cause)), NET_ANSWER_OK);
+	assert_int_equal(width, 1);
+	assert_true(vectors[0] == 2.5f && vectors[1] == 1.0f);
+	free(vectors);
+	static const struct {
+		const char *embedding;
+		int dims;
+		const char *cause;
+	} bad[] = {
+		{"\"AACAP\"", 0, "for input 0 that is not base64 of whole float32s"},
+		{"\"AACA Pw=\"", 0, "for input 0 that is not base64 of whole float32s"},
+		{"\"AACAPwAA\"", 0, "for input 0 that is not base64 of whole float32s"},
+		{"\"\"", 0, "an embedding of 0 dimensions for input 0"},
+		{"\"AADAfw==\"", 0, "beyond float range in the embedding of input 0"},
+		{"\"AACAPw==\"", 2, "an embedding of 1 dimensions for input 0 (expected 2)"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"data\":[{\"index\":0,\"embedding\":%s}]}", bad[i].embedding);
+		assert_int_equal(read_embeddings(body, 1, bad[i].dims, &vectors, &width, cause, sizeof(cause)),
+		                 NET_ANSWER_BAD);
+		assert_null(vectors);
+		if (!strstr(cause, bad[i].cause))
+			fail_msg("%s: cause \"%s\" does not say \"%s\"", body, cause, bad[i].cause);
+	}
+	assert_int_equal(read_embeddings("{\"data\":[{\"index\":0,\"embedding\":\"AACAPw==\"},"
+	                                 "{\"index\":1,\"embedding\":[1,2]}]}", 2, 0, &vectors, &width, cause,
+	                                 sizeof(cause)), NET_ANSWER_BAD);
+	assert_non_null(strstr(cause, "an embedding of 2 dimensions for input 1 (expected 1)"));
 }
 
 static void test_529_then_success(void **state)
@@ -901,6 +1043,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_openai_chat_summary_outline_sheet, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_embeddings_placed_by_index, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_embeddings_wrong_count_fails, stop_leftover_servers),
+		cmocka_unit_test_teardown(test_embeddings_base64_equal_float_answer, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_529_then_success, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_400_not_retried, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_quota_is_fatal_at_once, stop_leftover_servers),
