@@ -17,7 +17,8 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 enum net_answer openai_take_chat_answer(struct job *job, const struct http_result *r, char *cause, size_t len);
 
 /* Takes an OpenAI embeddings answer as job->vectors (job->ntexts rows placed by index) and job->dims; NET_ANSWER_OK,
- * else NET_ANSWER_BAD and cause saying why (count, index or width wrong, a non-number). */
+ * else NET_ANSWER_BAD and cause saying why (count, index or width wrong, not base64 of whole float32s,
+ * a non-number or non-finite value). */
 enum net_answer openai_take_embeddings(struct job *job, const struct http_result *r, char *cause, size_t len);
 
 #endif
