@@ -26,7 +26,7 @@ TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
 
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Iengine -Icache -Iexport $(PKG_CFLAGS) \
              -DSCRIPTBUILD_VERSION='"$(VERSION)"'
-ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+ALL_LDFLAGS = -Wl,--as-needed $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRC   = $(wildcard engine/*.c) $(wildcard cache/*.c) $(wildcard export/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)

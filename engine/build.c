@@ -244,7 +244,6 @@ static void settle(struct runner *run, size_t s)
 			st->cached = true;
 			run->r->tokens_saved_in += st->meta.tokens_in;
 			run->r->tokens_saved_out += st->meta.tokens_out;
-			run->hits = xrealloc(run->hits, (run->nhits + 1) * sizeof(*run->hits));
 			run->hits[run->nhits++] = st->key;
 			finish(run, st, STEP_DONE);
 			return;
@@ -513,6 +512,7 @@ int build_run(struct graph *g, const struct build_options *o, struct build_resul
 	run.window = o->jobs > 0 ? o->jobs : 1;
 	run.heap = xcalloc(g->nsteps, sizeof(size_t));
 	run.batch = xcalloc(g->nsteps, sizeof(size_t));
+	run.hits = xcalloc(g->nsteps, sizeof(*run.hits));
 	run.congestion_seen = o->loop ? loop_congestion(o->loop) : 0;
 	for (size_t i = 0; i < g->nsteps; i++) {
 		struct step *st = &g->steps[i];

@@ -36,12 +36,11 @@ static size_t add_step(struct graph *g, enum step_kind kind)
 	return g->nsteps++;
 }
 
+/* Both ends' edge arrays were sized when their steps were made: no reallocation per edge on a 1000-scene outline. */
 static void add_edge(struct graph *g, size_t from, size_t to)
 {
 	struct step *user = &g->steps[to], *dep = &g->steps[from];
-	user->deps = xrealloc(user->deps, (user->ndeps + 1) * sizeof(size_t));
 	user->deps[user->ndeps++] = from;
-	dep->users = xrealloc(dep->users, (dep->nusers + 1) * sizeof(size_t));
 	dep->users[dep->nusers++] = to;
 }
 
@@ -63,6 +62,8 @@ struct graph *graph_new(const struct fountain_script *script)
 	for (size_t i = 0; i < ns; i++) {
 		size_t s = add_step(g, STEP_SUMMARY);
 		char *h = heading_label(&script->scenes[i]);
+		/* Read by the outline, its embedding, and the sheet of everyone who speaks in it. */
+		g->steps[s].users = xcalloc(2 + script->scenes[i].ncharacters, sizeof(size_t));
 		g->steps[s].scene = i + 1;
 		g->steps[s].label = xasprintf("summary %zu %s", i + 1, h);
 		g->summary_of_scene[i] = s;
@@ -70,6 +71,7 @@ struct graph *graph_new(const struct fountain_script *script)
 	}
 	g->outline = add_step(g, STEP_OUTLINE);
 	g->steps[g->outline].label = xstrdup("outline");
+	g->steps[g->outline].deps = xcalloc(ns, sizeof(size_t));
 	for (size_t i = 0; i < ns; i++)
 		add_edge(g, g->summary_of_scene[i], g->outline);
 	for (size_t c = 0; c < nc; c++) {
@@ -77,6 +79,7 @@ struct graph *graph_new(const struct fountain_script *script)
 		size_t s = add_step(g, STEP_SHEET);
 		g->steps[s].character = c;
 		g->steps[s].label = xasprintf("sheet %s", ch->name);
+		g->steps[s].deps = xcalloc(ch->nscenes, sizeof(size_t));
 		g->sheet_of_character[c] = s;
 		for (size_t k = 0; k < ch->nscenes; k++)
 			add_edge(g, g->summary_of_scene[ch->scenes[k] - 1], s);
@@ -86,6 +89,7 @@ struct graph *graph_new(const struct fountain_script *script)
 		char *h = heading_label(&script->scenes[i]);
 		g->steps[s].scene = i + 1;
 		g->steps[s].label = xasprintf("embedding %zu %s", i + 1, h);
+		g->steps[s].deps = xcalloc(1, sizeof(size_t));
 		g->embedding_of_scene[i] = s;
 		add_edge(g, g->summary_of_scene[i], s);
 		free(h);
