@@ -370,20 +370,44 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Reads and parses the script at path, with its digest; 0, or -1 after saying what is wrong and where. */
+static int load_script(const char *path, bool quiet, struct fountain_script **script, char digest_hex[DIGEST_HEX_LEN + 1])
+{
+	char *data;
+	size_t len;
+	struct fountain_error perr;
+	/* Read no more than the parser takes: it names a file beyond its limit, and memory stays bounded. */
+	if (read_file(path, FOUNTAIN_MAX_BYTES, &data, &len) < 0) {
+		fprintf(stderr, "scriptbuild: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	struct digest d;
+	digest_bytes(data, len, &d);
+	digest_to_hex(&d, digest_hex);
+	int rc = fountain_parse(data, len, script, &perr);
+	free(data);
+	if (rc < 0) {
+		if (perr.line > 0)
+			fprintf(stderr, "scriptbuild: %s:%d: %s\n", path, perr.line, perr.message);
+		else
+			fprintf(stderr, "scriptbuild: %s: %s\n", path, perr.message);
+		return -1;
+	}
+	if ((*script)->implicit_scene && !quiet)
+		fprintf(stderr, "scriptbuild: %s: no scene heading: the whole script is one implicit scene\n", path);
+	return 0;
+}
+
 static int tool_parse(const struct options *o)
 {
 	struct fountain_script *script;
-	struct fountain_error perr;
+	char hex[DIGEST_HEX_LEN + 1];
 	if (!o->script) {
 		fputs("scriptbuild: -t parse needs a SCRIPT\n", stderr);
 		return EXIT_USAGE;
 	}
-	if (fountain_parse_file(o->script, &script, &perr) < 0) {
-		fprintf(stderr, "scriptbuild: %s\n", perr.message);
+	if (load_script(o->script, o->quiet, &script, hex) < 0)
 		return EXIT_USAGE;
-	}
-	if (script->implicit_scene)
-		fprintf(stderr, "scriptbuild: %s: no scene heading: the whole script is one implicit scene\n", o->script);
 	cJSON *json = fountain_to_json(script);
 	char *text = cJSON_Print(json);
 	puts(text);
@@ -554,34 +578,14 @@ static int build(const struct options *o)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	char err[1024];
-	char *data;
-	size_t len;
 	if (!o->script) {
 		fputs("scriptbuild: no script given; try 'scriptbuild -h'\n", stderr);
 		return EXIT_USAGE;
 	}
-	/* Read no more than the parser takes: it names a file beyond its limit, and memory stays bounded. */
-	if (read_file(o->script, FOUNTAIN_MAX_BYTES, &data, &len) < 0) {
-		fprintf(stderr, "scriptbuild: %s: %s\n", o->script, strerror(errno));
-		return EXIT_USAGE;
-	}
-	struct digest script_digest;
-	char script_hex[DIGEST_HEX_LEN + 1];
-	digest_bytes(data, len, &script_digest);
-	digest_to_hex(&script_digest, script_hex);
 	struct fountain_script *script;
-	struct fountain_error perr;
-	int prc = fountain_parse(data, len, &script, &perr);
-	free(data);
-	if (prc < 0) {
-		if (perr.line > 0)
-			fprintf(stderr, "scriptbuild: %s:%d: %s\n", o->script, perr.line, perr.message);
-		else
-			fprintf(stderr, "scriptbuild: %s: %s\n", o->script, perr.message);
+	char script_hex[DIGEST_HEX_LEN + 1];
+	if (load_script(o->script, o->quiet, &script, script_hex) < 0)
 		return EXIT_USAGE;
-	}
-	if (script->implicit_scene && !o->quiet)
-		fprintf(stderr, "scriptbuild: %s: no scene heading: the whole script is one implicit scene\n", o->script);
 
 	struct run_config rc;
 	int exit_code = EXIT_USAGE;

@@ -46,7 +46,7 @@
 #include "records.h"
 
 #define ZSTD_LEVEL "3"
-#define ENTRY_MAX_BYTES (INT64_C(1) << 30)
+#define ENTRY_MAX_BYTES (INT64_C(1) << 28) /* 256 MiB: 10,000 scenes x 3072 dims is 123 MB */
 
 struct blob {
 	char *data;
