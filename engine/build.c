@@ -38,6 +38,7 @@ struct runner {
 	size_t summaries_open;        /* wanted summaries not finished: embeddings wait for them to batch */
 	int cache_failed;
 	char cache_error[512];
+	int64_t now;                  /* unix seconds when the run started */
 };
 
 /* One job in flight and the steps it serves (several for an embedding batch). */
@@ -244,7 +245,9 @@ static void settle(struct runner *run, size_t s)
 			st->cached = true;
 			run->r->tokens_saved_in += st->meta.tokens_in;
 			run->r->tokens_saved_out += st->meta.tokens_out;
-			run->hits[run->nhits++] = st->key;
+			/* LRU at the resolution of an hour is enough for gc, and spares a no-op run a write. */
+			if (st->meta.last_used < run->now - 3600)
+				run->hits[run->nhits++] = st->key;
 			finish(run, st, STEP_DONE);
 			return;
 		}
@@ -513,6 +516,7 @@ int build_run(struct graph *g, const struct build_options *o, struct build_resul
 	run.heap = xcalloc(g->nsteps, sizeof(size_t));
 	run.batch = xcalloc(g->nsteps, sizeof(size_t));
 	run.hits = xcalloc(g->nsteps, sizeof(*run.hits));
+	run.now = (int64_t)time(NULL);
 	run.congestion_seen = o->loop ? loop_congestion(o->loop) : 0;
 	for (size_t i = 0; i < g->nsteps; i++) {
 		struct step *st = &g->steps[i];
@@ -566,11 +570,13 @@ int build_run(struct graph *g, const struct build_options *o, struct build_resul
 		run.cache_failed = 1;
 		snprintf(run.cache_error, sizeof(run.cache_error), "%s", cerr);
 	}
-	size_t misses = 0;
+	size_t misses = 0, hits = 0;
+	for (int k = 0; k < STEP_KINDS; k++)
+		hits += r->kinds[k].cached;
 	for (int k = 0; k < STEP_KINDS; k++)
 		misses += r->kinds[k].run + r->kinds[k].failed + r->kinds[k].stale;
 	if (!run.cache_failed && !o->dry_run &&
-	    cache_add_counters(o->cache, run.nhits, misses, r->tokens_saved_in, r->tokens_saved_out, cerr,
+	    cache_add_counters(o->cache, hits, misses, r->tokens_saved_in, r->tokens_saved_out, cerr,
 	                       sizeof(cerr)) < 0) {
 		run.cache_failed = 1;
 		snprintf(run.cache_error, sizeof(run.cache_error), "%s", cerr);

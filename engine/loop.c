@@ -1,5 +1,6 @@
 /* loop.c - one thread, one loop: in-process completions, retry timers and libcurl multi transfers share it. */
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -20,30 +21,35 @@ struct loop {
 
 struct loop *loop_new(void)
 {
-	struct loop *l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
+	return calloc(1, sizeof(struct loop));
+}
+
+/* libcurl (and the TLS library under it) starts on the first transfer, so a run served from the cache never pays
+ * for it. */
+static int ensure_multi(struct loop *l)
+{
+	if (l->multi)
+		return 0;
 	/* curl_global_init counts its callers; loop_free balances it. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		free(l);
-		return NULL;
-	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
 	l->multi = curl_multi_init();
 	if (!l->multi) {
 		curl_global_cleanup();
-		free(l);
-		return NULL;
+		return -1;
 	}
 	curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	return l;
+	return 0;
 }
 
 void loop_free(struct loop *l)
 {
 	if (!l)
 		return;
-	curl_multi_cleanup(l->multi);
-	curl_global_cleanup();
+	if (l->multi) {
+		curl_multi_cleanup(l->multi);
+		curl_global_cleanup();
+	}
 	free(l->deferred);
 	free(l);
 }
@@ -91,7 +97,7 @@ int loop_add_transfer(struct loop *l, void *easy, struct loop_transfer *t)
 {
 	t->easy = easy;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
-	if (curl_multi_add_handle(l->multi, easy) != CURLM_OK)
+	if (ensure_multi(l) < 0 || curl_multi_add_handle(l->multi, easy) != CURLM_OK)
 		return -1;
 	t->prev = NULL;
 	t->next = l->transfers;
@@ -156,6 +162,8 @@ static int wait_limit(const struct loop *l, int limit)
 static void drive(struct loop *l)
 {
 	int running = 0;
+	if (!l->multi)
+		return;
 	curl_multi_perform(l->multi, &running);
 	CURLMsg *msg;
 	int left;
@@ -206,7 +214,10 @@ int loop_run_once(struct loop *l, int timeout_ms)
 	drive(l);
 	if (deferred_done == 0 && l->finished == finished_before && timeout_ms > 0 && (l->transfers || l->timers)) {
 		/* curl_multi_poll also wakes for curl's own timeouts; the timers are ours to respect. */
-		curl_multi_poll(l->multi, NULL, 0, wait_limit(l, timeout_ms), NULL);
+		if (l->multi)
+			curl_multi_poll(l->multi, NULL, 0, wait_limit(l, timeout_ms), NULL);
+		else
+			poll(NULL, 0, wait_limit(l, timeout_ms));
 		fire_timers(l);
 		drive(l);
 	}
@@ -220,6 +231,8 @@ int loop_pending(const struct loop *l)
 
 void *loop_curl_multi(struct loop *l)
 {
+	if (ensure_multi(l) < 0)
+		return NULL;
 	return l->multi;
 }
 

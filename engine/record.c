@@ -197,7 +197,14 @@ int record_save(struct cache *c, const char *name, const struct graph *g, const 
 	free(stamp);
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
-	int rc = cache_record_put(c, name, text, strlen(text), err, errlen);
+	/* A no-op run leaves the record as it was: reading it costs less than a write transaction's sync. */
+	char *old = NULL;
+	size_t old_len = 0;
+	int rc = 0;
+	int found = cache_record_get(c, name, &old, &old_len, err, errlen);
+	if (found != 1 || old_len != strlen(text) || memcmp(old, text, old_len) != 0)
+		rc = cache_record_put(c, name, text, strlen(text), err, errlen);
+	free(old);
 	free(text);
 	return rc;
 }
