@@ -399,6 +399,36 @@ static void test_bad_input_exit_2(void **state)
 	assert_int_equal(build(f, "-q", "-j", "0", f->script, NULL), 2);
 }
 
+static void test_archive_reproducible_across_dirs_caches_and_time(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(build(f, "-q", f->script, NULL), 0);
+	size_t len1, len2;
+	char *a1 = slurp(f->archive, &len1);
+	assert_non_null(a1);
+
+	/* Another directory, another (cold) cache, a relative script path, a second later. */
+	char other[600], cache2[700], copy[700], archive2[700];
+	snprintf(other, sizeof(other), "%s/elsewhere", f->dir);
+	snprintf(cache2, sizeof(cache2), "%s/cache2", other);
+	snprintf(copy, sizeof(copy), "%s/play.fountain", other);
+	snprintf(archive2, sizeof(archive2), "%s/play.analysis.tar.zst", other);
+	assert_int_equal(mkdir(other, 0755), 0);
+	size_t slen;
+	char *script = slurp(f->script, &slen);
+	assert_int_equal(spit(copy, script, slen), 0);
+	free(script);
+	sleep(1);
+	char *argv[] = {(char *)sb(), "-q", "--cache", cache2, "play.fountain", NULL};
+	assert_int_equal(run_in(other, NULL, NULL, argv), 0);
+	char *a2 = slurp(archive2, &len2);
+	assert_non_null(a2);
+	assert_int_equal(len1, len2);
+	assert_memory_equal(a1, a2, len1);
+	free(a1);
+	free(a2);
+}
+
 /* The number printed after label in -t stats output. */
 static long stats_value(const char *text, const char *label)
 {
@@ -449,6 +479,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input_exit_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_and_gc_tools, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_archive_reproducible_across_dirs_caches_and_time, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
