@@ -368,8 +368,7 @@ static void on_done(struct job *job)
 	if (job->status != JOB_OK) {
 		if (job->status == JOB_FATAL) {
 			/* Quota or a bad key: every other request would fail the same way, so end them now. */
-			if (!run->stop)
-				loop_abort(run->o->loop);
+			loop_abort(run->o->loop);
 			run->stop = true;
 			run->r->stopped = true;
 			snprintf(run->r->fatal, sizeof(run->r->fatal), "%s", job->error);
@@ -503,6 +502,7 @@ static void shrink_window_on_congestion(struct runner *run)
 		if (run->window < 1)
 			run->window = 1;
 	}
+	loop_set_send_limit(run->o->loop, (int)run->window);
 }
 
 int build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err, size_t errlen)

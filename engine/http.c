@@ -32,6 +32,7 @@ struct http_request {
 	double retry_after_ms;            /* the server's advice, < 0 when none */
 	int should_retry;                 /* x-should-retry: -1 absent, 0 false, 1 true */
 	int attempts;
+	int congested;                    /* attempts answered 429/529 (not quota) */
 	int64_t sent_ms;
 	char curl_error[CURL_ERROR_SIZE];
 	const struct http_callbacks *cb;
@@ -69,6 +70,13 @@ void http_scrub(const struct http_client *client, char *s)
 			memset(hit, '*', klen);
 		}
 	}
+	/* A message cut short by a fixed-size buffer may end in the start of a key: mark that too. */
+	size_t slen = strlen(s);
+	for (size_t n = klen - 1 < slen ? klen - 1 : slen; n >= 8; n--)
+		if (memcmp(s + slen - n, key, n) == 0) {
+			memcpy(s + slen - n, "[key]", 6);
+			break;
+		}
 }
 
 long http_backoff_ms(int n)
@@ -208,13 +216,17 @@ void http_describe(const struct http_client *client, const struct http_result *r
 		cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
 		struct api_error e;
 		api_error_of(root, &e);
-		char excerpt[160];
+		char excerpt[160] = "";
 		if (!e.message) {
-			/* Not an API error body: show its start, made printable. */
+			/* Not an API error body (a proxy's page may echo request headers): scrub all of it, then show its
+			 * start made printable, so that no piece of a key survives the cut. */
+			char *body = xstrndup(r->body, r->body_len);
+			http_scrub(client, body);
 			size_t n = 0;
-			for (size_t i = 0; i < r->body_len && n < sizeof(excerpt) - 1; i++)
-				excerpt[n++] = isprint((unsigned char)r->body[i]) ? r->body[i] : ' ';
+			for (size_t i = 0; body[i] && n < sizeof(excerpt) - 1; i++)
+				excerpt[n++] = isprint((unsigned char)body[i]) ? body[i] : ' ';
 			excerpt[n] = '\0';
+			free(body);
 		}
 		const char *kind = e.type ? e.type : e.code;
 		/* Scrubbed whole before it is cut short, so that no piece of a key survives the cut. */
@@ -353,6 +365,12 @@ static void retry_now(struct loop_timer *t)
 		finish_cancelled(rq);
 		return;
 	}
+	/* A retry waits for a free slot under the lowered window like a new request would: resending into a server
+	 * that just said "too many" would only earn another 429. */
+	if (!loop_may_send(rq->loop)) {
+		loop_timer_start(rq->loop, &rq->timer, 20 + rand() % 30);
+		return;
+	}
 	if (send_attempt(rq) < 0) {
 		struct http_result r = result_of(rq, 0, "the transfer could not be added to the event loop");
 		finish(rq, &r);
@@ -391,8 +409,10 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 			snprintf(detail, sizeof(detail), ": unusable answer: %s", why);
 		} else {
 			bool quota = http_quota_exhausted(status, r.body, r.body_len);
-			if ((status == 429 || status == 529) && !quota)
+			if ((status == 429 || status == 529) && !quota) {
 				loop_note_congestion(rq->loop);
+				rq->congested++;
+			}
 			r.fatal = quota || status == 401;
 			retry = http_retryable(status, rq->should_retry, quota);
 			snprintf(what, sizeof(what), "HTTP %ld", status);
@@ -403,7 +423,11 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 		retry = transport_retryable(rc);
 		snprintf(what, sizeof(what), "no answer (%s)", why);
 	}
-	if (!retry || rq->attempts > c->retries || loop_aborted(rq->loop)) {
+	/* "Slow down" answers are obeyed patiently: they draw on a budget of their own, four times --retries, so a
+	 * server that admits fewer requests than -j still gets the whole job done while real failures stay bounded. */
+	int failures = rq->attempts - rq->congested;
+	bool exhausted = failures > c->retries || rq->congested > 4 * c->retries;
+	if (!retry || exhausted || loop_aborted(rq->loop)) {
 		log_line(c, "%s: POST %s -> %s in %ld ms%s%s%s%s", rq->label, c->path, what, elapsed,
 		         rq->request_id[0] ? ", request-id " : "", rq->request_id, detail, retry ? "; out of retries" : "");
 		finish(rq, &r);

@@ -15,6 +15,8 @@ struct loop {
 	unsigned long finished;       /* network jobs finished so far: loop_run_once reports the difference */
 	unsigned long congestion;
 	struct loop_transfer *transfers;
+	int on_wire;                  /* transfers added and not yet finished */
+	int send_limit;               /* most transfers on the wire; 0 = no limit */
 	struct loop_timer *timers;
 	bool aborted;
 };
@@ -90,6 +92,7 @@ static void transfer_end(struct loop *l, struct loop_transfer *t, CURLcode resul
 {
 	curl_multi_remove_handle(l->multi, t->easy);
 	transfer_unlink(l, t);
+	l->on_wire--;
 	t->finished(t, (int)result);
 }
 
@@ -99,6 +102,7 @@ int loop_add_transfer(struct loop *l, void *easy, struct loop_transfer *t)
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
 	if (ensure_multi(l) < 0 || curl_multi_add_handle(l->multi, easy) != CURLM_OK)
 		return -1;
+	l->on_wire++;
 	t->prev = NULL;
 	t->next = l->transfers;
 	if (l->transfers)
@@ -249,6 +253,16 @@ bool loop_aborted(const struct loop *l)
 unsigned long loop_congestion(const struct loop *l)
 {
 	return l->congestion;
+}
+
+void loop_set_send_limit(struct loop *l, int limit)
+{
+	l->send_limit = limit;
+}
+
+bool loop_may_send(const struct loop *l)
+{
+	return l->send_limit <= 0 || l->on_wire < l->send_limit;
 }
 
 void loop_note_congestion(struct loop *l)

@@ -65,6 +65,13 @@ bool loop_aborted(const struct loop *l);
 /* Count of "slow down" answers (429/529) seen so far; the scheduler lowers its window when it grows. */
 unsigned long loop_congestion(const struct loop *l);
 
+/* Sets how many transfers may be on the wire at once (0: no limit); the scheduler lowers it when the server says
+ * "slow down", so that retries obey it as well as new requests. */
+void loop_set_send_limit(struct loop *l, int limit);
+
+/* Whether one more transfer may go on the wire now. */
+bool loop_may_send(const struct loop *l);
+
 /* Called by network providers on a 429/529 answer. */
 void loop_note_congestion(struct loop *l);
 

@@ -1031,12 +1031,34 @@ static void test_scrub(void **state)
 	assert_string_equal(out, "HTTP 401 authentication_error: bad key [key] (request-id req_1)");
 }
 
+/* A proxy's error page that echoes the request headers, with the key straddling where the excerpt is cut. */
+static void test_describe_never_leaks_a_cut_key(void **state)
+{
+	(void)state;
+	const char *key = "sk-test-SECRETKEY0123456789abcdefghijklmnop";
+	struct http_client client = {.url = "http://127.0.0.1:1/v1/messages", .path = "/v1/messages", .secret = key};
+	for (size_t at = 100; at < 170; at++) {
+		char body[512];
+		memset(body, 'x', at);
+		snprintf(body + at, sizeof(body) - at, "%s and more", key);
+		struct http_result r = {.status = 400, .body = body, .body_len = strlen(body), .request_id = ""};
+		char buf[512];
+		http_describe(&client, &r, buf, sizeof(buf));
+		if (strstr(buf, "sk-test-SECR"))
+			fail_msg("a piece of the key leaked with the key at byte %zu: %s", at, buf);
+	}
+	char tail[64] = "HTTP 400: sk-test-SECRETKEY0123";
+	http_scrub(&client, tail);
+	assert_null(strstr(tail, "SECRETKEY"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_retry_rules, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_quota_bodies, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_scrub, stop_leftover_servers),
+		cmocka_unit_test(test_describe_never_leaks_a_cut_key),
 		cmocka_unit_test_teardown(test_constructors_need_a_key, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_connection_refused_names_the_endpoint, stop_leftover_servers),
 		cmocka_unit_test_teardown(test_anthropic_summary, stop_leftover_servers),

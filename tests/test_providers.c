@@ -208,7 +208,7 @@ static void test_retries_exhausted_then_recovery_runs_only_failed(void **state)
 static void test_concurrency_cap(void **state)
 {
 	(void)state;
-	const char *flags[] = {"--max-concurrency", "4", "--latency", "summary=30,outline=30,sheet=30,embedding=5", NULL};
+	const char *flags[] = {"--max-concurrency", "2", "--latency", "summary=60,outline=60,sheet=60,embedding=5", NULL};
 	struct fixture *f = fixture_new(flags);
 	assert_int_equal(build(f, "-q", "-j", "16", f->script, NULL), 0);
 	cJSON *r = read_json(f->report);
