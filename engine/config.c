@@ -81,6 +81,37 @@ static int set_embed(struct run_config *rc, const char *spec, char *err, size_t 
 	return 0;
 }
 
+/* The endpoint as the cache tells services apart: scheme, host and path of base_url (or the public default), lower
+ * case, without credentials, port or trailing slash. The port is left out on purpose: a local server restarted on
+ * another port still gives the same answers, and keys must not churn with it. */
+static char *endpoint_identity(const char *env, const char *fallback)
+{
+	const char *url = getenv(env);
+	if (!url || !*url)
+		url = fallback;
+	const char *scheme_end = strstr(url, "://");
+	const char *host = scheme_end ? scheme_end + 3 : url;
+	const char *path = host + strcspn(host, "/");
+	const char *at = memchr(host, '@', (size_t)(path - host));
+	if (at)
+		host = at + 1;
+	size_t host_len = (size_t)(path - host);
+	const char *colon = memchr(host, ':', host_len);
+	if (colon && host[0] != '[')
+		host_len = (size_t)(colon - host);
+	size_t path_len = strlen(path);
+	while (path_len > 0 && path[path_len - 1] == '/')
+		path_len--;
+	int scheme_len = scheme_end ? (int)(scheme_end - url) : 5;
+	char *id = xasprintf("%.*s://%.*s%.*s", scheme_len, scheme_end ? url : "https", (int)host_len, host,
+	                     (int)path_len, path);
+	/* Scheme and host are case-insensitive; the path is not. */
+	for (char *p = id; p < id + scheme_len + 3 + host_len; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return id;
+}
+
 int config_init(struct run_config *rc, const char *llm_spec, const char *embed_spec, char *err, size_t errlen)
 {
 	memset(rc, 0, sizeof(*rc));
@@ -93,6 +124,10 @@ int config_init(struct run_config *rc, const char *llm_spec, const char *embed_s
 		return -1;
 	for (int k = 0; k < STEP_KINDS; k++) {
 		struct step_config *c = &rc->step[k];
+		if (strcmp(c->provider, "anthropic") == 0)
+			c->endpoint = own(rc, endpoint_identity("ANTHROPIC_BASE_URL", "https://api.anthropic.com"));
+		else if (strcmp(c->provider, "openai") == 0)
+			c->endpoint = own(rc, endpoint_identity("OPENAI_BASE_URL", "https://api.openai.com/v1"));
 		c->prompt_id = prompt_id((enum step_kind)k);
 		c->system = prompt_system((enum step_kind)k);
 		c->template_text = prompt_template((enum step_kind)k);

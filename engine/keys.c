@@ -16,6 +16,7 @@ static void add_config(struct key_builder *kb, const struct step_config *cfg)
 	/* Text, not a double's bytes: the same flag value must give the same key on every machine. */
 	snprintf(temperature, sizeof(temperature), "%.4f", cfg->params.temperature);
 	key_add_str(kb, cfg->provider);
+	key_add_str(kb, cfg->endpoint);
 	key_add_str(kb, cfg->params.model);
 	key_add_u64(kb, (uint64_t)cfg->params.max_tokens);
 	key_add_str(kb, temperature);

@@ -7,11 +7,13 @@
 #include "job.h"
 
 /* Bumped whenever the encoding below changes: every key changes with it. */
-#define KEY_FORMAT_VERSION 1
+#define KEY_FORMAT_VERSION 2
 
 /* Everything about a step kind that can change its output, besides its inputs. */
 struct step_config {
 	const char *provider;       /* "builtin", "anthropic", "openai" */
+	const char *endpoint;       /* network providers: the API's scheme, host and path (no port, no credentials), so
+	                               a local server's answers are never served as the real service's; NULL for builtin */
 	struct gen_params params;   /* model, max_tokens, temperature, dims */
 	const char *prompt_id;      /* "summary/1" */
 	const char *system;         /* system prompt text (a --prompt override replaces it) */

@@ -150,6 +150,10 @@ struct analysis *results_collect(const struct graph *g, const struct step_config
 		if (st->state == STEP_DONE && st->output_len == a->dims * 4) {
 			decode_float32_le(st->output, a->dims, a->embeddings + i * a->dims);
 			a->has_embedding[i] = true;
+		} else if (st->state == STEP_DONE) {
+			/* One matrix has one width: a row of another width (a model changed under the same name) is left
+			 * out, and the archive says it is incomplete rather than pretend. */
+			a->partial = true;
 		}
 	}
 	return a;

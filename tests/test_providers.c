@@ -134,6 +134,30 @@ static void test_seed_scenario_request_counts(void **state)
 	fixture_free(f);
 }
 
+static void test_another_endpoint_is_another_cache_entry(void **state)
+{
+	(void)state;
+	struct fixture *f = fixture_new(NULL);
+	assert_int_equal(build(f, "-q", f->script, NULL), 0);
+	/* The same server under another host name stands for another service: nothing of the first may be served. */
+	char other[200];
+	snprintf(other, sizeof(other), "http://localhost:%d", f->fake.port);
+	setenv("ANTHROPIC_BASE_URL", other, 1);
+	reset_stats(f);
+	assert_int_equal(build(f, "-q", f->script, NULL), 0);
+	assert_int_equal((int)stat_of(f, "by_kind.summary"), 100);
+	assert_int_equal((int)stat_of(f, "requests.embeddings"), 0);
+	/* A port alone does not change the service: a restarted local server keeps its cache. */
+	snprintf(other, sizeof(other), "http://127.0.0.1:%d/", f->fake.port);
+	setenv("ANTHROPIC_BASE_URL", other, 1);
+	reset_stats(f);
+	assert_int_equal(build(f, "-q", "-n", f->script, NULL), 0);
+	char *out = slurp(f->out, NULL);
+	assert_non_null(strstr(out, "0 stale steps"));
+	free(out);
+	fixture_free(f);
+}
+
 static void test_embed_batch_one_is_the_old_pipeline(void **state)
 {
 	(void)state;
@@ -289,6 +313,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seed_scenario_request_counts),
 		cmocka_unit_test(test_embed_batch_one_is_the_old_pipeline),
+		cmocka_unit_test(test_another_endpoint_is_another_cache_entry),
 		cmocka_unit_test(test_mixed_faults_give_the_same_archive),
 		cmocka_unit_test(test_retries_exhausted_then_recovery_runs_only_failed),
 		cmocka_unit_test(test_concurrency_cap),
