@@ -17,7 +17,7 @@
 #include "util.h"
 
 /* An answer bigger than this is not an API answer: 2048 embeddings of 3072 floats fit well within it. */
-#define MAX_ANSWER ((size_t)512 << 20)
+#define MAX_ANSWER ((size_t)128 << 20)
 
 struct http_request {
 	struct loop_transfer transfer;    /* first: the loop hands it back */
