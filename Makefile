@@ -42,7 +42,7 @@ FUZZ_SECONDS ?= 60
 
 DEB_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev liblmdb-dev libxxhash-dev \
                libarchive-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libzstd-dev \
-               postgresql sqlite3 zstd clang libclang-rt-14-dev openssl
+               postgresql sqlite3 zstd curl tar clang libclang-rt-14-dev openssl
 
 .PHONY: all tests check deps demo install clean fuzz bench
 
