@@ -110,4 +110,58 @@ static inline cJSON *fake_call(struct fake *f, const char *method, const char *p
 	return j;
 }
 
+/* What the running test started: a failing test longjmps out of its body, so its teardown (clean_up) stops and
+ * removes these. */
+#define MAX_LEFT 64
+static struct {
+	pid_t pids[MAX_LEFT];
+	int npids;
+	char *dirs[MAX_LEFT];
+	int ndirs;
+} started;
+
+/* A fresh temporary directory, removed after the test (malloc'd path owned by the registry). */
+static inline char *new_dir(void)
+{
+	assert_true(started.ndirs < MAX_LEFT);
+	char *dir = make_tempdir();
+	started.dirs[started.ndirs++] = dir;
+	return dir;
+}
+
+/* A process to stop (SIGTERM) after the test. */
+static inline void keep_pid(pid_t pid)
+{
+	assert_true(started.npids < MAX_LEFT);
+	started.pids[started.npids++] = pid;
+}
+
+/* Starts the fake API server with flags, stopped after the test. */
+static inline void new_server(struct fake *f, const char *dir, const char *const *flags)
+{
+	assert_int_equal(fake_start(f, dir, flags), 0);
+	keep_pid(f->pid);
+}
+
+/* A cmocka teardown: stops what the test started and removes its directories. */
+static inline int clean_up(void **state)
+{
+	(void)state;
+	for (int i = 0; i < started.npids; i++) {
+		kill(started.pids[i], SIGTERM);
+		waitpid(started.pids[i], NULL, 0);
+	}
+	for (int i = 0; i < started.ndirs; i++) {
+		char cmd[600];
+		/* A test may have left a directory read-only for the user it ran as. */
+		snprintf(cmd, sizeof(cmd), "chmod -R u+rwX '%s' 2>/dev/null", started.dirs[i]);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not make %s writable\n", started.dirs[i]);
+		remove_tree(started.dirs[i]);
+		free(started.dirs[i]);
+	}
+	started.npids = started.ndirs = 0;
+	return 0;
+}
+
 #endif

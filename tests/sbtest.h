@@ -22,6 +22,22 @@ static inline const char *env_or(const char *name, const char *fallback)
 	return v && *v ? v : fallback;
 }
 
+/* The scriptbuild binary under test. */
+static inline const char *sb(void)
+{
+	return env_or("SB", "build/check/scriptbuild");
+}
+
+/* Path of a test tool (tests/tool_*.c); the four most recent results stay valid. */
+static inline char *tool(const char *name)
+{
+	static char path[4][512];
+	static int next;
+	char *p = path[next++ % 4];
+	snprintf(p, sizeof(path[0]), "%s/%s", env_or("TOOLS", "build/check/tests"), name);
+	return p;
+}
+
 /* A fresh temporary directory (malloc'd path). */
 static inline char *make_tempdir(void)
 {

@@ -15,18 +15,6 @@ struct fixture {
 	char cache[512], script[512], report[512], out[512], err[512], archive[512];
 };
 
-static const char *sb(void)
-{
-	return env_or("SB", "build/check/scriptbuild");
-}
-
-static char *tool(const char *name)
-{
-	static char path[512];
-	snprintf(path, sizeof(path), "%s/%s", env_or("TOOLS", "build/check/tests"), name);
-	return path;
-}
-
 /* Writes a generated script: tool_genscript with extra arguments. */
 static void generate(struct fixture *f, const char *path, const char *extra1, const char *extra2)
 {

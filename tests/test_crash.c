@@ -25,67 +25,6 @@ struct child_opts {
 	long fsize_limit;         /* 0: none */
 };
 
-/* What the running test started: a failing test longjmps out of its body, so its teardown stops and removes these. */
-#define MAX_LEFT 64
-static struct {
-	pid_t servers[MAX_LEFT];
-	int nservers;
-	char *dirs[MAX_LEFT];
-	int ndirs;
-} started;
-
-/* A fresh temporary directory, removed after the test (malloc'd path owned by the registry). */
-static char *new_dir(void)
-{
-	assert_true(started.ndirs < MAX_LEFT);
-	char *dir = make_tempdir();
-	started.dirs[started.ndirs++] = dir;
-	return dir;
-}
-
-/* Starts the fake API server with flags, stopped after the test. */
-static void new_server(struct fake *f, const char *dir, const char *const *flags)
-{
-	assert_true(started.nservers < MAX_LEFT);
-	assert_int_equal(fake_start(f, dir, flags), 0);
-	started.servers[started.nservers++] = f->pid;
-}
-
-static int clean_up(void **state)
-{
-	(void)state;
-	for (int i = 0; i < started.nservers; i++) {
-		kill(started.servers[i], SIGTERM);
-		waitpid(started.servers[i], NULL, 0);
-	}
-	for (int i = 0; i < started.ndirs; i++) {
-		char cmd[600];
-		/* A test may have left a directory read-only for the user it ran as. */
-		snprintf(cmd, sizeof(cmd), "chmod -R u+rwX '%s' 2>/dev/null", started.dirs[i]);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not make %s writable\n", started.dirs[i]);
-		remove_tree(started.dirs[i]);
-		free(started.dirs[i]);
-	}
-	started.nservers = started.ndirs = 0;
-	return 0;
-}
-
-static const char *sb(void)
-{
-	return env_or("SB", "build/check/scriptbuild");
-}
-
-/* Path of a test tool; the four most recent results stay valid. */
-static char *tool(const char *name)
-{
-	static char path[4][512];
-	static int next;
-	char *p = path[next++ % 4];
-	snprintf(p, sizeof(path[0]), "%s/%s", env_or("TOOLS", "build/check/tests"), name);
-	return p;
-}
-
 /* Starts argv in dir with stdout/stderr to files (NULL: /dev/null); returns the pid. */
 static pid_t spawn(const char *dir, const char *out, const char *err, char *const argv[], const struct child_opts *co)
 {

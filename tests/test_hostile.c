@@ -31,11 +31,6 @@
  * input; reading all of a 50 MB script costs more than this. */
 #define REFUSAL_EXTRA_KB (40L << 10)
 
-static const char *sb(void)
-{
-	return env_or("SB", "build/check/scriptbuild");
-}
-
 static const char *sl(void)
 {
 	return env_or("SL", "build/check/scriptload");

@@ -18,11 +18,6 @@ struct fixture {
 	char cache[512], script[512], report[512], out[512], err[512], archive[512];
 };
 
-static const char *sb(void)
-{
-	return env_or("SB", "build/check/scriptbuild");
-}
-
 static void genscript(const char *dir, const char *path, const char *scenes, const char *chars, const char *edit)
 {
 	char tool[512];

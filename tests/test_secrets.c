@@ -19,60 +19,9 @@
 static const char *const forbidden[] = {ANTHROPIC_KEY, OPENAI_KEY, "3b9d71c0a5e2", "e81f55c2d0a9", "SECRET-"};
 enum { FORBIDDEN = sizeof(forbidden) / sizeof(forbidden[0]) };
 
-/* What the running test started: a failing test longjmps out of its body, so its teardown stops and removes these. */
-#define MAX_LEFT 16
-static struct {
-	pid_t pids[MAX_LEFT];
-	int npids;
-	char *dirs[MAX_LEFT];
-	int ndirs;
-} started;
-
-static char *new_dir(void)
-{
-	assert_true(started.ndirs < MAX_LEFT);
-	char *dir = make_tempdir();
-	started.dirs[started.ndirs++] = dir;
-	return dir;
-}
-
-static void keep_pid(pid_t pid)
-{
-	assert_true(started.npids < MAX_LEFT);
-	started.pids[started.npids++] = pid;
-}
-
-static void new_server(struct fake *f, const char *dir, const char *const *flags)
-{
-	assert_int_equal(fake_start(f, dir, flags), 0);
-	keep_pid(f->pid);
-}
-
-static int clean_up(void **state)
-{
-	(void)state;
-	for (int i = 0; i < started.npids; i++) {
-		kill(started.pids[i], SIGTERM);
-		waitpid(started.pids[i], NULL, 0);
-	}
-	for (int i = 0; i < started.ndirs; i++) {
-		remove_tree(started.dirs[i]);
-		free(started.dirs[i]);
-	}
-	started.npids = started.ndirs = 0;
-	return 0;
-}
-
-static const char *sb(void)
-{
-	return env_or("SB", "build/check/scriptbuild");
-}
-
 static void genscript(const char *path, const char *edit)
 {
-	char tool[512];
-	snprintf(tool, sizeof(tool), "%s/tool_genscript", env_or("TOOLS", "build/check/tests"));
-	char *argv[] = {tool, "--scenes", "8", "--characters", "3", "--seed", "5", edit ? "--edit" : NULL, (char *)edit,
+	char *argv[] = {tool("tool_genscript"), "--scenes", "8", "--characters", "3", "--seed", "5", edit ? "--edit" : NULL, (char *)edit,
 	                NULL};
 	assert_int_equal(run_in(NULL, path, NULL, argv), 0);
 }
