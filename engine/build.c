@@ -9,6 +9,7 @@
 
 #include "build.h"
 #include "cache.h"
+#include "float32.h"
 #include "fountain.h"
 #include "job.h"
 #include "loop.h"
@@ -315,21 +316,6 @@ static void fill_meta(struct runner *run, struct step *st, const struct unit *u,
 	st->meta.duration_ms = (uint32_t)((now_seconds(&end) - now_seconds(&u->started)) * 1000.0);
 }
 
-/* Stores n floats as little-endian float32 bytes, whatever the host's byte order. */
-static char *float32_le(const float *v, size_t n)
-{
-	unsigned char *out = xmalloc(n * 4);
-	for (size_t i = 0; i < n; i++) {
-		uint32_t bits;
-		memcpy(&bits, &v[i], 4);
-		out[4 * i] = (unsigned char)bits;
-		out[4 * i + 1] = (unsigned char)(bits >> 8);
-		out[4 * i + 2] = (unsigned char)(bits >> 16);
-		out[4 * i + 3] = (unsigned char)(bits >> 24);
-	}
-	return (char *)out;
-}
-
 static void unit_free(struct unit *u)
 {
 	if (u->texts)
@@ -395,7 +381,9 @@ static void on_done(struct job *job)
 		uint64_t tout = job->tokens_out * (i + 1) / u->nsteps - job->tokens_out * i / u->nsteps;
 		int bad;
 		if (job->kind == STEP_EMBEDDING) {
-			bad = accept_output(st, float32_le(job->vectors + i * job->dims, job->dims), job->dims * 4);
+			unsigned char *bytes = xmalloc(job->dims * 4);
+			float32_encode(job->vectors + i * job->dims, job->dims, bytes);
+			bad = accept_output(st, (char *)bytes, job->dims * 4);
 		} else {
 			bad = accept_output(st, job->output, strlen(job->output));
 			job->output = NULL;

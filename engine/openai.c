@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "base64.h"
+#include "float32.h"
 #include "job.h"
 #include "loop.h"
 #include "net.h"
@@ -131,13 +132,10 @@ static long decode_base64_embedding(const char *text, unsigned char **bytes, siz
 static int fill_row(float *row, size_t width, const unsigned char *bytes, const cJSON *numbers)
 {
 	if (bytes) {
-		for (size_t d = 0; d < width; d++) {
-			const unsigned char *b = bytes + 4 * d;
-			uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-			memcpy(&row[d], &bits, sizeof(row[d]));
+		float32_decode(bytes, width, row);
+		for (size_t d = 0; d < width; d++)
 			if (!isfinite(row[d]))
 				return -1;
-		}
 		return 0;
 	}
 	size_t d = 0;

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "float32.h"
 #include "fountain.h"
 #include "results.h"
 #include "util.h"
@@ -51,16 +52,6 @@ static char *sheet_with_scene_indexes(const struct step *st, const struct founta
 	char *text = cJSON_PrintUnformatted(sheet);
 	cJSON_Delete(sheet);
 	return text;
-}
-
-static void decode_float32_le(const char *bytes, size_t n, float *out)
-{
-	const unsigned char *b = (const unsigned char *)bytes;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t bits = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
-		                (uint32_t)b[4 * i + 3] << 24;
-		memcpy(&out[i], &bits, 4);
-	}
 }
 
 static void add_step_record(struct analysis *a, const struct graph *g, const struct step *st)
@@ -148,7 +139,7 @@ struct analysis *results_collect(const struct graph *g, const struct step_config
 	for (size_t i = 0; i < s->nscenes; i++) {
 		const struct step *st = &g->steps[g->embedding_of_scene[i]];
 		if (st->state == STEP_DONE && st->output_len == a->dims * 4) {
-			decode_float32_le(st->output, a->dims, a->embeddings + i * a->dims);
+			float32_decode((const unsigned char *)st->output, a->dims, a->embeddings + i * a->dims);
 			a->has_embedding[i] = true;
 		} else if (st->state == STEP_DONE) {
 			/* One matrix has one width: a row of another width (a model changed under the same name) is left
