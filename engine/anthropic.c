@@ -49,15 +49,6 @@ static char *request_body(const struct job *job)
 	return text;
 }
 
-static uint64_t usage_of(const cJSON *usage, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, name);
-	/* A count beyond 2^53 is no count a server meant; converting one past 2^64 would be undefined. */
-	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 9007199254740992.0)
-		return 0;
-	return (uint64_t)v->valuedouble;
-}
-
 enum net_answer anthropic_take_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
@@ -68,9 +59,9 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 	}
 	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
 	/* Cached prompt tokens are input tokens too, billed at other rates. */
-	uint64_t tokens_in = usage_of(usage, "input_tokens") + usage_of(usage, "cache_creation_input_tokens") +
-	                     usage_of(usage, "cache_read_input_tokens");
-	uint64_t tokens_out = usage_of(usage, "output_tokens");
+	uint64_t tokens_in = net_usage(usage, "input_tokens") + net_usage(usage, "cache_creation_input_tokens") +
+	                     net_usage(usage, "cache_read_input_tokens");
+	uint64_t tokens_out = net_usage(usage, "output_tokens");
 
 	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop_reason");
 	const char *stop_reason = cJSON_IsString(stop) ? stop->valuestring : "";

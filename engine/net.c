@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
 #include "job.h"
@@ -174,4 +175,13 @@ void net_complete(struct loop *l, struct job *job, const struct http_result *r)
 	job->retries += r->retries;
 	loop_job_finished(l);
 	job->done(job);
+}
+
+uint64_t net_usage(const cJSON *usage, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, name);
+	/* A count beyond 2^53 is no count a server meant; converting one past 2^64 would be undefined. */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 9007199254740992.0)
+		return 0;
+	return (uint64_t)v->valuedouble;
 }

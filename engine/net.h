@@ -3,9 +3,12 @@
 #define SB_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http.h"
 #include "job.h"
+
+struct cJSON;
 
 struct loop;
 struct provider;
@@ -78,5 +81,8 @@ int net_verdict(const struct net_endpoint *ep, struct job *job, const struct htt
 
 /* Counts r's requests into job and completes it: loop_job_finished, then job->done. */
 void net_complete(struct loop *l, struct job *job, const struct http_result *r);
+
+/* The token count `name` of an answer's usage object, or 0 when absent or not a count a server could mean. */
+uint64_t net_usage(const struct cJSON *usage, const char *name);
 
 #endif

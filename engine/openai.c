@@ -29,15 +29,6 @@ struct call {
 	int cut_offs;
 };
 
-static uint64_t usage_of(const cJSON *root, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "usage"), name);
-	/* A count beyond 2^53 is no count a server meant; converting one past 2^64 would be undefined. */
-	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 9007199254740992.0)
-		return 0;
-	return (uint64_t)v->valuedouble;
-}
-
 static char *chat_body(const struct job *job)
 {
 	int max_tokens = job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind);
@@ -104,8 +95,8 @@ enum net_answer openai_take_chat_answer(struct job *job, const struct http_resul
 		snprintf(cause, len, "answer could not be stored (out of memory)");
 	} else {
 		/* Only the answer kept is counted: the step's usage must not depend on the faults met on the way. */
-		job->tokens_in += usage_of(root, "prompt_tokens");
-		job->tokens_out += usage_of(root, "completion_tokens");
+		job->tokens_in += net_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), "prompt_tokens");
+		job->tokens_out += net_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), "completion_tokens");
 		verdict = NET_ANSWER_OK;
 	}
 	cJSON_Delete(output);
@@ -202,7 +193,7 @@ enum net_answer openai_take_embeddings(struct job *job, const struct http_result
 	}
 	job->vectors = vectors;
 	job->dims = width;
-	job->tokens_in += usage_of(root, "prompt_tokens");
+	job->tokens_in += net_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), "prompt_tokens");
 	vectors = NULL;
 	verdict = NET_ANSWER_OK;
 out:
