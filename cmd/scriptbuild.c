@@ -677,6 +677,7 @@ static int build(const struct options *o)
 				fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
 		} else if (record_archive_current(previous, archive_path, &identity)) {
 			/* Like make: the target is newer than everything it is made of, so it is left alone. */
+			analysis_remove_stale_temps(archive_path);
 			if (!o->quiet)
 				fprintf(stderr, "scriptbuild: %s is up to date\n", archive_path);
 		} else {

@@ -80,6 +80,9 @@ struct analysis {
  * untouched). The caller must ignore SIGXFSZ so that a file size limit is an error here, not a killed process. */
 int analysis_write_archive(const char *path, const struct analysis *a, int64_t mtime, char *err, size_t errlen);
 
+/* Removes temporary files of the archive at path that a killed writer left behind (never a live writer's). */
+void analysis_remove_stale_temps(const char *path);
+
 /* Reads and fully validates an archive (entry names and types, manifest, digests, counts, NPY header and shape); 0 and
  * *out (has_embedding always set, outputs as compact JSON), or -1 with err "ENTRY: what is wrong". */
 int analysis_read_archive(const char *path, struct analysis **out, char *err, size_t errlen);

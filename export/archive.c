@@ -27,6 +27,7 @@
  * "xxh3-128:" and 32 lower-case hex digits of XXH3-128 in canonical (big-endian) byte order. Counts count completed
  * outputs; a partial archive lists the rest in "missing". Every byte is a function of the analysis and the mtime
  * only, so the same build gives the same sha256 on any machine with the same zstd, from any directory, at any time. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -209,6 +210,42 @@ static int sync_dir(const char *dir)
 	return r;
 }
 
+/* Whether name is one of path's temporary files: ".BASE." and six mkstemp characters. */
+static int is_temp_of(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+	return name[0] == '.' && strncmp(name + 1, base, n) == 0 && name[n + 1] == '.' && strlen(name + n + 2) == 6;
+}
+
+void analysis_remove_stale_temps(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	char *dir = slash ? strndup(path, slash > path ? (size_t)(slash - path) : 1) : strdup(".");
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!is_temp_of(e->d_name, base))
+			continue;
+		char *tmp = malloc(strlen(dir) + strlen(e->d_name) + 2);
+		if (!tmp)
+			break;
+		sprintf(tmp, "%s/%s", dir, e->d_name);
+		/* Its writer holds a lock on it while it lives (see write_atomically): a lock we can take means the
+		 * writer died (kill -9, a crash) and the file is ours to remove; another run's file in progress stays. */
+		int fd = open(tmp, O_RDWR | O_NOFOLLOW);
+		struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		if (fd >= 0 && fcntl(fd, F_SETLK, &lk) == 0)
+			unlink(tmp);
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 static int write_atomically(const char *path, const struct blob b[ENTRIES], int64_t mtime, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
@@ -230,9 +267,18 @@ static int write_atomically(const char *path, const struct blob b[ENTRIES], int6
 	snprintf(tmp, tlen, "%s/.%s.XXXXXX", dir, base);
 	int r = -1;
 	char why[512];
+	analysis_remove_stale_temps(path);
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir, strerror(errno));
+		goto out;
+	}
+	/* The lock says "a writer is alive": analysis_remove_stale_temps leaves locked files alone. */
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(fd, F_SETLK, &lk) < 0) {
+		snprintf(err, errlen, "%s: cannot lock %s: %s", path, tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
 		goto out;
 	}
 	mode_t mask = umask(0);

@@ -7,9 +7,11 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -766,6 +768,51 @@ static void test_write_errors(void **state)
 	analysis_free(a);
 }
 
+/* A killed writer's temporary file goes; a live writer's (it holds a lock on it) and other files stay. */
+static void test_stale_temps_removed_live_ones_kept(void **state)
+{
+	(void)state;
+	const char *stale = path_in(".s.analysis.tar.zst.AbC123");
+	char *stale_path = strdup(stale);
+	char *live_path = strdup(path_in(".s.analysis.tar.zst.LiVe42"));
+	char *other_path = strdup(path_in(".s.analysis.tar.zst.notatemp"));
+	for (const char *p = stale_path; p; p = p == stale_path ? live_path : p == live_path ? other_path : NULL) {
+		FILE *f = fopen(p, "w");
+		assert_non_null(f);
+		fclose(f);
+	}
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t writer = fork();
+	if (writer == 0) {
+		int fd = open(live_path, O_RDWR);
+		struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		if (fd < 0 || fcntl(fd, F_SETLK, &lk) < 0)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	analysis_remove_stale_temps(path_in("s.analysis.tar.zst"));
+	assert_int_equal(access(stale_path, F_OK), -1);
+	assert_int_equal(access(live_path, F_OK), 0);
+	assert_int_equal(access(other_path, F_OK), 0);
+	kill(writer, SIGKILL);
+	waitpid(writer, NULL, 0);
+	/* Its writer is gone now: the next sweep takes it. */
+	analysis_remove_stale_temps(path_in("s.analysis.tar.zst"));
+	assert_int_equal(access(live_path, F_OK), -1);
+	close(ready[0]);
+	close(ready[1]);
+	unlink(other_path);
+	free(stale_path);
+	free(live_path);
+	free(other_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -780,6 +827,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_npy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_temps_removed_live_ones_kept, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
