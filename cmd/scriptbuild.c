@@ -607,14 +607,7 @@ static int build(const struct options *o)
 	if (open_cache(o, &cache) < 0)
 		goto done;
 
-	/* Keyed by a digest of the script's real path: LMDB keys are short, paths need not be. */
-	char *real = realpath(o->script, NULL);
-	struct digest path_digest;
-	char path_hex[DIGEST_HEX_LEN + 1];
-	digest_bytes(real ? real : o->script, strlen(real ? real : o->script), &path_digest);
-	digest_to_hex(&path_digest, path_hex);
-	record_name = xasprintf("script:%s", path_hex);
-	free(real);
+	record_name = record_name_for(o->script);
 	previous = record_load(cache, record_name);
 	loop = loop_new();
 	if (!loop) {
@@ -669,28 +662,34 @@ static int build(const struct options *o)
 	if (brc == 0 || (o->partial && brc == 1 && !o->frozen)) {
 		name = script_name_of(o->script);
 		archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", name);
-		results_identity(g, rc.step, name, script_hex, archive_mtime(), &identity);
 		if (!whole && !o->output_path && !o->partial) {
 			free(archive_path);
 			archive_path = NULL;
 			if (!o->quiet)
 				fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
-		} else if (record_archive_current(previous, archive_path, &identity)) {
-			/* Like make: the target is newer than everything it is made of, so it is left alone. */
-			analysis_remove_stale_temps(archive_path);
-			if (!o->quiet)
-				fprintf(stderr, "scriptbuild: %s is up to date\n", archive_path);
 		} else {
-			struct analysis *a = results_collect(g, rc.step, name, script_hex);
-			if (analysis_write_archive(archive_path, a, archive_mtime(), err, sizeof(err)) < 0) {
+			switch (results_write_archive(g, rc.step, name, script_hex, archive_mtime(), archive_path, previous,
+			                              &identity, err, sizeof(err))) {
+			case ARCHIVE_FAILED:
 				fprintf(stderr, "scriptbuild: %s\n", err);
 				exit_code = EXIT_FAILED;
 				free(archive_path);
 				archive_path = NULL;
-			} else if (!o->quiet) {
-				fprintf(stderr, "scriptbuild: wrote %s%s\n", archive_path, a->partial ? " (partial)" : "");
+				break;
+			case ARCHIVE_UP_TO_DATE:
+				if (!o->quiet)
+					fprintf(stderr, "scriptbuild: %s is up to date\n", archive_path);
+				break;
+			case ARCHIVE_WRITTEN:
+				if (!o->quiet)
+					fprintf(stderr, "scriptbuild: wrote %s\n", archive_path);
+				break;
+			case ARCHIVE_WRITTEN_PARTIAL:
+				if (!o->quiet)
+					fprintf(stderr, "scriptbuild: wrote %s (partial: the manifest lists what is missing)\n",
+					        archive_path);
+				break;
 			}
-			analysis_free(a);
 		}
 	}
 	if (brc >= 0 &&

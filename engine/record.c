@@ -18,6 +18,18 @@ struct record {
 	cJSON *root;
 };
 
+char *record_name_for(const char *script_path)
+{
+	char *real = realpath(script_path, NULL);
+	const char *path = real ? real : script_path;
+	struct digest d;
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_bytes(path, strlen(path), &d);
+	digest_to_hex(&d, hex);
+	free(real);
+	return xasprintf("script:%s", hex);
+}
+
 struct record *record_load(struct cache *c, const char *name)
 {
 	char *data = NULL;

@@ -10,6 +10,10 @@
 struct cache;
 struct record;
 
+/* The name of script_path's record: a digest of its real path, since LMDB keys are short and paths need not be
+ * (malloc'd). */
+char *record_name_for(const char *script_path);
+
 /* Loads the record stored under name; NULL when there is none or it cannot be read (explanations degrade). */
 struct record *record_load(struct cache *c, const char *name);
 

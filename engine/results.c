@@ -7,6 +7,7 @@
 
 #include "float32.h"
 #include "fountain.h"
+#include "record.h"
 #include "results.h"
 #include "util.h"
 
@@ -176,4 +177,22 @@ void results_identity(const struct graph *g, const struct step_config *cfg, cons
 		key_add_u64(&kb, st->meta.tokens_out);
 	}
 	key_end(&kb, out);
+}
+
+enum archive_outcome results_write_archive(const struct graph *g, const struct step_config *cfg,
+                                           const char *script_name, const char *script_digest_hex, int64_t mtime,
+                                           const char *path, const struct record *previous, struct digest *identity,
+                                           char *err, size_t errlen)
+{
+	results_identity(g, cfg, script_name, script_digest_hex, mtime, identity);
+	if (record_archive_current(previous, path, identity)) {
+		analysis_remove_stale_temps(path);
+		return ARCHIVE_UP_TO_DATE;
+	}
+	struct analysis *a = results_collect(g, cfg, script_name, script_digest_hex);
+	enum archive_outcome outcome = a->partial ? ARCHIVE_WRITTEN_PARTIAL : ARCHIVE_WRITTEN;
+	if (analysis_write_archive(path, a, mtime, err, errlen) < 0)
+		outcome = ARCHIVE_FAILED;
+	analysis_free(a);
+	return outcome;
 }
