@@ -1,5 +1,4 @@
 /* scriptbuild - make for the AI analysis of a screenplay: argument parsing, wiring and the status line. */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
