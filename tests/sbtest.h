@@ -84,6 +84,25 @@ static inline int run_in(const char *dir, const char *out_path, const char *err_
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Runs scriptbuild in dir with --cache cache --report report and the NULL-terminated arguments in ap, stdout and
+ * stderr to out and err; the report is removed first so that a run that writes none cannot pass for one that did. */
+static inline int run_scriptbuild(const char *dir, const char *out, const char *err, const char *cache,
+                                  const char *report, va_list ap)
+{
+	char *argv[40];
+	int n = 0;
+	argv[n++] = (char *)sb();
+	argv[n++] = "--cache";
+	argv[n++] = (char *)cache;
+	argv[n++] = "--report";
+	argv[n++] = (char *)report;
+	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 39;)
+		argv[n++] = a;
+	argv[n] = NULL;
+	unlink(report);
+	return run_in(dir, out, err, argv);
+}
+
 /* Reads a whole file (malloc'd, NUL-terminated); NULL when it cannot. */
 static inline char *slurp(const char *path, size_t *len)
 {

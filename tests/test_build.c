@@ -62,21 +62,11 @@ static int teardown(void **state)
 /* Runs scriptbuild in the fixture dir with the fixture's cache and report, then the given arguments. */
 static int build(struct fixture *f, ...)
 {
-	char *argv[32];
-	int n = 0;
-	argv[n++] = (char *)sb();
-	argv[n++] = "--cache";
-	argv[n++] = f->cache;
-	argv[n++] = "--report";
-	argv[n++] = f->report;
 	va_list ap;
 	va_start(ap, f);
-	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 31;)
-		argv[n++] = a;
+	int rc = run_scriptbuild(f->dir, f->out, f->err, f->cache, f->report, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	unlink(f->report);
-	return run_in(f->dir, f->out, f->err, argv);
+	return rc;
 }
 
 static double count(struct fixture *f, const char *path)

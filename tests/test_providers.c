@@ -56,20 +56,11 @@ static void fixture_free(struct fixture *f)
 
 static int build(struct fixture *f, ...)
 {
-	char *argv[40];
-	int n = 0;
-	argv[n++] = (char *)sb();
-	argv[n++] = "--cache";
-	argv[n++] = f->cache;
-	argv[n++] = "--report";
-	argv[n++] = f->report;
 	va_list ap;
 	va_start(ap, f);
-	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 39;)
-		argv[n++] = a;
+	int rc = run_scriptbuild(f->dir, f->out, f->err, f->cache, f->report, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	return run_in(f->dir, f->out, f->err, argv);
+	return rc;
 }
 
 static double stat_of(struct fixture *f, const char *path)
