@@ -6,7 +6,6 @@
 #include <cjson/cJSON.h>
 
 #include "job.h"
-#include "loop.h"
 #include "net.h"
 #include "prompts.h"
 #include "replies.h"
@@ -15,12 +14,6 @@
 struct anthropic {
 	struct provider base;
 	struct net_endpoint ep;
-};
-
-struct call {
-	struct anthropic *a;
-	struct job *job;
-	int cut_offs;
 };
 
 static char *request_body(const struct job *job)
@@ -112,28 +105,6 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 	return verdict;
 }
 
-static int accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
-{
-	struct call *c = ctx;
-	char cause[400];
-	enum net_answer verdict = anthropic_take_answer(c->job, r, cause, sizeof(cause));
-	return net_verdict(&c->a->ep, c->job, r, verdict, cause, &c->cut_offs, why, whylen);
-}
-
-static void on_done(void *ctx, const struct http_result *r)
-{
-	struct call *c = ctx;
-	struct job *job = c->job;
-	/* An accepted or finally rejected answer already set the job; anything else failed on the wire. */
-	if (!http_ok(r))
-		net_fail_http(&c->a->ep, job, r);
-	struct loop *l = c->a->base.loop;
-	free(c);
-	net_complete(l, job, r);
-}
-
-static const struct http_callbacks callbacks = {accept_answer, on_done};
-
 static int anthropic_start(struct provider *p, struct job *job)
 {
 	struct anthropic *a = p->impl;
@@ -149,22 +120,7 @@ static int anthropic_start(struct provider *p, struct job *job)
 		         job->label);
 		return -1;
 	}
-	char *body = request_body(job);
-	if (!body) {
-		snprintf(job->error, sizeof(job->error), "%s: anthropic: out of memory building the request", job->label);
-		return -1;
-	}
-	struct call *c = xcalloc(1, sizeof(*c));
-	c->a = a;
-	c->job = job;
-	char err[256];
-	if (http_post(p->loop, &a->ep.client, job->label, body, &callbacks, c, err, sizeof(err)) < 0) {
-		free(c);
-		snprintf(job->error, sizeof(job->error), "%s: anthropic: %s", job->label, err);
-		return -1;
-	}
-	loop_job_started(p->loop);
-	return 0;
+	return net_send(p->loop, &a->ep, job, request_body(job), anthropic_take_answer);
 }
 
 static void anthropic_destroy(struct provider *p)

@@ -131,7 +131,7 @@ void net_endpoint_free(struct net_endpoint *ep)
 	ep->url = ep->path = ep->key = NULL;
 }
 
-void net_fail_http(const struct net_endpoint *ep, struct job *job, const struct http_result *r)
+static void fail_http(const struct net_endpoint *ep, struct job *job, const struct http_result *r)
 {
 	char why[400];
 	http_describe(&ep->client, r, why, sizeof(why));
@@ -147,7 +147,7 @@ void net_fail_http(const struct net_endpoint *ep, struct job *job, const struct 
 	job->status = r->fatal ? JOB_FATAL : JOB_FAILED;
 }
 
-int net_verdict(const struct net_endpoint *ep, struct job *job, const struct http_result *r, enum net_answer verdict,
+static int verdict_of(const struct net_endpoint *ep, struct job *job, const struct http_result *r, enum net_answer verdict,
                 const char *cause, int *cut_offs, char *why, size_t whylen)
 {
 	if (verdict == NET_ANSWER_OK) {
@@ -169,12 +169,65 @@ int net_verdict(const struct net_endpoint *ep, struct job *job, const struct htt
 	return -1;
 }
 
-void net_complete(struct loop *l, struct job *job, const struct http_result *r)
+static void complete(struct loop *l, struct job *job, const struct http_result *r)
 {
 	job->requests += r->requests;
 	job->retries += r->retries;
 	loop_job_finished(l);
 	job->done(job);
+}
+
+/* One request in flight for a job. */
+struct call {
+	struct loop *loop;
+	const struct net_endpoint *ep;
+	struct job *job;
+	net_reader read;
+	int cut_offs;
+};
+
+static int accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
+{
+	struct call *c = ctx;
+	char cause[400];
+	enum net_answer verdict = c->read(c->job, r, cause, sizeof(cause));
+	return verdict_of(c->ep, c->job, r, verdict, cause, &c->cut_offs, why, whylen);
+}
+
+static void on_done(void *ctx, const struct http_result *r)
+{
+	struct call *c = ctx;
+	struct job *job = c->job;
+	struct loop *l = c->loop;
+	/* An accepted or finally rejected answer already set the job; anything else failed on the wire. */
+	if (!http_ok(r))
+		fail_http(c->ep, job, r);
+	free(c);
+	complete(l, job, r);
+}
+
+static const struct http_callbacks callbacks = {accept_answer, on_done};
+
+int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, char *body, net_reader read)
+{
+	if (!body) {
+		snprintf(job->error, sizeof(job->error), "%s: %s: out of memory building the request", job->label,
+		         ep->provider);
+		return -1;
+	}
+	struct call *c = xcalloc(1, sizeof(*c));
+	c->loop = l;
+	c->ep = ep;
+	c->job = job;
+	c->read = read;
+	char err[256];
+	if (http_post(l, &ep->client, job->label, body, &callbacks, c, err, sizeof(err)) < 0) {
+		free(c);
+		snprintf(job->error, sizeof(job->error), "%s: %s: %s", job->label, ep->provider, err);
+		return -1;
+	}
+	loop_job_started(l);
+	return 0;
 }
 
 uint64_t net_usage(const cJSON *usage, const char *name)

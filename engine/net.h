@@ -63,9 +63,6 @@ int net_endpoint_init(struct net_endpoint *ep, const char *provider, const struc
 /* Frees what net_endpoint_init allocated. */
 void net_endpoint_free(struct net_endpoint *ep);
 
-/* Fails job from an HTTP result that is not a usable answer: JOB_FATAL when the run must stop, else JOB_FAILED. */
-void net_fail_http(const struct net_endpoint *ep, struct job *job, const struct http_result *r);
-
 /* What a provider made of a 2xx answer. */
 enum net_answer { NET_ANSWER_OK, NET_ANSWER_BAD, NET_ANSWER_CUT_OFF };
 
@@ -73,14 +70,13 @@ enum net_answer { NET_ANSWER_OK, NET_ANSWER_BAD, NET_ANSWER_CUT_OFF };
  * max_tokens must not spend the whole retry budget. */
 #define NET_CUT_OFF_RETRIES 2
 
-/* http's accept() for a provider that judged a 2xx answer: JOB_OK for NET_ANSWER_OK (0), else fails job with
- * "<label>: <provider> <cause> (HTTP status, request-id ...)", writes "<provider> <cause>" to why and returns -1
- * (try again) or -2 (final: the cut_offs-th cut-off beyond NET_CUT_OFF_RETRIES). */
-int net_verdict(const struct net_endpoint *ep, struct job *job, const struct http_result *r, enum net_answer verdict,
-                const char *cause, int *cut_offs, char *why, size_t whylen);
+/* Reads a 2xx answer into job (output or vectors, tokens): NET_ANSWER_OK, or another verdict with cause saying why. */
+typedef enum net_answer (*net_reader)(struct job *job, const struct http_result *r, char *cause, size_t len);
 
-/* Counts r's requests into job and completes it: loop_job_finished, then job->done. */
-void net_complete(struct loop *l, struct job *job, const struct http_result *r);
+/* POSTs body (taken over) to ep for job on l; read judges each 2xx answer, a bad one is retried like a 5xx, and job
+ * completes through job->done from inside the loop with its status, error (prefixed with its label and scrubbed of
+ * the key), requests and retries set. 0, or -1 with job->error set (done() never runs). */
+int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, char *body, net_reader read);
 
 /* The token count `name` of an answer's usage object, or 0 when absent or not a count a server could mean. */
 uint64_t net_usage(const struct cJSON *usage, const char *name);

@@ -12,7 +12,6 @@
 #include "base64.h"
 #include "float32.h"
 #include "job.h"
-#include "loop.h"
 #include "net.h"
 #include "prompts.h"
 #include "replies.h"
@@ -21,12 +20,6 @@
 struct openai {
 	struct provider base;
 	struct net_endpoint ep;
-};
-
-struct call {
-	struct openai *o;
-	struct job *job;
-	int cut_offs;
 };
 
 static char *chat_body(const struct job *job)
@@ -204,50 +197,6 @@ out:
 	return verdict;
 }
 
-static int accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
-{
-	struct call *c = ctx;
-	char cause[400];
-	enum net_answer verdict = c->job->kind == STEP_EMBEDDING
-	                                  ? openai_take_embeddings(c->job, r, cause, sizeof(cause))
-	                                  : openai_take_chat_answer(c->job, r, cause, sizeof(cause));
-	return net_verdict(&c->o->ep, c->job, r, verdict, cause, &c->cut_offs, why, whylen);
-}
-
-static void on_done(void *ctx, const struct http_result *r)
-{
-	struct call *c = ctx;
-	struct job *job = c->job;
-	/* An accepted or finally rejected answer already set the job; anything else failed on the wire. */
-	if (!http_ok(r))
-		net_fail_http(&c->o->ep, job, r);
-	struct loop *l = c->o->base.loop;
-	free(c);
-	net_complete(l, job, r);
-}
-
-static const struct http_callbacks callbacks = {accept_answer, on_done};
-
-static int send_job(struct provider *p, struct job *job, char *body)
-{
-	struct openai *o = p->impl;
-	if (!body) {
-		snprintf(job->error, sizeof(job->error), "%s: openai: out of memory building the request", job->label);
-		return -1;
-	}
-	struct call *c = xcalloc(1, sizeof(*c));
-	c->o = o;
-	c->job = job;
-	char err[256];
-	if (http_post(p->loop, &o->ep.client, job->label, body, &callbacks, c, err, sizeof(err)) < 0) {
-		free(c);
-		snprintf(job->error, sizeof(job->error), "%s: openai: %s", job->label, err);
-		return -1;
-	}
-	loop_job_started(p->loop);
-	return 0;
-}
-
 static int chat_start(struct provider *p, struct job *job)
 {
 	job->status = JOB_FAILED;
@@ -261,7 +210,8 @@ static int chat_start(struct provider *p, struct job *job)
 		snprintf(job->error, sizeof(job->error), "%s: openai: the step has no model, prompt or schema", job->label);
 		return -1;
 	}
-	return send_job(p, job, chat_body(job));
+	struct openai *o = p->impl;
+	return net_send(p->loop, &o->ep, job, chat_body(job), openai_take_chat_answer);
 }
 
 static int embed_start(struct provider *p, struct job *job)
@@ -296,7 +246,8 @@ static int embed_start(struct provider *p, struct job *job)
 		cJSON_AddNumberToObject(root, "dimensions", job->params->dims);
 	char *body = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
-	return send_job(p, job, body);
+	struct openai *o = p->impl;
+	return net_send(p->loop, &o->ep, job, body, openai_take_embeddings);
 }
 
 static void openai_destroy(struct provider *p)
