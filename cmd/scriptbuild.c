@@ -614,14 +614,10 @@ static int build(const struct options *o)
 		goto usage_error;
 	}
 	struct status status = {isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false};
-	struct net_config llm_net = {NULL, NULL, o->retries, o->connect_timeout_ms, o->timeout_ms,
-	                             o->verbose ? net_log : NULL, &status};
-	struct net_config embed_net = llm_net;
-	const char *llm_provider = rc.step[STEP_SUMMARY].provider;
-	llm_net.api_key = getenv(strcmp(llm_provider, "anthropic") == 0 ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY");
-	embed_net.api_key = getenv("OPENAI_API_KEY");
-	if (!o->dry_run && !o->frozen &&
-	    config_create_providers(&rc, loop, &llm_net, &embed_net, providers, err, sizeof(err)) < 0)
+	/* Keys and base URLs come from each provider's own SDK variables, read where the endpoint is made. */
+	struct net_config net = {NULL, NULL, o->retries, o->connect_timeout_ms, o->timeout_ms,
+	                         o->verbose ? net_log : NULL, &status};
+	if (!o->dry_run && !o->frozen && config_create_providers(&rc, loop, &net, providers, err, sizeof(err)) < 0)
 		goto usage_error;
 	if (!o->quiet)
 		describe_providers(&rc);

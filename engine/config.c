@@ -207,9 +207,8 @@ int config_override(struct run_config *rc, const char *what, const char *arg, ch
 	return apply(rc, &rc->step[k], what, eq + 1, err, errlen);
 }
 
-int config_create_providers(const struct run_config *rc, struct loop *loop, const struct net_config *llm_net,
-                            const struct net_config *embed_net, struct provider *out[STEP_KINDS], char *err,
-                            size_t errlen)
+int config_create_providers(const struct run_config *rc, struct loop *loop, const struct net_config *net,
+                            struct provider *out[STEP_KINDS], char *err, size_t errlen)
 {
 	struct provider *builtin = NULL, *llm = NULL, *embed = NULL;
 	for (int k = 0; k < STEP_KINDS; k++)
@@ -221,16 +220,16 @@ int config_create_providers(const struct run_config *rc, struct loop *loop, cons
 				builtin = builtin_provider_new(loop);
 			out[k] = builtin;
 		} else if (k == STEP_EMBEDDING) {
-			embed = openai_embed_provider_new(loop, embed_net, err, errlen);
+			embed = openai_embed_provider_new(loop, net, err, errlen);
 			if (!embed)
 				goto fail;
 			out[k] = embed;
 		} else {
 			if (!llm) {
 				if (strcmp(name, "anthropic") == 0)
-					llm = anthropic_provider_new(loop, llm_net, err, errlen);
+					llm = anthropic_provider_new(loop, net, err, errlen);
 				else
-					llm = openai_chat_provider_new(loop, llm_net, err, errlen);
+					llm = openai_chat_provider_new(loop, net, err, errlen);
 				if (!llm)
 					goto fail;
 			}

@@ -25,11 +25,11 @@ int config_init(struct run_config *rc, const char *llm_spec, const char *embed_s
  * replaces the system prompt), "dims"); KIND may be "all". 0, or -1 with err. */
 int config_override(struct run_config *rc, const char *what, const char *arg, char *err, size_t errlen);
 
-/* Creates the providers the config names on loop (one object per distinct provider). 0, or -1 with err;
- * created providers are in out[] (NULL where not created), freed by config_destroy_providers. */
-int config_create_providers(const struct run_config *rc, struct loop *loop, const struct net_config *llm_net,
-                            const struct net_config *embed_net, struct provider *out[STEP_KINDS], char *err,
-                            size_t errlen);
+/* Creates the providers the config names on loop (one object per distinct provider), each network one with net's
+ * retries, timeouts and log. 0, or -1 with err; created providers are in out[] (NULL where not created), freed by
+ * config_destroy_providers. */
+int config_create_providers(const struct run_config *rc, struct loop *loop, const struct net_config *net,
+                            struct provider *out[STEP_KINDS], char *err, size_t errlen);
 
 /* Frees the providers made by config_create_providers (each distinct one once). */
 void config_destroy_providers(struct provider *p[STEP_KINDS]);
