@@ -44,12 +44,9 @@ static char *request_body(const struct job *job)
 
 enum net_answer anthropic_take_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
 {
-	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
-	if (!cJSON_IsObject(root)) {
-		snprintf(cause, len, "answered with malformed JSON");
-		cJSON_Delete(root);
+	cJSON *root = net_parse_answer(r, cause, len);
+	if (!root)
 		return NET_ANSWER_BAD;
-	}
 	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
 	/* Cached prompt tokens are input tokens too, billed at other rates. */
 	uint64_t tokens_in = net_usage(usage, "input_tokens") + net_usage(usage, "cache_creation_input_tokens") +

@@ -230,6 +230,16 @@ int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, cha
 	return 0;
 }
 
+cJSON *net_parse_answer(const struct http_result *r, char *cause, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
+	if (cJSON_IsObject(root))
+		return root;
+	snprintf(cause, len, "answered with malformed JSON");
+	cJSON_Delete(root);
+	return NULL;
+}
+
 uint64_t net_usage(const cJSON *usage, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, name);

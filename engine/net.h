@@ -78,6 +78,9 @@ typedef enum net_answer (*net_reader)(struct job *job, const struct http_result 
  * the key), requests and retries set. 0, or -1 with job->error set (done() never runs). */
 int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, char *body, net_reader read);
 
+/* The answer's body as a JSON object, or NULL with cause saying it is malformed (caller deletes it). */
+struct cJSON *net_parse_answer(const struct http_result *r, char *cause, size_t len);
+
 /* The token count `name` of an answer's usage object, or 0 when absent or not a count a server could mean. */
 uint64_t net_usage(const struct cJSON *usage, const char *name);
 

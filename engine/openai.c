@@ -54,12 +54,9 @@ static char *chat_body(const struct job *job)
 
 enum net_answer openai_take_chat_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
 {
-	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
-	if (!cJSON_IsObject(root)) {
-		snprintf(cause, len, "answered with malformed JSON");
-		cJSON_Delete(root);
+	cJSON *root = net_parse_answer(r, cause, len);
+	if (!root)
 		return NET_ANSWER_BAD;
-	}
 	const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
 	const cJSON *finish = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
 	const char *finish_reason = cJSON_IsString(finish) ? finish->valuestring : "";
@@ -136,12 +133,9 @@ static int fill_row(float *row, size_t width, const unsigned char *bytes, const 
  * of numbers an OpenAI-compatible server that ignores encoding_format sends: both are read. */
 enum net_answer openai_take_embeddings(struct job *job, const struct http_result *r, char *cause, size_t len)
 {
-	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
-	if (!cJSON_IsObject(root)) {
-		snprintf(cause, len, "answered with malformed JSON");
-		cJSON_Delete(root);
+	cJSON *root = net_parse_answer(r, cause, len);
+	if (!root)
 		return NET_ANSWER_BAD;
-	}
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
 	int count = cJSON_IsArray(data) ? cJSON_GetArraySize(data) : -1;
 	size_t width = 0, want = job->params->dims > 0 ? (size_t)job->params->dims : 0, cap = 0;
