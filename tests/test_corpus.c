@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fountain.h"
+#include "sbtest.h"
 
 static char corpus[4096];
 
@@ -24,17 +25,9 @@ struct text {
 static struct text read_all(const char *path)
 {
 	struct text t = {0};
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	t.data = malloc((size_t)n);
+	t.data = slurp(path, &t.len);
 	assert_non_null(t.data);
-	assert_int_equal(fread(t.data, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	t.len = (size_t)n;
+	assert_true(t.len > 0);
 	return t;
 }
 

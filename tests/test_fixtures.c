@@ -12,37 +12,14 @@
 #include <cmocka.h>
 
 #include "fountain.h"
+#include "sbtest.h"
 
 static char fixtures[4096];
-
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 4096, len = 0;
-	char *data = malloc(cap);
-	size_t got;
-	while (data && (got = fread(data + len, 1, cap - len - 1, f)) > 0) {
-		len += got;
-		if (cap - len == 1) {
-			char *bigger = realloc(data, cap * 2);
-			if (!bigger)
-				free(data);
-			data = bigger;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (data)
-		data[len] = '\0';
-	return data;
-}
 
 /* 1 when the fixture matches, else prints both parses and returns 0. */
 static int check_one(const char *fountain_path, const char *json_path)
 {
-	char *expected_text = read_all(json_path);
+	char *expected_text = slurp(json_path, NULL);
 	assert_non_null(expected_text);
 	cJSON *expected = cJSON_Parse(expected_text);
 	free(expected_text);
