@@ -103,6 +103,17 @@ static int characters_of_script(struct fixture *f)
 	return n;
 }
 
+/* The file at path holds exactly len bytes at data. */
+static void assert_file_is(const char *path, const char *data, size_t len)
+{
+	size_t got;
+	char *now = slurp(path, &got);
+	assert_non_null(now);
+	assert_int_equal(got, len);
+	assert_memory_equal(now, data, len);
+	free(now);
+}
+
 static void expect_runs(struct fixture *f, double summary, double outline, double sheet, double embedding)
 {
 	assert_int_equal((int)count(f, "steps.summary.run"), (int)summary);
@@ -123,7 +134,7 @@ static void test_cold_then_noop(void **state)
 	int chars = characters_of_script(f);
 	assert_int_equal(build(f, "-q", f->script, NULL), 0);
 	expect_runs(f, 12, 1, chars, 12);
-	size_t len1, len2;
+	size_t len1;
 	char *a1 = slurp(f->archive, &len1);
 	assert_non_null(a1);
 
@@ -139,12 +150,8 @@ static void test_cold_then_noop(void **state)
 	assert_int_equal((int)count(f, "steps.sheet.cached"), chars);
 	assert_int_equal((int)count(f, "steps.embedding.cached"), 12);
 	assert_int_equal((int)count(f, "requests.llm"), 0);
-	char *a2 = slurp(f->archive, &len2);
-	assert_non_null(a2);
-	assert_int_equal(len1, len2);
-	assert_memory_equal(a1, a2, len1);
+	assert_file_is(f->archive, a1, len1);
 	free(a1);
-	free(a2);
 }
 
 static void test_edit_one_scene(void **state)
@@ -262,7 +269,7 @@ static void test_damaged_blob_is_detected_and_never_served(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(build(f, "-q", f->script, NULL), 0);
-	size_t len1, len2;
+	size_t len1;
 	char *a1 = slurp(f->archive, &len1);
 	damage_blobs(f);
 
@@ -274,11 +281,8 @@ static void test_damaged_blob_is_detected_and_never_served(void **state)
 
 	assert_int_equal(build(f, "-q", f->script, NULL), 0);
 	assert_true(count(f, "steps.summary.run") + count(f, "steps.outline.run") + count(f, "steps.sheet.run") >= 1);
-	char *a2 = slurp(f->archive, &len2);
-	assert_int_equal(len1, len2);
-	assert_memory_equal(a1, a2, len1);
+	assert_file_is(f->archive, a1, len1);
 	free(a1);
-	free(a2);
 	/* The rerun stored a good copy over the damaged one. */
 	assert_int_equal(run_in(f->dir, f->out, f->err, verify), 0);
 }
@@ -335,16 +339,12 @@ static void test_frozen(void **state)
 	free(out);
 	assert_int_equal(access(f->archive, F_OK), -1);
 	assert_int_equal(build(f, "-q", f->script, NULL), 0);
-	size_t len1, len2;
+	size_t len1;
 	char *a1 = slurp(f->archive, &len1);
 	unlink(f->archive);
 	assert_int_equal(build(f, "-q", "--frozen", f->script, NULL), 0);
-	char *a2 = slurp(f->archive, &len2);
-	assert_non_null(a2);
-	assert_int_equal(len1, len2);
-	assert_memory_equal(a1, a2, len1);
+	assert_file_is(f->archive, a1, len1);
 	free(a1);
-	free(a2);
 }
 
 static void test_targets(void **state)
@@ -381,7 +381,7 @@ static void test_archive_reproducible_across_dirs_caches_and_time(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(build(f, "-q", f->script, NULL), 0);
-	size_t len1, len2;
+	size_t len1;
 	char *a1 = slurp(f->archive, &len1);
 	assert_non_null(a1);
 
@@ -399,12 +399,8 @@ static void test_archive_reproducible_across_dirs_caches_and_time(void **state)
 	sleep(1);
 	char *argv[] = {(char *)sb(), "-q", "--cache", cache2, "play.fountain", NULL};
 	assert_int_equal(run_in(other, NULL, NULL, argv), 0);
-	char *a2 = slurp(archive2, &len2);
-	assert_non_null(a2);
-	assert_int_equal(len1, len2);
-	assert_memory_equal(a1, a2, len1);
+	assert_file_is(archive2, a1, len1);
 	free(a1);
-	free(a2);
 }
 
 /* The number printed after label in -t stats output. */
