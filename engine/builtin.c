@@ -624,10 +624,8 @@ static void capitalised_names(const char *action, const char *heading, struct ta
 /* Aborts like util.c's allocators: a half-built result must never be cached as if complete. */
 static cJSON *must(cJSON *item)
 {
-	if (!item) {
-		fputs("scriptbuild: out of memory\n", stderr);
-		abort();
-	}
+	if (!item)
+		out_of_memory();
 	return item;
 }
 

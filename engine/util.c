@@ -6,7 +6,7 @@
 
 #include "util.h"
 
-static void out_of_memory(void)
+void out_of_memory(void)
 {
 	fputs("scriptbuild: out of memory\n", stderr);
 	abort();

@@ -5,6 +5,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* Says so on stderr and aborts: the engine cannot make progress, and half a result must never be cached. */
+_Noreturn void out_of_memory(void);
+
 /* malloc/calloc/realloc/strdup that abort on out of memory (the engine cannot make progress without memory). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
