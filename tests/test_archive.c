@@ -20,6 +20,7 @@
 
 #include "digest.h"
 #include "sample_analysis.h"
+#include "tarkit.h"
 
 #define MTIME INT64_C(1234567890)
 
@@ -402,127 +403,6 @@ static void test_flipped_file_bytes(void **state)
 	analysis_free(a);
 }
 
-/* Entries for repacking archives the writer would never produce. */
-struct item {
-	char name[64];
-	unsigned char *data;
-	size_t len;
-	unsigned type;           /* AE_IFREG, AE_IFDIR, AE_IFLNK */
-};
-
-struct pack {
-	struct item items[12];
-	int n;
-};
-
-static void unpack(const char *path, struct pack *p)
-{
-	memset(p, 0, sizeof *p);
-	struct archive *ar = archive_read_new();
-	archive_read_support_filter_zstd(ar);
-	archive_read_support_format_tar(ar);
-	assert_int_equal(archive_read_open_filename(ar, path, 10240), ARCHIVE_OK);
-	struct archive_entry *e;
-	while (archive_read_next_header(ar, &e) == ARCHIVE_OK) {
-		struct item *it = &p->items[p->n++];
-		snprintf(it->name, sizeof it->name, "%s", archive_entry_pathname(e));
-		it->len = (size_t)archive_entry_size(e);
-		it->data = malloc(it->len + 1);
-		assert_non_null(it->data);
-		assert_int_equal(archive_read_data(ar, it->data, it->len), (la_ssize_t)it->len);
-		it->data[it->len] = '\0';
-		it->type = AE_IFREG;
-	}
-	archive_read_free(ar);
-}
-
-static void pack_free(struct pack *p)
-{
-	for (int i = 0; i < p->n; i++)
-		free(p->items[i].data);
-}
-
-static struct item *item_named(struct pack *p, const char *name)
-{
-	for (int i = 0; i < p->n; i++)
-		if (strcmp(p->items[i].name, name) == 0)
-			return &p->items[i];
-	fail_msg("no entry %s", name);
-	return NULL;
-}
-
-static void repack(struct pack *p, const char *path)
-{
-	struct archive *ar = archive_write_new();
-	archive_write_set_format_pax_restricted(ar);
-	archive_write_add_filter_zstd(ar);
-	assert_int_equal(archive_write_open_filename(ar, path), ARCHIVE_OK);
-	for (int i = 0; i < p->n; i++) {
-		struct item *it = &p->items[i];
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, it->name);
-		archive_entry_set_filetype(e, it->type);
-		archive_entry_set_perm(e, it->type == AE_IFDIR ? 0755 : 0644);
-		archive_entry_set_mtime(e, MTIME, 0);
-		if (it->type == AE_IFLNK)
-			archive_entry_set_symlink(e, "/etc/passwd");
-		archive_entry_set_size(e, it->type == AE_IFREG ? (la_int64_t)it->len : 0);
-		assert_int_equal(archive_write_header(ar, e), ARCHIVE_OK);
-		if (it->type == AE_IFREG)
-			assert_int_equal(archive_write_data(ar, it->data, it->len), (la_ssize_t)it->len);
-		archive_entry_free(e);
-	}
-	assert_int_equal(archive_write_close(ar), ARCHIVE_OK);
-	archive_write_free(ar);
-}
-
-static void set_hex(cJSON *o, const char *key, const void *data, size_t len)
-{
-	struct digest d;
-	char hex[33], text[48];
-	digest_bytes(data, len, &d);
-	digest_to_hex(&d, hex);
-	snprintf(text, sizeof text, "xxh3-128:%s", hex);
-	cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateString(text));
-}
-
-/* Rewrites manifest.json after edit(root): entry sizes and digests made true again, and the self digest recomputed as
- * the writer computes it, so only the deliberate lie remains. */
-static void forge_manifest(struct pack *p, void (*edit)(cJSON *root))
-{
-	struct item *m = item_named(p, "manifest.json");
-	cJSON *root = cJSON_Parse((char *)m->data);
-	assert_non_null(root);
-	if (edit)
-		edit(root);
-	cJSON *ents = cJSON_GetObjectItemCaseSensitive(root, "entries");
-	for (int i = 0; i < p->n; i++) {
-		cJSON *o = cJSON_GetObjectItemCaseSensitive(ents, p->items[i].name);
-		if (!o)
-			continue;
-		cJSON_ReplaceItemInObjectCaseSensitive(o, "size", cJSON_CreateNumber((double)p->items[i].len));
-		set_hex(o, "digest", p->items[i].data, p->items[i].len);
-	}
-	cJSON_ReplaceItemInObjectCaseSensitive(root, "manifest_digest",
-	                                       cJSON_CreateString("xxh3-128:00000000000000000000000000000000"));
-	char *text = cJSON_Print(root);
-	size_t n = strlen(text);
-	free(m->data);
-	m->data = malloc(n + 2);
-	memcpy(m->data, text, n);
-	memcpy(m->data + n, "\n", 2);
-	m->len = n + 1;
-	struct digest d;
-	char hex[33];
-	digest_bytes(m->data, m->len, &d);
-	digest_to_hex(&d, hex);
-	char *at = strstr((char *)m->data, "xxh3-128:00000000000000000000000000000000");
-	assert_non_null(at);
-	memcpy(at + 9, hex, 32);
-	free(text);
-	cJSON_Delete(root);
-}
-
 static void test_flipped_entry_bytes(void **state)
 {
 	(void)state;
@@ -532,18 +412,18 @@ static void test_flipped_entry_bytes(void **state)
 		                             "sheets.jsonl", "summaries.jsonl" };
 	for (int i = 0; i < 6; i++) {
 		struct pack p;
-		unpack(path_in("k.tar.zst"), &p);
+		tar_unpack(path_in("k.tar.zst"), &p);
 		/* The repacked but untouched archive is accepted: the refusal below is about the flipped byte. */
-		repack(&p, path_in("same.tar.zst"));
+		tar_repack(&p, path_in("same.tar.zst"), MTIME);
 		analysis_free(read_ok(path_in("same.tar.zst")));
-		struct item *it = item_named(&p, names[i]);
+		struct item *it = tar_item_named(&p, names[i]);
 		for (size_t at = 0; at < it->len; at += it->len / 7 + 1) {
 			it->data[at] ^= 0x04;
-			repack(&p, path_in("flip.tar.zst"));
+			tar_repack(&p, path_in("flip.tar.zst"), MTIME);
 			it->data[at] ^= 0x04;
 			read_fails(path_in("flip.tar.zst"), names[i]);
 		}
-		pack_free(&p);
+		tar_pack_free(&p);
 	}
 	analysis_free(a);
 }
@@ -572,60 +452,42 @@ static void test_manifest_lies(void **state)
 	write_ok(path_in("k.tar.zst"), a, MTIME);
 	struct pack p;
 
-	unpack(path_in("k.tar.zst"), &p);
-	forge_manifest(&p, NULL);
-	repack(&p, path_in("forged.tar.zst"));
+	tar_unpack(path_in("k.tar.zst"), &p);
+	tar_forge_manifest(&p, NULL);
+	tar_repack(&p, path_in("forged.tar.zst"), MTIME);
 	analysis_free(read_ok(path_in("forged.tar.zst")));
-	pack_free(&p);
+	tar_pack_free(&p);
 
-	unpack(path_in("k.tar.zst"), &p);
-	forge_manifest(&p, lie_about_summaries);
-	repack(&p, path_in("lie.tar.zst"));
+	tar_unpack(path_in("k.tar.zst"), &p);
+	tar_forge_manifest(&p, lie_about_summaries);
+	tar_repack(&p, path_in("lie.tar.zst"), MTIME);
 	read_fails(path_in("lie.tar.zst"), "counts.summaries is 2 but summaries.jsonl holds 3");
-	pack_free(&p);
+	tar_pack_free(&p);
 
-	unpack(path_in("k.tar.zst"), &p);
-	forge_manifest(&p, lie_about_dims);
-	repack(&p, path_in("dims.tar.zst"));
+	tar_unpack(path_in("k.tar.zst"), &p);
+	tar_forge_manifest(&p, lie_about_dims);
+	tar_repack(&p, path_in("dims.tar.zst"), MTIME);
 	read_fails(path_in("dims.tar.zst"), "embeddings.npy: shape (3, 8)");
-	pack_free(&p);
+	tar_pack_free(&p);
 
-	unpack(path_in("k.tar.zst"), &p);
-	forge_manifest(&p, future_version);
-	repack(&p, path_in("v2.tar.zst"));
+	tar_unpack(path_in("k.tar.zst"), &p);
+	tar_forge_manifest(&p, future_version);
+	tar_repack(&p, path_in("v2.tar.zst"), MTIME);
 	read_fails(path_in("v2.tar.zst"), "format_version 2");
-	pack_free(&p);
+	tar_pack_free(&p);
 
 	/* A fourth scene line that the manifest does not count. */
-	unpack(path_in("k.tar.zst"), &p);
-	struct item *sc = item_named(&p, "summaries.jsonl");
+	tar_unpack(path_in("k.tar.zst"), &p);
+	struct item *sc = tar_item_named(&p, "summaries.jsonl");
 	size_t extra = strlen("{\"scene\":4,\"model\":\"builtin-summary-1\",\"output\":null}\n");
 	sc->data = realloc(sc->data, sc->len + extra + 1);
 	memcpy(sc->data + sc->len, "{\"scene\":4,\"model\":\"builtin-summary-1\",\"output\":null}\n", extra + 1);
 	sc->len += extra;
-	forge_manifest(&p, NULL);
-	repack(&p, path_in("extra.tar.zst"));
+	tar_forge_manifest(&p, NULL);
+	tar_repack(&p, path_in("extra.tar.zst"), MTIME);
 	read_fails(path_in("extra.tar.zst"), "summaries.jsonl line 4");
-	pack_free(&p);
+	tar_pack_free(&p);
 	analysis_free(a);
-}
-
-static void with_npy_header(struct pack *p, const char *dict)
-{
-	struct item *it = item_named(p, "embeddings.npy");
-	size_t hlen = 118;
-	unsigned char *b = malloc(10 + hlen + 96);
-	memcpy(b, "\x93NUMPY\x01\x00", 8);
-	b[8] = (unsigned char)hlen;
-	b[9] = 0;
-	memset(b + 10, ' ', hlen);
-	memcpy(b + 10, dict, strlen(dict));
-	b[10 + hlen - 1] = '\n';
-	memcpy(b + 10 + hlen, it->data + it->len - 96, 96);
-	free(it->data);
-	it->data = b;
-	it->len = 10 + hlen + 96;
-	forge_manifest(p, NULL);
 }
 
 static void test_bad_npy(void **state)
@@ -649,16 +511,17 @@ static void test_bad_npy(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct pack p;
-		unpack(path_in("k.tar.zst"), &p);
-		with_npy_header(&p, cases[i].dict);
-		repack(&p, path_in("npy.tar.zst"));
+		tar_unpack(path_in("k.tar.zst"), &p);
+		tar_with_npy_header(&p, cases[i].dict, 96);
+		tar_forge_manifest(&p, NULL);
+		tar_repack(&p, path_in("npy.tar.zst"), MTIME);
 		if (cases[i].want) {
 			read_fails(path_in("npy.tar.zst"), "embeddings.npy");
 			read_fails(path_in("npy.tar.zst"), cases[i].want);
 		} else {
 			analysis_free(read_ok(path_in("npy.tar.zst")));
 		}
-		pack_free(&p);
+		tar_pack_free(&p);
 	}
 	analysis_free(a);
 }
@@ -684,8 +547,8 @@ static void test_bad_entries(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct pack p;
-		unpack(path_in("k.tar.zst"), &p);
-		struct item *it = item_named(&p, cases[i].rename_from);
+		tar_unpack(path_in("k.tar.zst"), &p);
+		struct item *it = tar_item_named(&p, cases[i].rename_from);
 		if (!it)
 			abort();
 		snprintf(it->name, sizeof it->name, "%s", cases[i].rename_to);
@@ -705,9 +568,9 @@ static void test_bad_entries(void **state)
 				if (p.items[j].name[0])
 					q.items[q.n++] = p.items[j];
 		}
-		repack(&q, path_in("bad.tar.zst"));
+		tar_repack(&q, path_in("bad.tar.zst"), MTIME);
 		read_fails(path_in("bad.tar.zst"), cases[i].want);
-		pack_free(&p);
+		tar_pack_free(&p);
 	}
 	analysis_free(a);
 }

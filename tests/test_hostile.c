@@ -22,6 +22,7 @@
 #include "prompts.h"
 #include "replies.h"
 #include "sbtest.h"
+#include "tarkit.h"
 
 /* Every child runs under these: a runaway is killed, not waited for. (A sanitized build of 10,000 scenes peaks near
  * 1 GiB, most of it the sanitizer's quarantine.) */
@@ -476,17 +477,6 @@ static void test_hostile_scripts(void **state)
 
 /* ---- archives ---- */
 
-struct item {
-	char name[128];
-	unsigned char *data;
-	size_t len;
-};
-
-struct pack {
-	struct item items[8];
-	int n;
-};
-
 struct archives {
 	char *dir;
 	char run[1024];        /* scriptload's working directory: "../x" from there is dir/x */
@@ -574,67 +564,18 @@ static void test_truncated_archives(void **state)
 	free(b);
 }
 
-/* The entries of an archive, in order; NULL when it is not one libarchive reads whole. */
-static void unpack(const char *path, struct pack *p)
-{
-	memset(p, 0, sizeof *p);
-	struct archive *ar = archive_read_new();
-	archive_read_support_filter_zstd(ar);
-	archive_read_support_format_tar(ar);
-	assert_int_equal(archive_read_open_filename(ar, path, 10240), ARCHIVE_OK);
-	struct archive_entry *e;
-	while (archive_read_next_header(ar, &e) == ARCHIVE_OK) {
-		assert_true(p->n < 7);
-		struct item *it = &p->items[p->n++];
-		snprintf(it->name, sizeof it->name, "%s", archive_entry_pathname(e));
-		it->len = (size_t)archive_entry_size(e);
-		it->data = malloc(it->len + 1);
-		assert_non_null(it->data);
-		assert_int_equal(archive_read_data(ar, it->data, it->len), (la_ssize_t)it->len);
-		it->data[it->len] = '\0';
-	}
-	archive_read_free(ar);
-}
-
-static void pack_free(struct pack *p)
-{
-	for (int i = 0; i < p->n; i++)
-		free(p->items[i].data);
-}
-
-static void repack(const struct pack *p, const char *path)
-{
-	struct archive *ar = archive_write_new();
-	archive_write_set_format_pax_restricted(ar);
-	archive_write_add_filter_zstd(ar);
-	assert_int_equal(archive_write_open_filename(ar, path), ARCHIVE_OK);
-	for (int i = 0; i < p->n; i++) {
-		const struct item *it = &p->items[i];
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, it->name);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0644);
-		archive_entry_set_size(e, (la_int64_t)it->len);
-		assert_int_equal(archive_write_header(ar, e), ARCHIVE_OK);
-		assert_int_equal(archive_write_data(ar, it->data, it->len), (la_ssize_t)it->len);
-		archive_entry_free(e);
-	}
-	assert_int_equal(archive_write_close(ar), ARCHIVE_OK);
-	archive_write_free(ar);
-}
-
 /* Whether two archives hold the same entries with the same bytes. */
 static int same_content(const char *a, const char *b)
 {
 	struct pack x, y;
-	unpack(a, &x);
-	unpack(b, &y);
+	tar_unpack(a, &x);
+	tar_unpack(b, &y);
 	int same = x.n == y.n;
 	for (int i = 0; same && i < x.n; i++)
 		same = strcmp(x.items[i].name, y.items[i].name) == 0 && x.items[i].len == y.items[i].len &&
 		       memcmp(x.items[i].data, y.items[i].data, x.items[i].len) == 0;
-	pack_free(&x);
-	pack_free(&y);
+	tar_pack_free(&x);
+	tar_pack_free(&y);
 	return same;
 }
 
@@ -674,15 +615,6 @@ static void test_flipped_archives(void **state)
 	free(b);
 }
 
-static struct item *item_named(struct pack *p, const char *name)
-{
-	for (int i = 0; i < p->n; i++)
-		if (strcmp(p->items[i].name, name) == 0)
-			return &p->items[i];
-	fail_msg("no entry %s", name);
-	return NULL;
-}
-
 static void test_entry_names(void **state)
 {
 	struct archives *t = *state;
@@ -691,34 +623,25 @@ static void test_entry_names(void **state)
 	char *bad = bad_path.s;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		struct pack p;
-		unpack(t->good, &p);
-		snprintf(item_named(&p, "outline.json")->name, sizeof p.items[0].name, "%s", names[i]);
-		repack(&p, bad);
-		pack_free(&p);
+		tar_unpack(t->good, &p);
+		snprintf(tar_item_named(&p, "outline.json")->name, sizeof p.items[0].name, "%s", names[i]);
+		tar_repack(&p, bad, 0);
+		tar_pack_free(&p);
 		refused(t, bad, "unexpected entry", 1);
 	}
 	/* The six right entries and one more in front. */
 	struct pack p;
-	unpack(t->good, &p);
+	tar_unpack(t->good, &p);
 	memmove(&p.items[1], &p.items[0], (size_t)p.n * sizeof p.items[0]);
 	p.n++;
 	snprintf(p.items[0].name, sizeof p.items[0].name, "../x");
 	p.items[0].data = (unsigned char *)strdup("planted\n");
+	p.items[0].type = AE_IFREG;
 	p.items[0].len = 8;
-	repack(&p, bad);
-	pack_free(&p);
+	tar_repack(&p, bad, 0);
+	tar_pack_free(&p);
 	refused(t, bad, "../x: unexpected entry", 1);
 	assert_false(exists(path_in(t->dir, "x").s));
-}
-
-static void set_digest_of(cJSON *o, const char *key, const void *data, size_t len)
-{
-	struct digest d;
-	char hex[DIGEST_HEX_LEN + 1], text[64];
-	digest_bytes(data, len, &d);
-	digest_to_hex(&d, hex);
-	snprintf(text, sizeof text, "xxh3-128:%s", hex);
-	cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateString(text));
 }
 
 static void set_number(cJSON *root, const char *object, const char *key, double v)
@@ -726,44 +649,6 @@ static void set_number(cJSON *root, const char *object, const char *key, double 
 	cJSON *o = cJSON_GetObjectItemCaseSensitive(root, object);
 	assert_non_null(cJSON_GetObjectItemCaseSensitive(o, key));
 	cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateNumber(v));
-}
-
-/* Rewrites manifest.json with every entry's size and digest true, then edit(root) (the lie), then its own digest as
- * the writer computes it: so that the lie alone is what a reader can catch. */
-static void forge_manifest(struct pack *p, void (*edit)(cJSON *root))
-{
-	struct item *m = item_named(p, "manifest.json");
-	cJSON *root = cJSON_Parse((char *)m->data);
-	assert_non_null(root);
-	cJSON *entries = cJSON_GetObjectItemCaseSensitive(root, "entries");
-	for (int i = 0; i < p->n; i++) {
-		cJSON *o = cJSON_GetObjectItemCaseSensitive(entries, p->items[i].name);
-		if (!o)
-			continue;
-		cJSON_ReplaceItemInObjectCaseSensitive(o, "size", cJSON_CreateNumber((double)p->items[i].len));
-		set_digest_of(o, "digest", p->items[i].data, p->items[i].len);
-	}
-	if (edit)
-		edit(root);
-	static const char zeros[] = "xxh3-128:00000000000000000000000000000000";
-	cJSON_ReplaceItemInObjectCaseSensitive(root, "manifest_digest", cJSON_CreateString(zeros));
-	char *text = cJSON_Print(root);
-	cJSON_Delete(root);
-	size_t n = strlen(text);
-	free(m->data);
-	m->data = malloc(n + 2);
-	assert_non_null(m->data);
-	memcpy(m->data, text, n);
-	memcpy(m->data + n, "\n", 2);
-	m->len = n + 1;
-	free(text);
-	struct digest d;
-	char hex[DIGEST_HEX_LEN + 1];
-	digest_bytes(m->data, m->len, &d);
-	digest_to_hex(&d, hex);
-	char *at = strstr((char *)m->data, zeros);
-	assert_non_null(at);
-	memcpy(at + 9, hex, DIGEST_HEX_LEN);
 }
 
 static void fewer_scenes(cJSON *root)
@@ -789,7 +674,7 @@ static void fewer_rows(cJSON *root)
 static void wrong_outline_digest(cJSON *root)
 {
 	cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "entries"), "outline.json");
-	set_digest_of(o, "digest", "something else", 14);
+	tar_set_digest(o, "digest", "something else", 14);
 }
 
 static void wrong_scenes_size(cJSON *root)
@@ -807,10 +692,10 @@ static void test_lying_manifests(void **state)
 	struct pack p;
 
 	/* The forgery itself is faithful: with no lie the archive is accepted. */
-	unpack(t->good, &p);
-	forge_manifest(&p, NULL);
-	repack(&p, bad);
-	pack_free(&p);
+	tar_unpack(t->good, &p);
+	tar_forge_manifest(&p, NULL);
+	tar_repack(&p, bad, 0);
+	tar_pack_free(&p);
 	char *check[] = { (char *)sl(), "--check", bad, NULL };
 	assert_int_equal(run_in(t->dir, NULL, NULL, check), 0);
 
@@ -826,44 +711,24 @@ static void test_lying_manifests(void **state)
 		{ wrong_scenes_size, "scenes.jsonl: size mismatch" },
 	};
 	for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
-		unpack(t->good, &p);
-		forge_manifest(&p, lies[i].edit);
-		repack(&p, bad);
-		pack_free(&p);
+		tar_unpack(t->good, &p);
+		tar_forge_manifest(&p, lies[i].edit);
+		tar_repack(&p, bad, 0);
+		tar_pack_free(&p);
 		refused(t, bad, lies[i].want, 1);
 	}
 
 	/* A manifest whose own digest lies. */
-	unpack(t->good, &p);
-	forge_manifest(&p, NULL);
-	struct item *m = item_named(&p, "manifest.json");
+	tar_unpack(t->good, &p);
+	tar_forge_manifest(&p, NULL);
+	struct item *m = tar_item_named(&p, "manifest.json");
 	char *hex = strstr((char *)m->data, "\"manifest_digest\":\t\"xxh3-128:");
 	assert_non_null(hex);
 	hex += strlen("\"manifest_digest\":\t\"xxh3-128:");
 	*hex = *hex == '0' ? '1' : '0';
-	repack(&p, bad);
-	pack_free(&p);
+	tar_repack(&p, bad, 0);
+	tar_pack_free(&p);
 	refused(t, bad, "manifest.json: digest mismatch", 1);
-}
-
-/* Replaces embeddings.npy's header dictionary, keeping keep_data bytes of the original data. */
-static void with_npy_header(struct pack *p, const char *dict, size_t keep_data)
-{
-	struct item *it = item_named(p, "embeddings.npy");
-	size_t hlen = 128 - 10, old_header = 10 + (size_t)(it->data[8] | it->data[9] << 8);
-	size_t data = it->len - old_header < keep_data ? it->len - old_header : keep_data;
-	unsigned char *b = malloc(10 + hlen + data);
-	assert_non_null(b);
-	memcpy(b, "\x93NUMPY\x01\x00", 8);
-	b[8] = (unsigned char)hlen;
-	b[9] = 0;
-	memset(b + 10, ' ', hlen);
-	memcpy(b + 10, dict, strlen(dict));
-	b[10 + hlen - 1] = '\n';
-	memcpy(b + 10 + hlen, it->data + old_header, data);
-	free(it->data);
-	it->data = b;
-	it->len = 10 + hlen + data;
 }
 
 static void huge_manifest_shape(cJSON *root)
@@ -893,11 +758,11 @@ static void test_huge_npy_shapes(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct pack p;
-		unpack(t->good, &p);
-		with_npy_header(&p, cases[i].dict, cases[i].keep);
-		forge_manifest(&p, cases[i].edit);
-		repack(&p, bad);
-		pack_free(&p);
+		tar_unpack(t->good, &p);
+		tar_with_npy_header(&p, cases[i].dict, cases[i].keep);
+		tar_forge_manifest(&p, cases[i].edit);
+		tar_repack(&p, bad, 0);
+		tar_pack_free(&p);
 		if (i == 0) {
 			/* The rewritten header is the writer's own: accepted, so the others fail for their shape alone. */
 			char *check[] = { (char *)sl(), "--check", bad, NULL };
