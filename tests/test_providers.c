@@ -92,7 +92,7 @@ static int speakers_of_scene(struct fixture *f, int scene)
 static void test_seed_scenario_request_counts(void **state)
 {
 	(void)state;
-	const char *flags[] = {"--latency", "summary=20,outline=40,sheet=30,embedding=5", NULL};
+	const char *flags[] = {"--latency", "summary=100,outline=40,sheet=30,embedding=5", NULL};
 	struct fixture *f = fixture_new(flags);
 	assert_int_equal(build(f, "-q", "-j", "10", f->script, NULL), 0);
 	assert_int_equal((int)stat_of(f, "by_kind.summary"), 100);
