@@ -24,13 +24,22 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS := $(shell pkg-config --cflags $(TESTPKGS) 2>/dev/null)
 TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
 
-ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Iengine -Icache -Iexport $(PKG_CFLAGS) \
-             -DSCRIPTBUILD_VERSION='"$(VERSION)"'
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -DSCRIPTBUILD_VERSION='"$(VERSION)"'
+
+# The layers' arrows (cmd -> engine, export, cache; engine -> cache; export -> cache): each directory sees only the
+# headers its arrows allow, so a wrong #include is a build error. cmd, tests and tools see everything.
+INC_engine = -Iengine -Icache
+INC_export = -Iexport -Icache
+INC_cache  = -Icache
+INC_ALL    = -Iengine -Icache -Iexport -Icmd
 ALL_LDFLAGS = -Wl,--as-needed $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRC   = $(wildcard engine/*.c) $(wildcard cache/*.c) $(wildcard export/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB       = $(BUILD)/libscriptbuild.a
+# cmd's own layer (publishing); scriptbuild.c and scriptload.c are the programs.
+CMD_SRC   = $(filter-out cmd/scriptbuild.c cmd/scriptload.c,$(wildcard cmd/*.c))
+CMD_OBJ   = $(CMD_SRC:%.c=$(BUILD)/%.o)
 BINS      = $(BUILD)/scriptbuild $(BUILD)/scriptload
 UNIT_SRC  = $(wildcard tests/test_*.c)
 UNIT_BINS = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -48,31 +57,43 @@ DEB_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libl
 
 all: $(BINS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/engine/%.o: engine/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(INC_engine) -MMD -MP -c -o $@ $<
+
+$(BUILD)/export/%.o: export/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(INC_export) -MMD -MP -c -o $@ $<
+
+$(BUILD)/cache/%.o: cache/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(INC_cache) -MMD -MP -c -o $@ $<
+
+$(BUILD)/cmd/%.o: cmd/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) -MMD -MP -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-$(BUILD)/scriptbuild: $(BUILD)/cmd/scriptbuild.o $(LIB)
+$(BUILD)/scriptbuild: $(BUILD)/cmd/scriptbuild.o $(CMD_OBJ) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/scriptload: $(BUILD)/cmd/scriptload.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/tests/test_%: tests/test_%.c $(LIB)
+$(BUILD)/tests/test_%: tests/test_%.c $(CMD_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS) $(PKG_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CMD_OBJ) $(LIB) $(TEST_LIBS) $(PKG_LIBS) -lm
 
-$(BUILD)/tests/tool_%: tests/tool_%.c $(LIB)
+$(BUILD)/tests/tool_%: tests/tool_%.c $(CMD_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(ALL_LDFLAGS) -o $@ $< $(CMD_OBJ) $(LIB) $(PKG_LIBS) -lm
 
 $(FAKEAPI): tests/fakeapi.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LIBS) $(PKG_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LIBS) $(PKG_LIBS) -lm
 
 tests: $(BINS) $(UNIT_BINS) $(TOOL_BINS) $(if $(wildcard tests/fakeapi.c),$(FAKEAPI))
 
@@ -115,4 +136,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/cmd/scriptbuild.d $(BUILD)/cmd/scriptload.d
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(BUILD)/cmd/scriptbuild.d $(BUILD)/cmd/scriptload.d

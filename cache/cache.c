@@ -44,11 +44,11 @@ static const char *advice(int rc)
 {
 	switch (rc) {
 	case ENOSPC:
-		return "free disk space or choose another --cache";
+		return "free disk space or choose another cache directory";
 	case EACCES:
 	case EPERM:
 	case EROFS:
-		return "fix its permissions or choose another --cache";
+		return "fix its permissions or choose another cache directory";
 	case MDB_READERS_FULL:
 		return "too many processes share this cache; wait for some to finish";
 	case MDB_INVALID:
@@ -56,9 +56,9 @@ static const char *advice(int rc)
 	case MDB_CORRUPTED:
 	case MDB_PAGE_NOTFOUND:
 	case MDB_INCOMPATIBLE:
-		return "remove it or choose another --cache";
+		return "remove it or choose another cache directory";
 	default:
-		return "check the cache directory or choose another --cache";
+		return "check the cache directory or choose another cache directory";
 	}
 }
 
@@ -194,8 +194,7 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 	struct stat st;
 
 	if (!path || !*path) {
-		set_err(err, errlen, !path ? "cache %s: out of memory" : "cache directory name is empty%s; give one with "
-		        "--cache", dir);
+		set_err(err, errlen, !path ? "cache %s: out of memory" : "cache directory name is empty%s", dir);
 		free(path);
 		return -1;
 	}
@@ -205,7 +204,7 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 		char saved = *p;
 		*p = '\0';
 		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-			set_err(err, errlen, "cache %s: cannot create directory %s: %s; choose another --cache", dir, path,
+			set_err(err, errlen, "cache %s: cannot create directory %s: %s; choose another cache directory", dir, path,
 			        strerror(errno));
 			free(path);
 			return -1;
@@ -216,11 +215,11 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 	}
 	free(path);
 	if (stat(dir, &st) != 0) {
-		set_err(err, errlen, "cache %s: %s; choose another --cache", dir, strerror(errno));
+		set_err(err, errlen, "cache %s: %s; choose another cache directory", dir, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		set_err(err, errlen, "cache %s: exists and is not a directory; remove it or choose another --cache", dir);
+		set_err(err, errlen, "cache %s: exists and is not a directory; remove it or choose another cache directory", dir);
 		return -1;
 	}
 	return 0;
@@ -239,7 +238,7 @@ static int open_tables(struct cache *c, MDB_txn *txn, void *arg, char *err, size
 	rc = mdb_get(txn, main_dbi, &key, &val);
 	if (rc == 0 && (val.mv_size != strlen(FORMAT_VERSION) || memcmp(val.mv_data, FORMAT_VERSION, val.mv_size))) {
 		set_err(err, errlen, "cache %s: data.mdb has a cache format this scriptbuild does not read (it reads "
-		        "format %s); remove it or choose another --cache", c->dir, FORMAT_VERSION);
+		        "format %s); remove it or choose another cache directory", c->dir, FORMAT_VERSION);
 		return STORE_BODY_FAILED;
 	}
 	if (rc == MDB_NOTFOUND) {
@@ -247,7 +246,7 @@ static int open_tables(struct cache *c, MDB_txn *txn, void *arg, char *err, size
 			return rc;
 		if (st.ms_entries) {
 			set_err(err, errlen, "cache %s: data.mdb is another program's LMDB database, not a scriptbuild "
-			        "cache; remove it or choose another --cache", c->dir);
+			        "cache; remove it or choose another cache directory", c->dir);
 			return STORE_BODY_FAILED;
 		}
 		val.mv_size = strlen(FORMAT_VERSION);
@@ -308,7 +307,7 @@ int cache_open(const char *dir, struct cache **out, char *err, size_t errlen)
 	if (mdb_env_get_fd(c->env, &fd) == 0 && mdb_env_stat(c->env, &ms) == 0 && fstat(fd, &fst) == 0 &&
 	    (uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize) {
 		set_err(err, errlen, "cache %s: data.mdb is truncated (%lld bytes, but its pages end at byte %llu); remove "
-		        "it or choose another --cache", dir, (long long)fst.st_size,
+		        "it or choose another cache directory", dir, (long long)fst.st_size,
 		        (unsigned long long)((uint64_t)info.me_last_pgno + 1) * ms.ms_psize);
 		cache_close(c);
 		return -1;

@@ -70,13 +70,8 @@ int digest_equal(const struct digest *a, const struct digest *b)
 
 void key_begin(struct key_builder *kb)
 {
-	XXH3_state_t *st = XXH3_createState();
-
-	if (!st || XXH3_128bits_reset(st) != XXH_OK) {
-		fputs("scriptbuild: out of memory\n", stderr);
-		abort();
-	}
-	kb->state = st;
+	XXH3_INITSTATE(&kb->state);
+	XXH3_128bits_reset(&kb->state);
 }
 
 /* The header makes the encoding prefix-free: the length says where each field ends, the tag what it is. */
@@ -88,9 +83,9 @@ static void add_field(struct key_builder *kb, unsigned char tag, const void *dat
 	head[0] = tag;
 	for (int i = 0; i < 8; i++)
 		head[1 + i] = (unsigned char)(len >> (8 * i));
-	XXH3_128bits_update(kb->state, head, sizeof(head));
+	XXH3_128bits_update(&kb->state, head, sizeof(head));
 	if (n)
-		XXH3_128bits_update(kb->state, data, n);
+		XXH3_128bits_update(&kb->state, data, n);
 }
 
 void key_add(struct key_builder *kb, const void *data, size_t n)
@@ -124,8 +119,6 @@ void key_end(struct key_builder *kb, struct digest *out)
 {
 	XXH128_canonical_t canon;
 
-	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(kb->state));
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(&kb->state));
 	memcpy(out->bytes, canon.digest, sizeof(out->bytes));
-	XXH3_freeState(kb->state);
-	kb->state = NULL;
 }

@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The builder holds its hash state by value, so starting a key allocates nothing and cannot fail. */
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
 struct digest {
 	unsigned char bytes[16];   /* XXH3-128 in canonical (big-endian) form */
 };
@@ -27,10 +31,10 @@ int digest_equal(const struct digest *a, const struct digest *b);
  * so that no two different field sequences can encode the same byte string. Tags: 'b' bytes, 's' string, 'n' NULL
  * string, 'u' integer (8 bytes little-endian), 'd' digest. */
 struct key_builder {
-	void *state;               /* XXH3_state_t */
+	XXH3_state_t state;
 };
 
-/* Starts a key; aborts on out of memory. */
+/* Starts a key. */
 void key_begin(struct key_builder *kb);
 /* Adds a byte string field. */
 void key_add(struct key_builder *kb, const void *data, size_t n);
@@ -40,7 +44,7 @@ void key_add_str(struct key_builder *kb, const char *s);
 void key_add_u64(struct key_builder *kb, uint64_t v);
 /* Adds a digest field. */
 void key_add_digest(struct key_builder *kb, const struct digest *d);
-/* Finishes the key into out and frees the builder's state. */
+/* Finishes the key into out. */
 void key_end(struct key_builder *kb, struct digest *out);
 
 #endif

@@ -21,9 +21,9 @@
 #include "loop.h"
 #include "net.h"
 #include "pricing.h"
+#include "publish.h"
 #include "record.h"
 #include "report.h"
-#include "results.h"
 #include "util.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -324,6 +324,12 @@ static void net_log(void *ctx, const char *line)
 
 /* ---- tools ----------------------------------------------------------------------------------------------------- */
 
+/* cache/ speaks of directories; the flag that chooses one is ours to name. */
+static void print_cache_error(const char *err)
+{
+	fprintf(stderr, "scriptbuild: %s (--cache DIR)\n", err);
+}
+
 static int open_cache(const struct options *o, struct cache **c)
 {
 	char err[1024];
@@ -335,7 +341,7 @@ static int open_cache(const struct options *o, struct cache **c)
 	int rc = cache_open(dir, c, err, sizeof(err));
 	free(dir);
 	if (rc < 0) {
-		fprintf(stderr, "scriptbuild: %s\n", err);
+		print_cache_error(err);
 		return -1;
 	}
 	return 0;
@@ -633,7 +639,7 @@ static int build(const struct options *o)
 	status_clear(&status);
 	exit_code = brc == 0 ? EXIT_OK : EXIT_FAILED;
 	if (brc < 0)
-		fprintf(stderr, "scriptbuild: cache: %s\n", err);
+		print_cache_error(err);
 	if (result.fatal[0])
 		fprintf(stderr, "scriptbuild: stopped: %s\n", result.fatal);
 
@@ -663,23 +669,23 @@ static int build(const struct options *o)
 			if (!o->quiet)
 				fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
 		} else {
-			switch (results_write_archive(g, rc.step, name, script_hex, archive_mtime(), archive_path, previous,
+			switch (publish_archive(g, rc.step, name, script_hex, archive_mtime(), archive_path, previous,
 			                              &identity, err, sizeof(err))) {
-			case ARCHIVE_FAILED:
+			case PUBLISH_FAILED:
 				fprintf(stderr, "scriptbuild: %s\n", err);
 				exit_code = EXIT_FAILED;
 				free(archive_path);
 				archive_path = NULL;
 				break;
-			case ARCHIVE_UP_TO_DATE:
+			case PUBLISH_UP_TO_DATE:
 				if (!o->quiet)
 					fprintf(stderr, "scriptbuild: %s is up to date\n", archive_path);
 				break;
-			case ARCHIVE_WRITTEN:
+			case PUBLISH_WRITTEN:
 				if (!o->quiet)
 					fprintf(stderr, "scriptbuild: wrote %s\n", archive_path);
 				break;
-			case ARCHIVE_WRITTEN_PARTIAL:
+			case PUBLISH_WRITTEN_PARTIAL:
 				if (!o->quiet)
 					fprintf(stderr, "scriptbuild: wrote %s (partial: the manifest lists what is missing)\n",
 					        archive_path);

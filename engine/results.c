@@ -1,4 +1,4 @@
-/* results.c - graph -> struct analysis. */
+/* results.c - finished graph -> struct results. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,6 @@
 
 #include "float32.h"
 #include "fountain.h"
-#include "record.h"
 #include "results.h"
 #include "util.h"
 
@@ -16,14 +15,14 @@ static char *dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
-static void collect_scenes(struct analysis *a, const struct graph *g)
+static void collect_scenes(struct results *a, const struct graph *g)
 {
 	const struct fountain_script *s = g->script;
 	a->nscenes = s->nscenes;
 	a->scenes = xcalloc(s->nscenes, sizeof(*a->scenes));
 	for (size_t i = 0; i < s->nscenes; i++) {
 		const struct fountain_scene *sc = &s->scenes[i];
-		struct analysis_scene *as = &a->scenes[i];
+		struct results_scene *as = &a->scenes[i];
 		struct digest d;
 		as->index = (int)sc->index;
 		as->number = dup_or_null(sc->number);
@@ -55,10 +54,10 @@ static char *sheet_with_scene_indexes(const struct step *st, const struct founta
 	return text;
 }
 
-static void add_step_record(struct analysis *a, const struct graph *g, const struct step *st)
+static void add_done_step(struct results *a, const struct graph *g, const struct step *st)
 {
-	struct analysis_step *rec = &a->steps[a->nsteps++];
-	rec->kind = (enum analysis_kind)st->kind;
+	struct results_step *rec = &a->steps[a->nsteps++];
+	rec->kind = st->kind;
 	switch (st->kind) {
 	case STEP_SUMMARY:
 	case STEP_EMBEDDING:
@@ -79,25 +78,17 @@ static void add_step_record(struct analysis *a, const struct graph *g, const str
 	a->tokens_out += st->meta.tokens_out;
 }
 
-struct analysis *results_collect(const struct graph *g, const struct step_config *cfg, const char *script_name,
-                                 const char *script_digest_hex)
+struct results *results_collect(const struct graph *g, const struct step_config *cfg)
 {
 	const struct fountain_script *s = g->script;
-	struct analysis *a = xcalloc(1, sizeof(*a));
-	a->tool_version = xstrdup(SCRIPTBUILD_VERSION);
-	a->script_name = xstrdup(script_name);
+	struct results *a = xcalloc(1, sizeof(*a));
 	a->title = dup_or_null(s->title);
-	snprintf(a->script_digest, sizeof(a->script_digest), "%s", script_digest_hex);
-	for (int k = 0; k < ANALYSIS_KINDS; k++) {
-		a->models[k].provider = xstrdup(cfg[k].provider);
-		a->models[k].model = xstrdup(cfg[k].params.model ? cfg[k].params.model : "");
-	}
 	collect_scenes(a, g);
 	a->steps = xcalloc(g->nsteps, sizeof(*a->steps));
 	for (size_t i = 0; i < g->nsteps; i++) {
 		const struct step *st = &g->steps[i];
 		if (st->state == STEP_DONE)
-			add_step_record(a, g, st);
+			add_done_step(a, g, st);
 		else
 			a->partial = true;
 	}
@@ -117,7 +108,7 @@ struct analysis *results_collect(const struct graph *g, const struct step_config
 	for (size_t c = 0; c < s->ncharacters; c++) {
 		const struct fountain_character *ch = &s->characters[c];
 		const struct step *st = &g->steps[g->sheet_of_character[c]];
-		struct analysis_sheet *sh = &a->sheets[c];
+		struct results_sheet *sh = &a->sheets[c];
 		sh->character = xstrdup(ch->name);
 		sh->nscenes = ch->nscenes;
 		sh->scenes = xcalloc(ch->nscenes, sizeof(size_t));
@@ -151,13 +142,47 @@ struct analysis *results_collect(const struct graph *g, const struct step_config
 	return a;
 }
 
-void results_identity(const struct graph *g, const struct step_config *cfg, const char *script_name,
-                      const char *script_digest_hex, int64_t mtime, struct digest *out)
+void results_free(struct results *r)
+{
+	if (!r)
+		return;
+	free(r->title);
+	for (size_t i = 0; i < r->nscenes && r->scenes; i++) {
+		struct results_scene *sc = &r->scenes[i];
+		free(sc->number);
+		free(sc->heading);
+		free(sc->location);
+		free(sc->time);
+		for (size_t c = 0; c < sc->ncharacters && sc->characters; c++)
+			free(sc->characters[c]);
+		free(sc->characters);
+	}
+	free(r->scenes);
+	for (size_t i = 0; i < r->nscenes && r->summaries; i++)
+		free(r->summaries[i]);
+	free(r->summaries);
+	free(r->outline);
+	for (size_t i = 0; i < r->nsheets && r->sheets; i++) {
+		free(r->sheets[i].character);
+		free(r->sheets[i].json);
+		free(r->sheets[i].scenes);
+	}
+	free(r->sheets);
+	free(r->embeddings);
+	free(r->has_embedding);
+	for (size_t i = 0; i < r->nsteps && r->steps; i++)
+		free(r->steps[i].target);
+	free(r->steps);
+	free(r);
+}
+
+void results_identity(const struct graph *g, const struct step_config *cfg, uint64_t format_version,
+                      const char *script_name, const char *script_digest_hex, int64_t mtime, struct digest *out)
 {
 	struct key_builder kb;
 	key_begin(&kb);
 	key_add_str(&kb, SCRIPTBUILD_VERSION);
-	key_add_u64(&kb, ANALYSIS_FORMAT_VERSION);
+	key_add_u64(&kb, format_version);
 	key_add_str(&kb, script_name);
 	key_add_str(&kb, script_digest_hex);
 	key_add_u64(&kb, (uint64_t)mtime);
@@ -177,22 +202,4 @@ void results_identity(const struct graph *g, const struct step_config *cfg, cons
 		key_add_u64(&kb, st->meta.tokens_out);
 	}
 	key_end(&kb, out);
-}
-
-enum archive_outcome results_write_archive(const struct graph *g, const struct step_config *cfg,
-                                           const char *script_name, const char *script_digest_hex, int64_t mtime,
-                                           const char *path, const struct record *previous, struct digest *identity,
-                                           char *err, size_t errlen)
-{
-	results_identity(g, cfg, script_name, script_digest_hex, mtime, identity);
-	if (record_archive_current(previous, path, identity)) {
-		analysis_remove_stale_temps(path);
-		return ARCHIVE_UP_TO_DATE;
-	}
-	struct analysis *a = results_collect(g, cfg, script_name, script_digest_hex);
-	enum archive_outcome outcome = a->partial ? ARCHIVE_WRITTEN_PARTIAL : ARCHIVE_WRITTEN;
-	if (analysis_write_archive(path, a, mtime, err, errlen) < 0)
-		outcome = ARCHIVE_FAILED;
-	analysis_free(a);
-	return outcome;
 }

@@ -1,32 +1,75 @@
-/* results.h - turns a finished graph into the analysis the archive carries. */
+/* results.h - what a finished graph produced, as a plain struct the front end hands on (it knows no archive). */
 #ifndef SB_RESULTS_H
 #define SB_RESULTS_H
 
-#include "analysis.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "graph.h"
 #include "keys.h"
 
-/* Collects every done step of g into a new analysis (free with analysis_free); partial when a wanted step of the
- * full graph is not done. Sheets' scene ordinals become global scene indexes here, at the last moment, so the
- * cached sheet stays valid wherever its scenes move. */
-struct analysis *results_collect(const struct graph *g, const struct step_config *cfg, const char *script_name,
-                                 const char *script_digest_hex);
+struct results_scene {
+	int index;                      /* 1-based */
+	char *number;                   /* NULL when none */
+	char *heading;
+	int line;
+	char *location;                 /* may be "" */
+	char *time;                     /* NULL when none */
+	char **characters;
+	size_t ncharacters;
+	char text_digest[DIGEST_HEX_LEN + 1];
+};
 
-/* A digest of everything results_collect and the archive writer read (tool version, names, script digest, providers,
- * every step's state, key, output and tokens, mtime): equal identities give byte-identical archives. */
-void results_identity(const struct graph *g, const struct step_config *cfg, const char *script_name,
-                      const char *script_digest_hex, int64_t mtime, struct digest *out);
+/* One done step: what it was, its action key and output digest, and what it cost. */
+struct results_step {
+	enum step_kind kind;
+	char *target;                   /* scene index for summary/embedding ("12"), character name for sheet, "" else */
+	char key[DIGEST_HEX_LEN + 1];
+	char output[DIGEST_HEX_LEN + 1];
+	uint64_t tokens_in;
+	uint64_t tokens_out;
+};
 
-struct record;
+struct results_sheet {
+	char *character;
+	char *json;                     /* NULL when the sheet failed */
+	size_t *scenes;                 /* parser statistics: scenes spoken in, cues, words */
+	size_t nscenes;
+	int cues;
+	int words;
+};
 
-enum archive_outcome { ARCHIVE_WRITTEN, ARCHIVE_WRITTEN_PARTIAL, ARCHIVE_UP_TO_DATE, ARCHIVE_FAILED };
+struct results {
+	char *title;                    /* NULL when none */
+	bool partial;                   /* some wanted step is not done */
+	struct results_scene *scenes;
+	size_t nscenes;
+	char **summaries;               /* nscenes JSON texts, NULL where not done */
+	char *outline;                  /* NULL when not done */
+	struct results_sheet *sheets;
+	size_t nsheets;
+	float *embeddings;              /* nscenes x dims, row-major */
+	bool *has_embedding;            /* nscenes flags */
+	size_t dims;
+	struct results_step *steps;
+	size_t nsteps;
+	uint64_t tokens_in;
+	uint64_t tokens_out;
+};
 
-/* Writes g's results to path unless previous says the file there already holds exactly them (then only the stale
- * temporary files a killed writer left are removed, as make leaves an up-to-date target alone); *identity is set
- * either way for the next build record. ARCHIVE_FAILED with err naming the path and cause. */
-enum archive_outcome results_write_archive(const struct graph *g, const struct step_config *cfg,
-                                           const char *script_name, const char *script_digest_hex, int64_t mtime,
-                                           const char *path, const struct record *previous, struct digest *identity,
-                                           char *err, size_t errlen);
+/* Collects every done step of g into new results (free with results_free); partial when a step of the graph is not
+ * done. Sheets' scene ordinals become global scene indexes here, at the last moment, so the cached sheet stays valid
+ * wherever its scenes move. */
+struct results *results_collect(const struct graph *g, const struct step_config *cfg);
+
+/* Frees results from results_collect; NULL is fine. Members set to NULL by a caller that took them are skipped. */
+void results_free(struct results *r);
+
+/* A digest of everything the published results depend on (tool version, the publisher's format version, names,
+ * script digest, providers, every step's state, key, output and tokens, mtime): equal identities give equal
+ * publications. */
+void results_identity(const struct graph *g, const struct step_config *cfg, uint64_t format_version,
+                      const char *script_name, const char *script_digest_hex, int64_t mtime, struct digest *out);
 
 #endif

@@ -495,7 +495,7 @@ static void assert_cache_refused(const char *dir, const char *cache, const char 
 	                 "-o", "out.tar.zst", script, NULL};
 	int rc = run(dir, NULL, err, build, co);
 	char *text = slurp(err, NULL);
-	if (rc != 2 || !text || !strstr(text, cache) || !strstr(text, "choose another --cache") ||
+	if (rc != 2 || !text || !strstr(text, cache) || !strstr(text, "choose another cache directory (--cache DIR)") ||
 	    strstr(text, "Sanitizer"))
 		fail_msg("%s: exit %d (want 2, a message naming %s and what to do):\n%s", what, rc, cache,
 		         text ? text : "");
