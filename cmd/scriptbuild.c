@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "config.h"
 #include "fountain.h"
+#include "gate.h"
 #include "graph.h"
 #include "loop.h"
 #include "net.h"
@@ -308,10 +309,6 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 	case BUILD_STEP_STALE:
 	case BUILD_STEP_DONE:
 		break;
-	case BUILD_WARNING:
-		status_clear(s);
-		fprintf(stderr, "scriptbuild: warning: %s\n", ev->message);
-		break;
 	}
 }
 
@@ -597,6 +594,7 @@ static int build(const struct options *o)
 	struct cache *cache = NULL;
 	struct graph *g = NULL;
 	struct loop *loop = NULL;
+	struct gate *gate = NULL;
 	struct record *previous = NULL;
 	struct provider *providers[STEP_KINDS] = {0};
 	char *record_name = NULL, *name = NULL, *archive_path = NULL;
@@ -621,15 +619,16 @@ static int build(const struct options *o)
 	}
 	struct status status = {isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false};
 	/* Keys and base URLs come from each provider's own SDK variables, read where the endpoint is made. */
+	gate = gate_new(o->jobs);
 	struct net_config net = {NULL, NULL, o->retries, o->connect_timeout_ms, o->timeout_ms,
-	                         o->verbose ? net_log : NULL, &status};
+	                         o->verbose ? net_log : NULL, &status, gate};
 	if (!o->dry_run && !o->frozen && config_create_providers(&rc, loop, &net, providers, err, sizeof(err)) < 0)
 		goto usage_error;
 	if (!o->quiet)
 		describe_providers(&rc);
 
 	struct build_options bo = {
-		.jobs = o->jobs, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
+		.gate = gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
 		.config = rc.step, .provider = providers, .loop = loop, .cache = cache, .previous = previous,
 		.report = on_build_event, .report_ctx = &status,
@@ -710,6 +709,7 @@ usage_error:
 done:
 	config_destroy_providers(providers);
 	loop_free(loop);
+	gate_free(gate);
 	record_free(previous);
 	graph_free(g);
 	cache_close(cache);

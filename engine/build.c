@@ -11,6 +11,7 @@
 #include "cache.h"
 #include "float32.h"
 #include "fountain.h"
+#include "gate.h"
 #include "job.h"
 #include "loop.h"
 #include "pricing.h"
@@ -31,8 +32,6 @@ struct runner {
 	struct digest *hits;          /* actions served from the cache: their last_used is refreshed at the end */
 	size_t nhits;
 	int inflight;
-	double window;                /* shrinks on 429/529, grows back towards o->jobs */
-	unsigned long congestion_seen;
 	int failures;
 	bool stop;
 	size_t finished, total;
@@ -372,8 +371,7 @@ static void on_done(struct job *job)
 		unit_free(u);
 		return;
 	}
-	if (run->window < run->o->jobs)
-		run->window += 1.0 / run->window;
+	gate_note_success(run->o->gate);
 	for (size_t i = 0; i < u->nsteps; i++) {
 		struct step *st = &g->steps[u->steps[i]];
 		/* A batch's usage is shared out so the per-step numbers add up to what the request cost. */
@@ -481,18 +479,6 @@ static bool batch_is_full(const struct runner *run)
 	return run->nbatch >= (run->o->embed_batch ? run->o->embed_batch : 1);
 }
 
-static void shrink_window_on_congestion(struct runner *run)
-{
-	unsigned long c = loop_congestion(run->o->loop);
-	if (c != run->congestion_seen) {
-		run->congestion_seen = c;
-		run->window /= 2;
-		if (run->window < 1)
-			run->window = 1;
-	}
-	loop_set_send_limit(run->o->loop, (int)run->window);
-}
-
 int build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err, size_t errlen)
 {
 	struct runner run = {0};
@@ -500,12 +486,10 @@ int build_run(struct graph *g, const struct build_options *o, struct build_resul
 	run.g = g;
 	run.o = o;
 	run.r = r;
-	run.window = o->jobs > 0 ? o->jobs : 1;
 	run.heap = xcalloc(g->nsteps, sizeof(size_t));
 	run.batch = xcalloc(g->nsteps, sizeof(size_t));
 	run.hits = xcalloc(g->nsteps, sizeof(*run.hits));
 	run.now = (int64_t)time(NULL);
-	run.congestion_seen = o->loop ? loop_congestion(o->loop) : 0;
 	for (size_t i = 0; i < g->nsteps; i++) {
 		struct step *st = &g->steps[i];
 		st->unfinished_deps = st->ndeps;
@@ -521,10 +505,10 @@ int build_run(struct graph *g, const struct build_options *o, struct build_resul
 			settle(&run, i);
 
 	for (;;) {
-		while (!run.stop && run.nheap > 0 && run.inflight < (int)run.window)
+		while (!run.stop && run.nheap > 0 && run.inflight < gate_window(o->gate))
 			start_step(&run, heap_pop(&run));
 		/* Embeddings go out in as few requests as possible: once no summary can add to the batch, or it is full. */
-		while (!run.stop && run.nbatch > 0 && run.inflight < (int)run.window &&
+		while (!run.stop && run.nbatch > 0 && run.inflight < gate_window(o->gate) &&
 		       (run.summaries_open == 0 || batch_is_full(&run)))
 			start_embedding_batch(&run);
 		if (run.inflight == 0) {
@@ -537,7 +521,7 @@ int build_run(struct graph *g, const struct build_options *o, struct build_resul
 		}
 		loop_run_once(o->loop, 100);
 		flush_puts(&run);
-		shrink_window_on_congestion(&run);
+		gate_end_turn(o->gate);
 	}
 	flush_puts(&run);
 

@@ -10,6 +10,7 @@
 #include "keys.h"
 
 struct cache;
+struct gate;
 struct loop;
 struct provider;
 struct record;
@@ -19,8 +20,7 @@ enum build_event_type {
 	BUILD_STEP_DONE,      /* a step finished: step->cached says whether from the cache */
 	BUILD_STEP_FAILED,    /* message says why */
 	BUILD_STEP_STALE,     /* -n / --frozen: the step would run; step->why says why when known */
-	BUILD_STEP_EXPLAIN,   /* -d explain: the step runs because step->why */
-	BUILD_WARNING         /* message: something the user should know (a cache write failed, ...) */
+	BUILD_STEP_EXPLAIN    /* -d explain: the step runs because step->why */
 };
 
 struct build_event {
@@ -33,7 +33,7 @@ struct build_event {
 };
 
 struct build_options {
-	int jobs;                       /* most requests in flight */
+	struct gate *gate;              /* the request window (-j): the scheduler sizes it, the HTTP client obeys it */
 	int keep_going;                 /* stop starting steps after this many failures; 0 = never stop */
 	bool dry_run;                   /* -n: look up, never run, never write */
 	bool frozen;                    /* --frozen: never call a provider */

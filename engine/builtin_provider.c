@@ -39,6 +39,12 @@ static int run_embeddings(struct job *job)
 	return 0;
 }
 
+static void complete(void *job)
+{
+	struct job *j = job;
+	j->done(j);
+}
+
 static int builtin_start(struct provider *p, struct job *job)
 {
 	int rc;
@@ -65,7 +71,7 @@ static int builtin_start(struct provider *p, struct job *job)
 	job->requests = job->retries = 0;
 	job->status = JOB_OK;
 	/* Completing later, never from start(), keeps the scheduler's bookkeeping identical for every provider. */
-	loop_defer(p->loop, job);
+	loop_defer(p->loop, complete, job);
 	return 0;
 }
 

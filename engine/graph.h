@@ -45,7 +45,6 @@ struct step {
 	char *label;              /* "summary 12 INT. KITCHEN - NIGHT" */
 	char *why;                /* why it is stale (-d explain, -n), or NULL */
 	char *error;              /* why it failed, or NULL */
-	size_t heap_index;
 };
 
 struct graph {

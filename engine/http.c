@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "gate.h"
 #include "http.h"
 #include "loop.h"
 #include "util.h"
@@ -325,7 +326,22 @@ static int send_attempt(struct http_request *rq)
 	rq->curl_error[0] = '\0';
 	rq->attempts++;
 	rq->sent_ms = loop_now_ms();
-	return loop_add_transfer(rq->loop, rq->easy, &rq->transfer);
+	if (loop_add_transfer(rq->loop, rq->easy, &rq->transfer) < 0)
+		return -1;
+	if (rq->client->gate)
+		gate_request_started(rq->client->gate);
+	return 0;
+}
+
+/* Whether the gate lets an attempt go now; when not, the timer asks again later. */
+static bool admitted(struct http_request *rq)
+{
+	long wait;
+	if (!rq->client->gate || gate_admit(rq->client->gate, loop_now_ms(), &wait) == GATE_OPEN)
+		return true;
+	/* "When a slot frees" is polled with jitter, so the waiting requests do not all wake in step. */
+	loop_timer_start(rq->loop, &rq->timer, wait > 0 ? wait : 20 + rand() % 30);
+	return false;
 }
 
 static struct http_result result_of(const struct http_request *rq, long status, const char *transport_error)
@@ -367,10 +383,8 @@ static void retry_now(struct loop_timer *t)
 	}
 	/* A retry waits for a free slot under the lowered window like a new request would: resending into a server
 	 * that just said "too many" would only earn another 429. */
-	if (!loop_may_send(rq->loop)) {
-		loop_timer_start(rq->loop, &rq->timer, 20 + rand() % 30);
+	if (!admitted(rq))
 		return;
-	}
 	if (send_attempt(rq) < 0) {
 		struct http_result r = result_of(rq, 0, "the transfer could not be added to the event loop");
 		finish(rq, &r);
@@ -383,6 +397,8 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 	const struct http_client *c = rq->client;
 	CURLcode rc = (CURLcode)curl_result;
 	long elapsed = (long)(loop_now_ms() - rq->sent_ms);
+	if (c->gate)
+		gate_request_finished(c->gate);
 	if (rc == CURLE_ABORTED_BY_CALLBACK && loop_aborted(rq->loop)) {
 		finish_cancelled(rq);
 		return;
@@ -396,21 +412,22 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 		r = result_of(rq, status, NULL);
 		if (http_ok(&r)) {
 			char why[300] = "";
-			int verdict = rq->cb->accept(rq->ctx, &r, why, sizeof(why));
-			if (verdict == 0) {
+			enum http_verdict verdict = rq->cb->accept(rq->ctx, &r, why, sizeof(why));
+			if (verdict == HTTP_ACCEPTED) {
 				log_line(c, "%s: POST %s -> HTTP %ld in %ld ms%s%s", rq->label, c->path, status, elapsed,
 				         rq->request_id[0] ? ", request-id " : "", rq->request_id);
 				finish(rq, &r);
 				return;
 			}
 			/* Malformed, cut off or invalid: another attempt may well be fine, and nothing was kept. */
-			retry = verdict != -2;
+			retry = verdict == HTTP_RETRY;
 			snprintf(what, sizeof(what), "HTTP %ld", status);
 			snprintf(detail, sizeof(detail), ": unusable answer: %s", why);
 		} else {
 			bool quota = http_quota_exhausted(status, r.body, r.body_len);
 			if ((status == 429 || status == 529) && !quota) {
-				loop_note_congestion(rq->loop);
+				if (c->gate)
+					gate_note_congestion(c->gate);
 				rq->congested++;
 			}
 			r.fatal = quota || status == 401;
@@ -485,6 +502,9 @@ int http_post(struct loop *l, const struct http_client *client, const char *labe
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, rq);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, rq->curl_error);
+	/* The first attempt asks the gate like every retry; a refused one waits on the timer, as a retry would. */
+	if (!admitted(rq))
+		return 0;
 	if (send_attempt(rq) < 0) {
 		curl_easy_cleanup(e);
 		free(body);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct curl_slist;
+struct gate;
 struct loop;
 
 /* What every request of one endpoint shares; the provider owns it and keeps it alive while requests run. */
@@ -19,6 +20,7 @@ struct http_client {
 	long timeout_ms;                  /* per attempt */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	struct gate *gate;                /* admits every attempt and hears of "slow down" answers; NULL admits all */
 };
 
 /* How a request ended. */
@@ -34,11 +36,14 @@ struct http_result {
 	bool fatal;                       /* the run cannot go on: quota or spend limit exhausted, key refused */
 };
 
+/* What the owner of a request made of a 2xx answer. */
+enum http_verdict { HTTP_ACCEPTED, HTTP_RETRY, HTTP_REJECTED };
+
 /* What a request reports to its owner; ctx is the one given to http_post. */
 struct http_callbacks {
-	/* Takes a 2xx answer: 0 when it is usable, else why filled (malformed, cut off, invalid...) and -1 to retry it
-	 * like a 5xx while retries remain, or -2 when another attempt would not help. */
-	int (*accept)(void *ctx, const struct http_result *result, char *why, size_t whylen);
+	/* Takes a 2xx answer: HTTP_ACCEPTED when it is usable, else why filled (malformed, cut off, invalid...) and
+	 * HTTP_RETRY to retry it like a 5xx while retries remain, or HTTP_REJECTED when another attempt would not help. */
+	enum http_verdict (*accept)(void *ctx, const struct http_result *result, char *why, size_t whylen);
 	/* Runs exactly once with the accepted answer or the last failure; result is valid only during the call. */
 	void (*done)(void *ctx, const struct http_result *result);
 };

@@ -2,21 +2,24 @@
 #include <curl/curl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#include "job.h"
 #include "loop.h"
+#include "util.h"
+
+struct deferred {
+	void (*fn)(void *arg);
+	void *arg;
+};
 
 struct loop {
 	CURLM *multi;
-	struct job **deferred;
+	struct deferred *deferred;
 	size_t ndeferred, capdeferred;
-	int pending;
-	unsigned long finished;       /* network jobs finished so far: loop_run_once reports the difference */
-	unsigned long congestion;
+	unsigned long transfers_ended;/* so far: a turn that ended one does not wait */
 	struct loop_transfer *transfers;
 	int on_wire;                  /* transfers added and not yet finished */
-	int send_limit;               /* most transfers on the wire; 0 = no limit */
 	struct loop_timer *timers;
 	bool aborted;
 };
@@ -56,18 +59,13 @@ void loop_free(struct loop *l)
 	free(l);
 }
 
-void loop_defer(struct loop *l, struct job *job)
+void loop_defer(struct loop *l, void (*fn)(void *arg), void *arg)
 {
 	if (l->ndeferred == l->capdeferred) {
-		size_t cap = l->capdeferred ? l->capdeferred * 2 : 64;
-		struct job **p = realloc(l->deferred, cap * sizeof(*p));
-		if (!p)
-			abort();
-		l->deferred = p;
-		l->capdeferred = cap;
+		l->capdeferred = l->capdeferred ? l->capdeferred * 2 : 64;
+		l->deferred = xrealloc(l->deferred, l->capdeferred * sizeof(*l->deferred));
 	}
-	l->deferred[l->ndeferred++] = job;
-	l->pending++;
+	l->deferred[l->ndeferred++] = (struct deferred){fn, arg};
 }
 
 int64_t loop_now_ms(void)
@@ -93,6 +91,7 @@ static void transfer_end(struct loop *l, struct loop_transfer *t, CURLcode resul
 	curl_multi_remove_handle(l->multi, t->easy);
 	transfer_unlink(l, t);
 	l->on_wire--;
+	l->transfers_ended++;
 	t->finished(t, (int)result);
 }
 
@@ -189,34 +188,26 @@ static void abort_transfers(struct loop *l)
 		transfer_end(l, l->transfers, CURLE_ABORTED_BY_CALLBACK);
 }
 
-int loop_run_once(struct loop *l, int timeout_ms)
+void loop_run_once(struct loop *l, int timeout_ms)
 {
-	unsigned long finished_before = l->finished;
-	int deferred_done = 0;
-	/* Completions may defer new jobs; only the ones queued before this call run now, so a long chain of in-process
+	unsigned long ended_before = l->transfers_ended;
+	/* Callbacks may defer new ones; only those queued before this call run now, so a long chain of in-process
 	 * steps cannot starve the network transfers. */
 	size_t n = l->ndeferred;
 	if (n) {
-		struct job **batch = malloc(n * sizeof(*batch));
-		if (!batch)
-			abort();
-		for (size_t i = 0; i < n; i++)
-			batch[i] = l->deferred[i];
-		for (size_t i = n; i < l->ndeferred; i++)
-			l->deferred[i - n] = l->deferred[i];
+		struct deferred *batch = xmalloc(n * sizeof(*batch));
+		memcpy(batch, l->deferred, n * sizeof(*batch));
+		memmove(l->deferred, l->deferred + n, (l->ndeferred - n) * sizeof(*batch));
 		l->ndeferred -= n;
-		for (size_t i = 0; i < n; i++) {
-			l->pending--;
-			batch[i]->done(batch[i]);
-			deferred_done++;
-		}
+		for (size_t i = 0; i < n; i++)
+			batch[i].fn(batch[i].arg);
 		free(batch);
 	}
 	if (l->aborted)
 		abort_transfers(l);
 	fire_timers(l);
 	drive(l);
-	if (deferred_done == 0 && l->finished == finished_before && timeout_ms > 0 && (l->transfers || l->timers)) {
+	if (n == 0 && l->transfers_ended == ended_before && timeout_ms > 0 && (l->transfers || l->timers)) {
 		/* curl_multi_poll also wakes for curl's own timeouts; the timers are ours to respect. */
 		if (l->multi)
 			curl_multi_poll(l->multi, NULL, 0, wait_limit(l, timeout_ms), NULL);
@@ -225,19 +216,14 @@ int loop_run_once(struct loop *l, int timeout_ms)
 		fire_timers(l);
 		drive(l);
 	}
-	return deferred_done + (int)(l->finished - finished_before);
 }
 
 int loop_pending(const struct loop *l)
 {
-	return l->pending;
-}
-
-void *loop_curl_multi(struct loop *l)
-{
-	if (ensure_multi(l) < 0)
-		return NULL;
-	return l->multi;
+	int timers = 0;
+	for (const struct loop_timer *t = l->timers; t; t = t->next)
+		timers++;
+	return (int)l->ndeferred + l->on_wire + timers;
 }
 
 void loop_abort(struct loop *l)
@@ -248,35 +234,4 @@ void loop_abort(struct loop *l)
 bool loop_aborted(const struct loop *l)
 {
 	return l->aborted;
-}
-
-unsigned long loop_congestion(const struct loop *l)
-{
-	return l->congestion;
-}
-
-void loop_set_send_limit(struct loop *l, int limit)
-{
-	l->send_limit = limit;
-}
-
-bool loop_may_send(const struct loop *l)
-{
-	return l->send_limit <= 0 || l->on_wire < l->send_limit;
-}
-
-void loop_note_congestion(struct loop *l)
-{
-	l->congestion++;
-}
-
-void loop_job_started(struct loop *l)
-{
-	l->pending++;
-}
-
-void loop_job_finished(struct loop *l)
-{
-	l->pending--;
-	l->finished++;
 }

@@ -110,6 +110,7 @@ int net_endpoint_init(struct net_endpoint *ep, const char *provider, const struc
 	ep->client.timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 300000;
 	ep->client.log = cfg->log;
 	ep->client.log_ctx = cfg->log_ctx;
+	ep->client.gate = cfg->gate;
 	return 0;
 oom:
 	curl_slist_free_all(h);
@@ -147,13 +148,14 @@ static void fail_http(const struct net_endpoint *ep, struct job *job, const stru
 	job->status = r->fatal ? JOB_FATAL : JOB_FAILED;
 }
 
-static int verdict_of(const struct net_endpoint *ep, struct job *job, const struct http_result *r, enum net_answer verdict,
-                const char *cause, int *cut_offs, char *why, size_t whylen)
+static enum http_verdict verdict_of(const struct net_endpoint *ep, struct job *job, const struct http_result *r,
+                                     enum net_answer verdict, const char *cause, int *cut_offs, char *why,
+                                     size_t whylen)
 {
 	if (verdict == NET_ANSWER_OK) {
 		job->status = JOB_OK;
 		job->error[0] = '\0';
-		return 0;
+		return HTTP_ACCEPTED;
 	}
 	if (r->request_id[0])
 		snprintf(job->error, sizeof(job->error), "%s: %s %s (HTTP %ld, request-id %s)", job->label, ep->provider,
@@ -165,28 +167,26 @@ static int verdict_of(const struct net_endpoint *ep, struct job *job, const stru
 	snprintf(why, whylen, "%s %s", ep->provider, cause);
 	http_scrub(&ep->client, why);
 	if (verdict == NET_ANSWER_CUT_OFF && ++*cut_offs > NET_CUT_OFF_RETRIES)
-		return -2;
-	return -1;
+		return HTTP_REJECTED;
+	return HTTP_RETRY;
 }
 
-static void complete(struct loop *l, struct job *job, const struct http_result *r)
+static void complete(struct job *job, const struct http_result *r)
 {
 	job->requests += r->requests;
 	job->retries += r->retries;
-	loop_job_finished(l);
 	job->done(job);
 }
 
 /* One request in flight for a job. */
 struct call {
-	struct loop *loop;
 	const struct net_endpoint *ep;
 	struct job *job;
 	net_reader read;
 	int cut_offs;
 };
 
-static int accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
+static enum http_verdict accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
 {
 	struct call *c = ctx;
 	char cause[400];
@@ -198,12 +198,11 @@ static void on_done(void *ctx, const struct http_result *r)
 {
 	struct call *c = ctx;
 	struct job *job = c->job;
-	struct loop *l = c->loop;
 	/* An accepted or finally rejected answer already set the job; anything else failed on the wire. */
 	if (!http_ok(r))
 		fail_http(c->ep, job, r);
 	free(c);
-	complete(l, job, r);
+	complete(job, r);
 }
 
 static const struct http_callbacks callbacks = {accept_answer, on_done};
@@ -216,7 +215,6 @@ int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, cha
 		return -1;
 	}
 	struct call *c = xcalloc(1, sizeof(*c));
-	c->loop = l;
 	c->ep = ep;
 	c->job = job;
 	c->read = read;
@@ -226,7 +224,6 @@ int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, cha
 		snprintf(job->error, sizeof(job->error), "%s: %s: %s", job->label, ep->provider, err);
 		return -1;
 	}
-	loop_job_started(l);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 
 struct cJSON;
 
+struct gate;
 struct loop;
 struct provider;
 
@@ -22,6 +23,7 @@ struct net_config {
 	void (*log)(void *ctx, const char *line);  /* -v diagnostics: method, url path, status, request-id, retry
 	                                              waits; NULL = silent; never the key */
 	void *log_ctx;
+	struct gate *gate;        /* the scheduler's request window every request is admitted by; NULL admits all */
 };
 
 /* The Anthropic Messages provider (summary, outline, sheet); NULL with err when no key is set or on OOM. */

@@ -543,7 +543,7 @@ static void provider_completes_only_through_the_loop(void **state)
 	assert_int_equal(p->start(p, &emb_default), 0);
 	assert_int_equal(completions, 0);
 	assert_int_equal(loop_pending(loop), 3);
-	assert_int_equal(loop_run_once(loop, 0), 3);
+	loop_run_once(loop, 0);
 	assert_int_equal(completions, 3);
 	assert_int_equal(loop_pending(loop), 0);
 
@@ -565,7 +565,8 @@ static void provider_completes_only_through_the_loop(void **state)
 	struct job bad = {.kind = STEP_SUMMARY, .label = "summary 9", .script = s, .scene = 9, .done = count_done};
 	assert_int_equal(p->start(p, &bad), -1);
 	assert_non_null(strstr(bad.error, "summary 9"));
-	assert_int_equal(loop_run_once(loop, 0), 0);
+	assert_int_equal(loop_pending(loop), 0);
+	loop_run_once(loop, 0);
 	assert_int_equal(completions, 3);
 
 	free(sum.output);
