@@ -382,8 +382,8 @@ static int read_blob(struct cache *c, MDB_txn *txn, const struct action_meta *m,
 	return 1;
 }
 
-int cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data, size_t *len,
-              char *err, size_t errlen)
+enum cache_lookup cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data,
+                            size_t *len, char *err, size_t errlen)
 {
 	MDB_txn *txn;
 	MDB_val k = store_key(key), v;
@@ -392,26 +392,31 @@ int cache_get(struct cache *c, const struct digest *key, struct action_meta *met
 
 	if (data)
 		*data = NULL;
-	if ((rc = store_begin_read(c, &txn)) != 0)
-		return store_fail(c, "reading", rc, err, errlen);
+	if ((rc = store_begin_read(c, &txn)) != 0) {
+		store_fail(c, "reading", rc, err, errlen);
+		return CACHE_ERROR;
+	}
 	rc = mdb_get(txn, c->actions, &k, &v);
 	if (rc == MDB_NOTFOUND || (rc == 0 && store_decode_action(&v, &m) != 0)) {
 		mdb_txn_abort(txn);
-		return 0;
+		return CACHE_MISS;
 	}
 	if (rc) {
 		mdb_txn_abort(txn);
-		return store_fail(c, "reading an action", rc, err, errlen);
+		store_fail(c, "reading an action", rc, err, errlen);
+		return CACHE_ERROR;
 	}
 	found = read_blob(c, txn, &m, data, len);
 	mdb_txn_abort(txn);
 	if (found < 0) {
 		set_err(err, errlen, "cache %s: out of memory reading a blob", c->dir);
-		return -1;
+		return CACHE_ERROR;
 	}
-	if (found && meta)
+	if (!found)
+		return CACHE_MISS;
+	if (meta)
 		*meta = m;
-	return found;
+	return CACHE_HIT;
 }
 
 struct put_args {

@@ -53,10 +53,13 @@ void cache_close(struct cache *c);
  * $HOME/.cache/scriptbuild; malloc'd, NULL if none can be formed. */
 char *cache_default_dir(void);
 
-/* Looks up key: 1 on a hit with *meta (when meta is not NULL) and, when data is not NULL, a malloc'd copy of the blob
+/* What a lookup found. */
+enum cache_lookup { CACHE_ERROR = -1, CACHE_MISS = 0, CACHE_HIT = 1 };
+
+/* Looks up key: CACHE_HIT with *meta (when meta is not NULL) and, when data is not NULL, a malloc'd copy of the blob
  * with a NUL after its len bytes; every hit re-hashes the blob, so a missing, damaged blob or an undecodable action
- * record is a miss (0); -1 on an LMDB error (err says what). */
-int cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data, size_t *len,
+ * record is a CACHE_MISS; CACHE_ERROR on an LMDB error (err says what). */
+enum cache_lookup cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data, size_t *len,
               char *err, size_t errlen);
 
 /* Stores n finished steps in ONE write transaction, growing the map when full; a blob is written only when absent

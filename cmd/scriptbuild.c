@@ -508,17 +508,46 @@ static int64_t archive_mtime(void)
 	return *end || v < 0 ? 0 : (int64_t)v;
 }
 
+/* Everything one build holds, from the script to the summary line; each phase below fills its part. */
+struct session {
+	const struct options *o;
+	struct timespec started;
+	struct fountain_script *script;
+	char script_hex[DIGEST_HEX_LEN + 1];
+	struct run_config rc;
+	struct graph *g;
+	struct cache *cache;
+	char *record_name;
+	struct record *previous;      /* the last build log of this script */
+	struct loop *loop;
+	struct gate *gate;
+	struct provider *providers[STEP_KINDS];
+	struct status status;
+	struct build_result result;
+	enum build_outcome outcome;
+	char *archive_path;           /* the archive written or up to date, NULL when none */
+	struct digest identity;
+	char err[1024];
+};
+
+static void print_stale_step(void *ctx, const struct step *st)
+{
+	printf("%s%s%s%s\n", (const char *)ctx, st->label, st->why ? ": " : "", st->why ? st->why : "");
+}
+
+/* The steps that would have to run, one a line after prefix (-n: "", --frozen: "stale: "); returns how many. */
+static size_t print_stale(const struct graph *g, const char *prefix)
+{
+	return graph_each_stale(g, print_stale_step, (void *)prefix);
+}
+
 /* -n: the stale steps, and what they would cost before anything is spent. */
 static void print_dry_run(const struct graph *g, const struct run_config *rc)
 {
 	struct kind_estimate est[STEP_KINDS];
 	size_t total = 0;
 	double cost = 0;
-	for (size_t i = 0; i < g->nsteps; i++) {
-		const struct step *st = &g->steps[i];
-		if (st->wanted && st->state == STEP_STALE)
-			printf("%s%s%s\n", st->label, st->why ? ": " : "", st->why ? st->why : "");
-	}
+	print_stale(g, "");
 	report_estimate(g, rc->step, est);
 	for (int k = 0; k < STEP_KINDS; k++)
 		total += est[k].steps;
@@ -575,149 +604,170 @@ static void describe_providers(const struct run_config *rc)
 	fputc('\n', stderr);
 }
 
-static int build(const struct options *o)
+/* Reads and parses the script. */
+static int load(struct session *s)
 {
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	char err[1024];
-	if (!o->script) {
+	if (!s->o->script) {
 		fputs("scriptbuild: no script given; try 'scriptbuild -h'\n", stderr);
 		return EXIT_USAGE;
 	}
-	struct fountain_script *script;
-	char script_hex[DIGEST_HEX_LEN + 1];
-	if (load_script(o->script, o->quiet, &script, script_hex) < 0)
+	return load_script(s->o->script, s->o->quiet, &s->script, s->script_hex) < 0 ? EXIT_USAGE : EXIT_OK;
+}
+
+/* Configuration, the graph of wanted steps, the cache and last build log, the loop, the gate and the providers. */
+static int plan(struct session *s)
+{
+	const struct options *o = s->o;
+	if (config_init(&s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err)) < 0 ||
+	    pricing_check_env(s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
-
-	struct run_config rc;
-	int exit_code = EXIT_USAGE;
-	struct cache *cache = NULL;
-	struct graph *g = NULL;
-	struct loop *loop = NULL;
-	struct gate *gate = NULL;
-	struct record *previous = NULL;
-	struct provider *providers[STEP_KINDS] = {0};
-	char *record_name = NULL, *name = NULL, *archive_path = NULL;
-	if (config_init(&rc, o->llm_spec, o->embed_spec, err, sizeof(err)) < 0 ||
-	    pricing_check_env(err, sizeof(err)) < 0)
-		goto usage_error;
 	for (size_t i = 0; i < o->noverrides; i++)
-		if (config_override(&rc, o->overrides[i][0], o->overrides[i][1], err, sizeof(err)) < 0)
-			goto usage_error;
-	g = graph_new(script);
-	if (graph_select(g, o->targets, o->ntargets, err, sizeof(err)) < 0)
-		goto usage_error;
-	if (open_cache(o, &cache) < 0)
-		goto done;
-
-	record_name = record_name_for(o->script);
-	previous = record_load(cache, record_name);
-	loop = loop_new();
-	if (!loop) {
-		snprintf(err, sizeof(err), "cannot start the event loop");
-		goto usage_error;
+		if (config_override(&s->rc, o->overrides[i][0], o->overrides[i][1], s->err, sizeof(s->err)) < 0)
+			return EXIT_USAGE;
+	s->g = graph_new(s->script);
+	if (graph_select(s->g, o->targets, o->ntargets, s->err, sizeof(s->err)) < 0)
+		return EXIT_USAGE;
+	if (open_cache(o, &s->cache) < 0) {
+		s->err[0] = '\0';  /* already said */
+		return EXIT_USAGE;
 	}
-	struct status status = {isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false};
+	s->record_name = record_name_for(o->script);
+	s->previous = record_load(s->cache, s->record_name);
+	s->loop = loop_new();
+	if (!s->loop) {
+		snprintf(s->err, sizeof(s->err), "cannot start the event loop");
+		return EXIT_USAGE;
+	}
+	s->gate = gate_new(o->jobs);
+	s->status = (struct status){isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false};
 	/* Keys and base URLs come from each provider's own SDK variables, read where the endpoint is made. */
-	gate = gate_new(o->jobs);
 	struct net_config net = {NULL, NULL, o->retries, o->connect_timeout_ms, o->timeout_ms,
-	                         o->verbose ? net_log : NULL, &status, gate};
-	if (!o->dry_run && !o->frozen && config_create_providers(&rc, loop, &net, providers, err, sizeof(err)) < 0)
-		goto usage_error;
+	                         o->verbose ? net_log : NULL, &s->status, s->gate};
+	if (!o->dry_run && !o->frozen &&
+	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0)
+		return EXIT_USAGE;
 	if (!o->quiet)
-		describe_providers(&rc);
+		describe_providers(&s->rc);
+	return EXIT_OK;
+}
 
+/* Runs the wanted steps; -n and --frozen say what would have to run. */
+static int run(struct session *s)
+{
+	const struct options *o = s->o;
 	struct build_options bo = {
-		.gate = gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
+		.gate = s->gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
-		.config = rc.step, .provider = providers, .loop = loop, .cache = cache, .previous = previous,
-		.report = on_build_event, .report_ctx = &status,
+		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .cache = s->cache,
+		.previous = s->previous, .report = on_build_event, .report_ctx = &s->status,
 	};
-	struct build_result result;
-	int brc = build_run(g, &bo, &result, err, sizeof(err));
-	status_clear(&status);
-	exit_code = brc == 0 ? EXIT_OK : EXIT_FAILED;
-	if (brc < 0)
-		print_cache_error(err);
-	if (result.fatal[0])
-		fprintf(stderr, "scriptbuild: stopped: %s\n", result.fatal);
-
+	s->outcome = build_run(s->g, &bo, &s->result, s->err, sizeof(s->err));
+	status_clear(&s->status);
+	if (s->outcome == BUILD_CACHE_FAILED)
+		print_cache_error(s->err);
+	if (s->result.fatal[0])
+		fprintf(stderr, "scriptbuild: stopped: %s\n", s->result.fatal);
 	if (o->dry_run) {
-		print_dry_run(g, &rc);
-		exit_code = EXIT_OK;
-		goto done;
+		print_dry_run(s->g, &s->rc);
+		return EXIT_OK;
 	}
-	if (o->frozen && brc == 1) {
-		size_t stale = 0;
-		for (size_t i = 0; i < g->nsteps; i++)
-			if (g->steps[i].wanted && g->steps[i].state == STEP_STALE) {
-				printf("stale: %s%s%s\n", g->steps[i].label, g->steps[i].why ? ": " : "",
-				       g->steps[i].why ? g->steps[i].why : "");
-				stale++;
-			}
-		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", stale);
-	}
-	bool whole = o->ntargets == 0;
-	struct digest identity;
-	if (brc == 0 || (o->partial && brc == 1 && !o->frozen)) {
-		name = script_name_of(o->script);
-		archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", name);
-		if (!whole && !o->output_path && !o->partial) {
-			free(archive_path);
-			archive_path = NULL;
-			if (!o->quiet)
-				fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
-		} else {
-			switch (publish_archive(g, rc.step, name, script_hex, archive_mtime(), archive_path, previous,
-			                              &identity, err, sizeof(err))) {
-			case PUBLISH_FAILED:
-				fprintf(stderr, "scriptbuild: %s\n", err);
-				exit_code = EXIT_FAILED;
-				free(archive_path);
-				archive_path = NULL;
-				break;
-			case PUBLISH_UP_TO_DATE:
-				if (!o->quiet)
-					fprintf(stderr, "scriptbuild: %s is up to date\n", archive_path);
-				break;
-			case PUBLISH_WRITTEN:
-				if (!o->quiet)
-					fprintf(stderr, "scriptbuild: wrote %s\n", archive_path);
-				break;
-			case PUBLISH_WRITTEN_PARTIAL:
-				if (!o->quiet)
-					fprintf(stderr, "scriptbuild: wrote %s (partial: the manifest lists what is missing)\n",
-					        archive_path);
-				break;
-			}
-		}
-	}
-	if (brc >= 0 &&
-	    record_save(cache, record_name, g, rc.step, archive_path, &identity, err, sizeof(err)) < 0)
-		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (o->report_path)
-		write_report(o->report_path, &result, &rc, seconds, archive_path);
-	if (!o->quiet || exit_code != EXIT_OK)
-		print_summary(&result, &rc, seconds);
-	goto done;
+	if (o->frozen && s->outcome == BUILD_INCOMPLETE)
+		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", print_stale(s->g, "stale: "));
+	return s->outcome == BUILD_COMPLETE ? EXIT_OK : EXIT_FAILED;
+}
 
-usage_error:
-	fprintf(stderr, "scriptbuild: %s\n", err);
-	exit_code = EXIT_USAGE;
-done:
-	config_destroy_providers(providers);
-	loop_free(loop);
-	gate_free(gate);
-	record_free(previous);
-	graph_free(g);
-	cache_close(cache);
-	config_free(&rc);
-	fountain_free(script);
-	free(record_name);
+/* Writes the archive when the build (or --partial) allows one, unless it is up to date. */
+static int publish(struct session *s, int exit_code)
+{
+	const struct options *o = s->o;
+	if (!(s->outcome == BUILD_COMPLETE || (o->partial && s->outcome == BUILD_INCOMPLETE && !o->frozen)))
+		return exit_code;
+	if (o->ntargets > 0 && !o->output_path && !o->partial) {
+		if (!o->quiet)
+			fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
+		return exit_code;
+	}
+	char *name = script_name_of(o->script);
+	s->archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", name);
+	enum publish_outcome outcome = publish_archive(s->g, s->rc.step, name, s->script_hex, archive_mtime(),
+	                                               s->archive_path, s->previous, &s->identity, s->err,
+	                                               sizeof(s->err));
 	free(name);
-	free(archive_path);
+	switch (outcome) {
+	case PUBLISH_FAILED:
+		fprintf(stderr, "scriptbuild: %s\n", s->err);
+		free(s->archive_path);
+		s->archive_path = NULL;
+		return EXIT_FAILED;
+	case PUBLISH_UP_TO_DATE:
+		if (!o->quiet)
+			fprintf(stderr, "scriptbuild: %s is up to date\n", s->archive_path);
+		break;
+	case PUBLISH_WRITTEN:
+		if (!o->quiet)
+			fprintf(stderr, "scriptbuild: wrote %s\n", s->archive_path);
+		break;
+	case PUBLISH_WRITTEN_PARTIAL:
+		if (!o->quiet)
+			fprintf(stderr, "scriptbuild: wrote %s (partial: the manifest lists what is missing)\n",
+			        s->archive_path);
+		break;
+	}
+	return exit_code;
+}
+
+/* Saves this build's log for the next run's explanations, then the --report file and the summary line. */
+static void report(struct session *s, int exit_code)
+{
+	const struct options *o = s->o;
+	char err[1024];
+	if (s->outcome != BUILD_CACHE_FAILED &&
+	    record_save(s->cache, s->record_name, s->g, s->rc.step, s->archive_path, &s->identity, err,
+	                sizeof(err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double seconds = (double)(now.tv_sec - s->started.tv_sec) + (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
+	if (o->report_path)
+		write_report(o->report_path, &s->result, &s->rc, seconds, s->archive_path);
+	if (!o->quiet || exit_code != EXIT_OK)
+		print_summary(&s->result, &s->rc, seconds);
+}
+
+static void session_free(struct session *s)
+{
+	config_destroy_providers(s->providers);
+	loop_free(s->loop);
+	gate_free(s->gate);
+	record_free(s->previous);
+	graph_free(s->g);
+	cache_close(s->cache);
+	config_free(&s->rc);
+	fountain_free(s->script);
+	free(s->record_name);
+	free(s->archive_path);
+}
+
+/* load -> plan -> run -> publish -> report. */
+static int build(const struct options *o)
+{
+	struct session s = {.o = o};
+	clock_gettime(CLOCK_MONOTONIC, &s.started);
+	int exit_code = load(&s);
+	if (exit_code == EXIT_OK)
+		exit_code = plan(&s);
+	if (exit_code != EXIT_OK) {
+		if (s.err[0])
+			fprintf(stderr, "scriptbuild: %s\n", s.err);
+		session_free(&s);
+		return exit_code;
+	}
+	exit_code = run(&s);
+	if (!o->dry_run) {
+		exit_code = publish(&s, exit_code);
+		report(&s, exit_code);
+	}
+	session_free(&s);
 	return exit_code;
 }
 

@@ -232,15 +232,15 @@ static void settle(struct runner *run, size_t s)
 	char *data = NULL;
 	size_t len = 0;
 	char err[512];
-	int hit = cache_get(o->cache, &st->key, &st->meta, &data, &len, err, sizeof(err));
-	if (hit < 0) {
+	enum cache_lookup found = cache_get(o->cache, &st->key, &st->meta, &data, &len, err, sizeof(err));
+	if (found == CACHE_ERROR) {
 		run->cache_failed = 1;
 		run->stop = true;
 		snprintf(run->cache_error, sizeof(run->cache_error), "%s", err);
 		finish(run, st, STEP_SKIPPED);
 		return;
 	}
-	if (hit == 1) {
+	if (found == CACHE_HIT) {
 		if (accept_output(st, data, len) == 0) {
 			st->cached = true;
 			run->r->tokens_saved_in += st->meta.tokens_in;
@@ -479,7 +479,8 @@ static bool batch_is_full(const struct runner *run)
 	return run->nbatch >= (run->o->embed_batch ? run->o->embed_batch : 1);
 }
 
-int build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err, size_t errlen)
+enum build_outcome build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err,
+                             size_t errlen)
 {
 	struct runner run = {0};
 	memset(r, 0, sizeof(*r));
@@ -559,12 +560,12 @@ int build_run(struct graph *g, const struct build_options *o, struct build_resul
 	free(run.hits);
 	if (run.cache_failed) {
 		snprintf(err, errlen, "%s", run.cache_error);
-		return -1;
+		return BUILD_CACHE_FAILED;
 	}
 	for (int k = 0; k < STEP_KINDS; k++) {
 		const struct build_kind_counts *c = &r->kinds[k];
 		if (c->cached + c->run != c->total)
-			return 1;
+			return BUILD_INCOMPLETE;
 	}
-	return 0;
+	return BUILD_COMPLETE;
 }

@@ -73,8 +73,14 @@ struct build_result {
 	char fatal[512];                /* the fatal error, when one stopped the run */
 };
 
-/* Runs g's wanted steps. 0 when every wanted step is done, 1 when some failed, were skipped or are stale,
- * -1 with err when the cache failed (nothing half-written is ever stored). */
-int build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err, size_t errlen);
+enum build_outcome {
+	BUILD_CACHE_FAILED = -1,  /* err says how; nothing half-written is ever stored */
+	BUILD_COMPLETE = 0,       /* every wanted step is done */
+	BUILD_INCOMPLETE = 1      /* some wanted step failed, was skipped or is stale */
+};
+
+/* Runs g's wanted steps. */
+enum build_outcome build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err,
+                             size_t errlen);
 
 #endif

@@ -191,3 +191,17 @@ int graph_select(struct graph *g, const char *const *targets, size_t n, char *er
 			return -1;
 	return 0;
 }
+
+size_t graph_each_stale(const struct graph *g, void (*fn)(void *ctx, const struct step *st), void *ctx)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->nsteps; i++) {
+		const struct step *st = &g->steps[i];
+		if (st->wanted && st->state == STEP_STALE) {
+			if (fn)
+				fn(ctx, st);
+			n++;
+		}
+	}
+	return n;
+}

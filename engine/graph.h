@@ -67,6 +67,9 @@ void graph_free(struct graph *g);
  * what they need; n == 0 keeps everything. 0, or -1 with err naming the bad target. */
 int graph_select(struct graph *g, const char *const *targets, size_t n, char *err, size_t errlen);
 
+/* Calls fn(ctx, st) for every wanted step a dry run or --frozen found stale, in graph order; returns how many. */
+size_t graph_each_stale(const struct graph *g, void (*fn)(void *ctx, const struct step *st), void *ctx);
+
 /* "summary", "outline", "sheet", "embedding". */
 const char *step_kind_name(enum step_kind kind);
 
