@@ -774,6 +774,7 @@ static int build(const struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = {0};
+	util_json_hooks();
 	/* A file-size limit must surface as a write error we can report, not kill us half-way. */
 	signal(SIGXFSZ, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);

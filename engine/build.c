@@ -276,10 +276,7 @@ static void settle(struct runner *run, size_t s)
 
 static void queue_put(struct runner *run, struct step *st)
 {
-	if (run->nputs == run->capputs) {
-		run->capputs = run->capputs ? run->capputs * 2 : 64;
-		run->puts = xrealloc(run->puts, run->capputs * sizeof(*run->puts));
-	}
+	run->puts = xgrow(run->puts, &run->capputs, run->nputs + 1, sizeof(*run->puts));
 	struct cache_put *p = &run->puts[run->nputs++];
 	memset(p, 0, sizeof(*p));
 	p->key = st->key;

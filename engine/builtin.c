@@ -198,10 +198,7 @@ struct terms {
 
 static void terms_add(struct terms *t, uint64_t h)
 {
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 64;
-		t->h = xrealloc(t->h, t->cap * sizeof(*t->h));
-	}
+	t->h = xgrow(t->h, &t->cap, t->n + 1, sizeof(*t->h));
 	t->h[t->n++] = h;
 }
 
@@ -281,9 +278,9 @@ static void tally_add(struct tally *t, const char *name, int inc)
 		return;
 	}
 	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 8;
-		t->name = xrealloc(t->name, t->cap * sizeof(*t->name));
-		t->count = xrealloc(t->count, t->cap * sizeof(*t->count));
+		size_t cap = t->cap;
+		t->name = xgrow(t->name, &cap, t->n + 1, sizeof(*t->name));
+		t->count = xgrow(t->count, &t->cap, t->n + 1, sizeof(*t->count));
 	}
 	t->name[t->n] = xstrdup(name);
 	t->count[t->n++] = inc;
@@ -339,10 +336,7 @@ struct lines {
 
 static void lines_push(struct lines *l, char *owned)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
+	l->v = xgrow(l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = owned;
 }
 
@@ -509,10 +503,7 @@ static size_t tokenize(const char *text, struct token **out)
 		}
 		if (!*p)
 			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			t = xrealloc(t, cap * sizeof(*t));
-		}
+		t = xgrow(t, &cap, n + 1, sizeof(*t));
 		struct token *k = &t[n++];
 		k->start = p;
 		while (*p && is_token_byte((unsigned char)*p))

@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include "fountain_clean.h"
+#include "util.h"
 
 /* Every string and small array of a script lives in a few large blocks: one free, no per-string overhead. Only the
  * scenes and characters arrays are malloc'd on their own, being built by realloc. */
@@ -31,11 +32,6 @@ enum { BLOCK_SIZE = 64 * 1024 };
 
 struct vec {
 	void *items;
-	size_t n, cap;
-};
-
-struct buf {
-	char *s;
 	size_t n, cap;
 };
 
@@ -139,48 +135,21 @@ static void *shrink(struct vec *v, size_t size)
 
 static void *vec_push(struct vec *v, size_t size)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-		if (cap > SIZE_MAX / size)
-			return NULL;
-		void *items = realloc(v->items, cap * size);
-		if (!items)
-			return NULL;
-		v->items = items;
-		v->cap = cap;
-	}
+	void *items = grow(v->items, &v->cap, v->n + 1, size);
+	if (!items)
+		return NULL;
+	v->items = items;
 	void *item = (char *)v->items + v->n++ * size;
 	memset(item, 0, size);
 	return item;
 }
 
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (n > b->cap - b->n) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->n < n) {
-			if (cap > SIZE_MAX / 2)
-				return -1;
-			cap *= 2;
-		}
-		char *grown = realloc(b->s, cap);
-		if (!grown)
-			return -1;
-		b->s = grown;
-		b->cap = cap;
-	}
-	if (n)
-		memcpy(b->s + b->n, s, n);
-	b->n += n;
-	return 0;
-}
-
 /* Appends s[0..n) as a new line of b, after sep when b already has text. */
 static int buf_line(struct buf *b, const char *sep, const char *s, size_t n)
 {
-	if (b->n && buf_add(b, sep, strlen(sep)) < 0)
+	if (b->len && buf_try_add(b, sep, strlen(sep)) < 0)
 		return -1;
-	return buf_add(b, s, n);
+	return buf_try_add(b, s, n);
 }
 
 /* ---- characters and white space ---- */
@@ -475,7 +444,7 @@ static struct fountain_scene *current_scene(struct parser *p)
 
 static char *buf_to_arena(struct parser *p, const struct buf *b)
 {
-	return arena_strndup(p->out, b->n ? b->s : "", b->n);
+	return arena_strndup(p->out, b->len ? b->data : "", b->len);
 }
 
 static int close_cue(struct parser *p)
@@ -487,12 +456,12 @@ static int close_cue(struct parser *p)
 	cue->dialogue = buf_to_arena(p, &p->dialogue);
 	if (!cue->dialogue)
 		return -1;
-	if (p->parens.n && !(cue->parentheticals = buf_to_arena(p, &p->parens)))
+	if (p->parens.len && !(cue->parentheticals = buf_to_arena(p, &p->parens)))
 		return -1;
-	size_t words = count_words(p->dialogue.s, p->dialogue.n);
+	size_t words = count_words(p->dialogue.data, p->dialogue.len);
 	cue->words = words > INT32_MAX ? INT32_MAX : (int)words;
 	((struct fountain_character *)p->characters.items)[p->cue_character].words += cue->words;
-	p->dialogue.n = p->parens.n = 0;
+	p->dialogue.len = p->parens.len = 0;
 	return 0;
 }
 
@@ -507,13 +476,13 @@ static int close_scene(struct parser *p)
 	p->in_paragraph = false;
 	bool ok = true;
 	s->text = buf_to_arena(p, &p->scene_text);
-	s->text_len = p->scene_text.n;
+	s->text_len = p->scene_text.len;
 	s->action = buf_to_arena(p, &p->action);
 	s->cues = arena_items(p->out, &p->cues, sizeof *s->cues, &ok);
 	s->ncues = p->cues.n;
 	s->characters = arena_items(p->out, &p->names, sizeof *s->characters, &ok);
 	s->ncharacters = p->names.n;
-	p->scene_text.n = p->action.n = p->cues.n = p->names.n = 0;
+	p->scene_text.len = p->action.len = p->cues.n = p->names.n = 0;
 	p->pending_blank = false;
 	return ok && s->text && s->action ? 0 : -1;
 }
@@ -555,7 +524,7 @@ static int text_line(struct parser *p, const char *s, size_t n)
 
 static void text_blank(struct parser *p)
 {
-	p->pending_blank = p->scene_text.n > 0;
+	p->pending_blank = p->scene_text.len > 0;
 }
 
 static char *arena_trimmed(struct parsed *out, const char *s, size_t n)
@@ -581,7 +550,7 @@ static int scene_heading(struct parser *p, const struct line *l, const struct he
 		return -1;
 	if (h->time && h->ntime && !(s->time = arena_strndup(o, h->time, h->ntime)))
 		return -1;
-	return buf_add(&p->scene_text, h->text, h->ntext);
+	return buf_try_add(&p->scene_text, h->text, h->ntext);
 }
 
 /* ---- characters ---- */
@@ -628,15 +597,15 @@ static long character_index(struct parser *p, const char *name, size_t n)
 static int canonical_name(struct parser *p, const char *s, size_t n)
 {
 	trim(&s, &n);
-	p->scratch.n = 0;
+	p->scratch.len = 0;
 	size_t i = 0;
 	while (i < n) {
 		size_t w = fountain_space(s + i, n - i);
 		if (w) {
 			i += skip_space(s + i, n - i);
-			if (buf_add(&p->scratch, " ", 1) < 0)
+			if (buf_try_add(&p->scratch, " ", 1) < 0)
 				return -1;
-		} else if (buf_add(&p->scratch, s + i++, 1) < 0) {
+		} else if (buf_try_add(&p->scratch, s + i++, 1) < 0) {
 			return -1;
 		}
 	}
@@ -689,7 +658,7 @@ static int cue(struct parser *p, const struct line *l, const struct cue_line *c)
 		return -1;
 	if (canonical_name(p, c->name, c->nname) < 0)
 		return -1;
-	long idx = character_index(p, p->scratch.s, p->scratch.n);
+	long idx = character_index(p, p->scratch.data, p->scratch.len);
 	if (idx < 0)
 		return -1;
 	struct fountain_character *who = (struct fountain_character *)p->characters.items + idx;
@@ -744,9 +713,9 @@ static int action_line(struct parser *p, const struct line *l, const char *s, si
 	if (!current_scene(p) && open_implicit_scene(p, l->no) < 0)
 		return -1;
 	n = rtrim(s, n);
-	int rc = p->in_paragraph ? buf_add(&p->action, "\n", 1) : buf_line(&p->action, "\n\n", "", 0);
+	int rc = p->in_paragraph ? buf_try_add(&p->action, "\n", 1) : buf_line(&p->action, "\n\n", "", 0);
 	p->in_paragraph = true;
-	if (rc < 0 || buf_add(&p->action, s, n) < 0)
+	if (rc < 0 || buf_try_add(&p->action, s, n) < 0)
 		return -1;
 	return text_line(p, l->s, l->n);
 }
@@ -908,7 +877,7 @@ static int finish_field(struct parser *p, struct fountain_title_field *f)
 {
 	if (f && !(f->value = buf_to_arena(p, &p->scratch)))
 		return -1;
-	p->scratch.n = 0;
+	p->scratch.len = 0;
 	return 0;
 }
 
@@ -945,17 +914,17 @@ static char *plain_title(struct parser *p)
 	for (size_t i = 0; i < p->title_page.n; i++) {
 		if (strcasecmp(f[i].key, "title") != 0)
 			continue;
-		p->scratch.n = 0;
+		p->scratch.len = 0;
 		for (const char *s = f[i].value; *s; s++) {
 			if (*s == '*' || *s == '_')
 				continue;
 			if (*s == '\\' && (s[1] == '*' || s[1] == '_' || s[1] == '\\'))
 				s++;
-			if (buf_add(&p->scratch, *s == '\n' ? " " : s, 1) < 0)
+			if (buf_try_add(&p->scratch, *s == '\n' ? " " : s, 1) < 0)
 				return NULL;
 		}
-		const char *t = p->scratch.s;
-		size_t n = p->scratch.n;
+		const char *t = p->scratch.data;
+		size_t n = p->scratch.len;
 		if (n == 0)  /* an empty Title may have left scratch without a buffer, and NULL + 0 is undefined */
 			return NULL;
 		trim(&t, &n);
@@ -1041,11 +1010,11 @@ static void parser_free(struct parser *p)
 	free(p->synopses.items);
 	free(p->title_page.items);
 	free(p->slots);
-	free(p->scene_text.s);
-	free(p->action.s);
-	free(p->dialogue.s);
-	free(p->parens.s);
-	free(p->scratch.s);
+	free(p->scene_text.data);
+	free(p->action.data);
+	free(p->dialogue.data);
+	free(p->parens.data);
+	free(p->scratch.data);
 }
 
 static int parse_clean(struct parser *p)

@@ -61,10 +61,7 @@ void loop_free(struct loop *l)
 
 void loop_defer(struct loop *l, void (*fn)(void *arg), void *arg)
 {
-	if (l->ndeferred == l->capdeferred) {
-		l->capdeferred = l->capdeferred ? l->capdeferred * 2 : 64;
-		l->deferred = xrealloc(l->deferred, l->capdeferred * sizeof(*l->deferred));
-	}
+	l->deferred = xgrow(l->deferred, &l->capdeferred, l->ndeferred + 1, sizeof(*l->deferred));
 	l->deferred[l->ndeferred++] = (struct deferred){fn, arg};
 }
 

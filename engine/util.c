@@ -1,8 +1,11 @@
 /* util.c - allocation, buffers, file reading. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "util.h"
 
@@ -36,6 +39,39 @@ void *xrealloc(void *p, size_t n)
 	return p;
 }
 
+void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return p;
+	size_t n = *cap ? *cap : 16;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return NULL;
+		n *= 2;
+	}
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	void *q = realloc(p, n * size > 0 ? n * size : 1);
+	if (!q)
+		return NULL;
+	*cap = n;
+	return q;
+}
+
+void *xgrow(void *p, size_t *cap, size_t need, size_t size)
+{
+	void *q = grow(p, cap, need, size);
+	if (!q)
+		out_of_memory();
+	return q;
+}
+
+void util_json_hooks(void)
+{
+	cJSON_Hooks hooks = {xmalloc, free};
+	cJSON_InitHooks(&hooks);
+}
+
 char *xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));
@@ -67,13 +103,9 @@ char *xasprintf(const char *fmt, ...)
 
 static void buf_reserve(struct buf *b, size_t extra)
 {
-	if (b->len + extra + 1 <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 64;
-	while (cap < b->len + extra + 1)
-		cap *= 2;
-	b->data = xrealloc(b->data, cap);
-	b->cap = cap;
+	if (extra > SIZE_MAX - b->len - 1)
+		out_of_memory();
+	b->data = xgrow(b->data, &b->cap, b->len + extra + 1, 1);
 }
 
 void buf_add(struct buf *b, const void *data, size_t n)
@@ -83,6 +115,21 @@ void buf_add(struct buf *b, const void *data, size_t n)
 		memcpy(b->data + b->len, data, n);
 	b->len += n;
 	b->data[b->len] = '\0';
+}
+
+int buf_try_add(struct buf *b, const void *data, size_t n)
+{
+	if (n > SIZE_MAX - b->len - 1)
+		return -1;
+	char *p = grow(b->data, &b->cap, b->len + n + 1, 1);
+	if (!p)
+		return -1;
+	b->data = p;
+	if (n)
+		memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 void buf_puts(struct buf *b, const char *s)

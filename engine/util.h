@@ -1,4 +1,11 @@
-/* util.h - allocation that cannot fail silently, growable byte buffers, small string helpers. */
+/* util.h - allocation that cannot fail silently, the one growth rule and growable byte buffer, small string helpers.
+ *
+ * The out-of-memory rule, for the whole code base:
+ *   - engine/ and cmd/ allocate with the x* functions below, and cJSON through util_json_hooks(), so that every
+ *     failed allocation ends the process through out_of_memory(): the run cannot make progress, and half a result
+ *     must never be cached or archived;
+ *   - the Fountain parser (untrusted input of any size) returns an error instead, through grow() and buf_try_add();
+ *   - cache/ and export/ (below engine/, with no util.h) return an error that names what failed, and never print. */
 #ifndef SB_UTIL_H
 #define SB_UTIL_H
 
@@ -15,6 +22,16 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
+/* The one growth rule for every growable array: p (holding *cap elements of size bytes) grown to hold at least need,
+ * by doubling from 16, with the byte count checked for overflow. xgrow aborts through out_of_memory; grow returns
+ * NULL (p and *cap untouched) for the code that must report instead. */
+void *xgrow(void *p, size_t *cap, size_t need, size_t size);
+void *grow(void *p, size_t *cap, size_t need, size_t size);
+
+/* Makes cJSON allocate through xmalloc, so that building or printing JSON follows the rule above; a program calls it
+ * once before any cJSON use. */
+void util_json_hooks(void);
+
 /* printf into a new string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -26,6 +43,8 @@ struct buf {
 
 /* Appends n bytes. */
 void buf_add(struct buf *b, const void *data, size_t n);
+/* Appends n bytes: 0, or -1 on out of memory with b unchanged (for the parser). */
+int buf_try_add(struct buf *b, const void *data, size_t n);
 /* Appends a string. */
 void buf_puts(struct buf *b, const char *s);
 /* Appends formatted text. */
