@@ -1,6 +1,5 @@
-/* builtin.c - the offline analyser: extractive scene summaries, outlines from the author's structure, statistical
- * character sheets and feature-hashing embeddings. Every result is built from integers and verbatim text in a fixed
- * field order, so the same inputs print the same bytes on every machine. */
+/* builtin_text.c - the offline analyser's text toolkit: words and stop lists, term bags, tallies, sentences, tokens,
+ * capitalised names, JSON helpers, and the feature-hashing embedding. */
 #include <ctype.h>
 #include <math.h>
 #include <stdbool.h>
@@ -13,17 +12,7 @@
 #include <cjson/cJSON.h>
 #include <xxhash.h>
 
-#include "builtin.h"
-#include "fountain.h"
-#include "util.h"
-
-#define MAX_WORD 64
-#define SALIENT_SENTENCES 2
-#define KEY_LINE_PROSE_MAX 160
-#define SHEET_KEY_LINES 3
-#define SHEET_PARTNERS 5
-#define SHEET_LOCATIONS 3
-#define SUMMARY_PROPS 8
+#include "builtin_int.h"
 
 /* Sorted for bsearch (byte order, as strcmp compares). */
 static const char *const stop_words[] = {
@@ -96,11 +85,6 @@ static const char *const person_nouns[] = {
  * "TEO who"); any word ending in "s" ("MARA hauls", "TEO is") counts too. */
 static const char *const actor_follows[] = {"and", "can", "had", "just", "never", "then", "who", "will", "would"};
 
-struct mood_word {
-	const char *word;
-	const char *mood;
-};
-
 /* A small fixed lexicon: a mood is named only when its cues clearly outnumber the others'. */
 static const struct mood_word mood_lexicon[] = {
 	{"afraid", "tense"}, {"alarm", "tense"}, {"angry", "angry"}, {"argue", "angry"}, {"argues", "angry"},
@@ -121,31 +105,29 @@ static const struct mood_word mood_lexicon[] = {
 
 static const char *const moods[] = {"angry", "calm", "joyful", "somber", "tender", "tense"};
 
-static int cmp_str(const void *a, const void *b)
+int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static bool in_list(const char *word, const char *const *list, size_t n)
+bool in_list(const char *word, const char *const *list, size_t n)
 {
 	return bsearch(&word, list, n, sizeof(*list), cmp_str) != NULL;
 }
 
-#define IN_LIST(word, list) in_list((word), (list), sizeof(list) / sizeof((list)[0]))
-
-static bool is_word_byte(unsigned char c)
+bool is_word_byte(unsigned char c)
 {
 	return isalnum(c) || c >= 0x80;
 }
 
-static bool is_curly_apostrophe(const char *p, const char *end)
+bool is_curly_apostrophe(const char *p, const char *end)
 {
 	return end - p >= 3 && (unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 && (unsigned char)p[2] == 0x99;
 }
 
 /* Copies the next word at or after *p into buf lower-cased (letters, digits, UTF-8, inner apostrophes with ’ read as
  * '); returns its length, 0 at the end. Words longer than MAX_WORD-1 bytes are cut. */
-static size_t next_word(const char **p, const char *end, char buf[MAX_WORD])
+size_t next_word(const char **p, const char *end, char buf[MAX_WORD])
 {
 	const char *s = *p;
 	while (s < end && (!is_word_byte((unsigned char)*s) || is_curly_apostrophe(s, end)))
@@ -178,7 +160,7 @@ static size_t next_word(const char **p, const char *end, char buf[MAX_WORD])
 }
 
 /* A word that carries meaning: not a stop word, not a bare number; "teo's" counts as "teo". */
-static bool content_term(char *word, size_t *len)
+bool content_term(char *word, size_t *len)
 {
 	if (*len >= 3 && strcmp(word + *len - 2, "'s") == 0)
 		word[*len -= 2] = '\0';
@@ -190,32 +172,26 @@ static bool content_term(char *word, size_t *len)
 	return false;
 }
 
-/* A bag of term hashes, sorted once filled, for counting. */
-struct terms {
-	uint64_t *h;
-	size_t n, cap;
-};
-
-static void terms_add(struct terms *t, uint64_t h)
+void terms_add(struct terms *t, uint64_t h)
 {
 	t->h = xgrow(t->h, &t->cap, t->n + 1, sizeof(*t->h));
 	t->h[t->n++] = h;
 }
 
-static int cmp_u64(const void *a, const void *b)
+int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return (x > y) - (x < y);
 }
 
-static void terms_sort(struct terms *t)
+void terms_sort(struct terms *t)
 {
 	if (t->n)
 		qsort(t->h, t->n, sizeof(*t->h), cmp_u64);
 }
 
 /* Drops repeats of a sorted bag. */
-static void terms_unique(struct terms *t)
+void terms_unique(struct terms *t)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < t->n; i++)
@@ -225,7 +201,7 @@ static void terms_unique(struct terms *t)
 }
 
 /* Occurrences of h in a sorted bag. */
-static size_t terms_count(const struct terms *t, uint64_t h)
+size_t terms_count(const struct terms *t, uint64_t h)
 {
 	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
@@ -242,7 +218,7 @@ static size_t terms_count(const struct terms *t, uint64_t h)
 }
 
 /* Adds the content terms of text to t; returns the number of words (of any kind) seen. */
-static size_t add_terms(struct terms *t, const char *text)
+size_t add_terms(struct terms *t, const char *text)
 {
 	const char *p = text, *end = text + strlen(text);
 	char w[MAX_WORD];
@@ -255,14 +231,7 @@ static size_t add_terms(struct terms *t, const char *text)
 	return words;
 }
 
-/* A growable list of owned strings with a count each, kept in order of first addition. */
-struct tally {
-	char **name;
-	int *count;
-	size_t n, cap;
-};
-
-static size_t tally_find(const struct tally *t, const char *name)
+size_t tally_find(const struct tally *t, const char *name)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->name[i], name) == 0)
@@ -270,7 +239,7 @@ static size_t tally_find(const struct tally *t, const char *name)
 	return t->n;
 }
 
-static void tally_add(struct tally *t, const char *name, int inc)
+void tally_add(struct tally *t, const char *name, int inc)
 {
 	size_t i = tally_find(t, name);
 	if (i < t->n) {
@@ -286,7 +255,7 @@ static void tally_add(struct tally *t, const char *name, int inc)
 	t->count[t->n++] = inc;
 }
 
-static void tally_free(struct tally *t)
+void tally_free(struct tally *t)
 {
 	for (size_t i = 0; i < t->n; i++)
 		free(t->name[i]);
@@ -295,7 +264,7 @@ static void tally_free(struct tally *t)
 }
 
 /* Indexes of the at most max highest counts, ties to the earlier entry; returns how many were written to order. */
-static size_t tally_top(const struct tally *t, size_t max, size_t *order)
+size_t tally_top(const struct tally *t, size_t max, size_t *order)
 {
 	size_t n = 0;
 	bool *taken = xcalloc(t->n, sizeof(bool));
@@ -314,7 +283,7 @@ static size_t tally_top(const struct tally *t, size_t max, size_t *order)
 }
 
 /* Whole-word, case-insensitive occurrence of name in text. */
-static bool mentions(const char *text, const char *name)
+bool mentions(const char *text, const char *name)
 {
 	size_t n = strlen(name);
 	if (!n)
@@ -328,37 +297,30 @@ static bool mentions(const char *text, const char *name)
 	return false;
 }
 
-/* A string list. */
-struct lines {
-	char **v;
-	size_t n, cap;
-};
-
-static void lines_push(struct lines *l, char *owned)
+void lines_push(struct lines *l, char *owned)
 {
 	l->v = xgrow(l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = owned;
 }
 
-static void lines_free(struct lines *l)
+void lines_free(struct lines *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
 }
 
-
-static bool ends_sentence(char c)
+bool ends_sentence(char c)
 {
 	return c == '.' || c == '!' || c == '?';
 }
 
-static bool is_emphasis(char c)
+bool is_emphasis(char c)
 {
 	return c == '*' || c == '_';
 }
 
-static bool is_closer(char c)
+bool is_closer(char c)
 {
 	return c == '"' || c == '\'' || c == ')' || c == ']' || is_emphasis(c) || ends_sentence(c);
 }
@@ -366,7 +328,7 @@ static bool is_closer(char c)
 static const char *const abbreviations[] = {"dr", "jr", "mr", "mrs", "ms", "mt", "prof", "sr", "st", "vs"};
 
 /* True when the '.' at text[dot] closes an abbreviation or an initial ("Mr.", "J.") rather than a sentence. */
-static bool abbreviation_dot(const char *text, size_t dot)
+bool abbreviation_dot(const char *text, size_t dot)
 {
 	size_t start = dot;
 	while (start > 0 && isalpha((unsigned char)text[start - 1]))
@@ -383,7 +345,7 @@ static bool abbreviation_dot(const char *text, size_t dot)
 	return IN_LIST(w, abbreviations);
 }
 
-static void flush_sentence(struct buf *b, struct lines *out)
+void flush_sentence(struct buf *b, struct lines *out)
 {
 	size_t len = b->len;
 	while (len > 0 && b->data[len - 1] == ' ')
@@ -395,7 +357,7 @@ static void flush_sentence(struct buf *b, struct lines *out)
 
 /* Splits action text into sentences: blank lines and sentence-final punctuation end one; line breaks inside a
  * paragraph become spaces; emphasis markers go, as the sentences are read as prose. */
-static void split_sentences(const char *text, struct lines *out)
+void split_sentences(const char *text, struct lines *out)
 {
 	struct buf b = {0};
 	size_t n = strlen(text);
@@ -440,7 +402,7 @@ static void split_sentences(const char *text, struct lines *out)
 
 /* Sum over the distinct content terms of text of their frequency in the scene (tf); *nterms gets their number and
  * *nwords the number of words of any kind. */
-static double term_weight(const char *text, const struct terms *tf, size_t *nterms, size_t *nwords)
+double term_weight(const char *text, const struct terms *tf, size_t *nterms, size_t *nwords)
 {
 	struct terms own = {0};
 	*nwords = add_terms(&own, text);
@@ -456,7 +418,7 @@ static double term_weight(const char *text, const struct terms *tf, size_t *nter
 
 /* Salience of an action sentence: its term weight damped by the number of terms so length alone does not win; a
  * bonus for naming someone present and for opening the scene, a penalty for fragments. */
-static double salience(const char *sentence, const struct terms *tf, const struct tally *present, bool first)
+double salience(const char *sentence, const struct terms *tf, const struct tally *present, bool first)
 {
 	size_t nterms, words;
 	double sum = term_weight(sentence, tf, &nterms, &words);
@@ -473,23 +435,12 @@ static double salience(const char *sentence, const struct terms *tf, const struc
 	return score;
 }
 
-/* One word-like token of action text, for telling capitalised people from capitalised objects. */
-struct token {
-	const char *start;
-	size_t len;            /* without trailing '.', '-', apostrophes */
-	bool caps;             /* two or more capitals and no lower-case letter */
-	bool boundary;         /* starts a paragraph, sentence or clause */
-	bool closes;           /* a sentence ends right after it */
-	bool joined;           /* exactly one space separates it from the next token */
-	char next;             /* first non-blank character after it, '\0' at the end */
-};
-
-static bool is_token_byte(unsigned char c)
+bool is_token_byte(unsigned char c)
 {
 	return is_word_byte(c) || c == '\'' || c == '.' || c == '-' || c == '&';
 }
 
-static size_t tokenize(const char *text, struct token **out)
+size_t tokenize(const char *text, struct token **out)
 {
 	size_t n = 0, cap = 0;
 	struct token *t = NULL;
@@ -536,7 +487,7 @@ static size_t tokenize(const char *text, struct token **out)
 	return n;
 }
 
-static void lower_word(const struct token *t, char w[MAX_WORD])
+void lower_word(const struct token *t, char w[MAX_WORD])
 {
 	size_t n = 0;
 	for (size_t i = 0; i < t->len && n < MAX_WORD - 1; i++)
@@ -545,7 +496,7 @@ static void lower_word(const struct token *t, char w[MAX_WORD])
 }
 
 /* True when run names someone already present, in full or by a longer form ("ELLIS VANCE" for VANCE). */
-static bool known_person(const struct tally *people, const char *run)
+bool known_person(const struct tally *people, const char *run)
 {
 	for (size_t i = 0; i < people->n; i++)
 		if (mentions(run, people->name[i]))
@@ -557,7 +508,7 @@ static bool known_person(const struct tally *people, const char *run)
  * clause and is followed by "(" (an age), "," or a verb-like word, or when it follows a word like "to" or "and"; it
  * is an object when it follows "the", "a", "his" and the like, unless it names a kind of person ("a NURSE").
  * Anything else (sound effects, camera directions, shouting, "BOOM.") is left out rather than guessed. */
-static void capitalised_names(const char *action, const char *heading, struct tally *people, struct tally *props)
+void capitalised_names(const char *action, const char *heading, struct tally *people, struct tally *props)
 {
 	struct token *t;
 	size_t n = tokenize(action, &t);
@@ -613,41 +564,41 @@ static void capitalised_names(const char *action, const char *heading, struct ta
 }
 
 /* Aborts like util.c's allocators: a half-built result must never be cached as if complete. */
-static cJSON *must(cJSON *item)
+cJSON *must(cJSON *item)
 {
 	if (!item)
 		out_of_memory();
 	return item;
 }
 
-static void put_str(cJSON *o, const char *key, const char *value)
+void put_str(cJSON *o, const char *key, const char *value)
 {
 	must(cJSON_AddStringToObject(o, key, value ? value : ""));
 }
 
-static void put_int(cJSON *o, const char *key, long long value)
+void put_int(cJSON *o, const char *key, long long value)
 {
 	must(cJSON_AddNumberToObject(o, key, (double)value));
 }
 
-static void push_str(cJSON *array, const char *value)
+void push_str(cJSON *array, const char *value)
 {
 	cJSON_AddItemToArray(array, must(cJSON_CreateString(value ? value : "")));
 }
 
-static cJSON *put_array(cJSON *o, const char *key)
+cJSON *put_array(cJSON *o, const char *key)
 {
 	return must(cJSON_AddArrayToObject(o, key));
 }
 
-static const char *json_str(const cJSON *o, const char *key)
+const char *json_str(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 /* "A", "A and B", "A, B and C", "A, B, C and 2 others". */
-static void add_names(struct buf *b, char *const *names, size_t n)
+void add_names(struct buf *b, char *const *names, size_t n)
 {
 	size_t shown = n > 4 ? 3 : n;
 	for (size_t i = 0; i < shown; i++) {
@@ -659,11 +610,6 @@ static void add_names(struct buf *b, char *const *names, size_t n)
 		buf_printf(b, " and %zu others", n - shown);
 }
 
-struct time_phrase {
-	const char *time;
-	const char *phrase;
-};
-
 static const struct time_phrase time_phrases[] = {
 	{"AFTERNOON", "in the afternoon"}, {"DAWN", "at dawn"}, {"DAY", "by day"}, {"DUSK", "at dusk"},
 	{"EVENING", "in the evening"}, {"MIDNIGHT", "at midnight"}, {"MORNING", "in the morning"},
@@ -671,7 +617,7 @@ static const struct time_phrase time_phrases[] = {
 };
 
 /* Writes time as prose ("at night", "at night (1973)") into out; false when the time is not a plain time of day. */
-static bool time_phrase(const char *time, struct buf *out)
+bool time_phrase(const char *time, struct buf *out)
 {
 	if (!time)
 		return false;
@@ -693,7 +639,7 @@ static bool time_phrase(const char *time, struct buf *out)
 }
 
 /* "At THE HARBOR at dawn, MARA and TEO are present." and its variants for a missing place, time or cast. */
-static void add_opening(struct buf *b, const struct fountain_scene *sc, const struct tally *people)
+void add_opening(struct buf *b, const struct fountain_scene *sc, const struct tally *people)
 {
 	const char *place = sc->location && *sc->location ? sc->location : NULL;
 	struct buf when = {0}, where = {0};
@@ -723,7 +669,7 @@ static void add_opening(struct buf *b, const struct fountain_scene *sc, const st
 	buf_free(&where);
 }
 
-static void add_sentence(struct buf *b, const char *sentence)
+void add_sentence(struct buf *b, const char *sentence)
 {
 	if (b->len)
 		buf_puts(b, " ");
@@ -735,7 +681,7 @@ static void add_sentence(struct buf *b, const char *sentence)
 
 /* The key line as prose: white space runs made single, and a long line cut after its last whole sentence that fits
  * (else at a word, with "..."). */
-static void add_quote(struct buf *b, const char *speaker, const char *line)
+void add_quote(struct buf *b, const char *speaker, const char *line)
 {
 	struct buf q = {0};
 	for (const char *p = line; *p; p++)
@@ -759,13 +705,13 @@ static void add_quote(struct buf *b, const char *speaker, const char *line)
 	buf_free(&q);
 }
 
-static int cmp_mood(const void *key, const void *elem)
+int cmp_mood(const void *key, const void *elem)
 {
 	return strcmp((const char *)key, ((const struct mood_word *)elem)->word);
 }
 
 /* The mood whose lexicon cues clearly dominate text, or "". */
-static const char *mood_of(const char *const *texts, size_t ntexts)
+const char *mood_of(const char *const *texts, size_t ntexts)
 {
 	int count[sizeof(moods) / sizeof(moods[0])] = {0};
 	char w[MAX_WORD];
@@ -792,7 +738,7 @@ static const char *mood_of(const char *const *texts, size_t ntexts)
 }
 
 /* Splits dialogue into its non-empty lines, trimmed (each one still occurs verbatim in the dialogue). */
-static void dialogue_lines(const char *dialogue, struct lines *out)
+void dialogue_lines(const char *dialogue, struct lines *out)
 {
 	const char *p = dialogue;
 	while (p && *p) {
@@ -810,14 +756,8 @@ static void dialogue_lines(const char *dialogue, struct lines *out)
 	}
 }
 
-struct ranked {
-	size_t index;
-	double score;
-	size_t len;
-};
-
 /* Higher score first, then longer, then earlier. */
-static int cmp_ranked(const void *a, const void *b)
+int cmp_ranked(const void *a, const void *b)
 {
 	const struct ranked *x = a, *y = b;
 	if (x->score != y->score)
@@ -827,486 +767,10 @@ static int cmp_ranked(const void *a, const void *b)
 	return (x->index > y->index) - (x->index < y->index);
 }
 
-static int cmp_size(const void *a, const void *b)
+int cmp_size(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 	return (x > y) - (x < y);
-}
-
-cJSON *builtin_summary(const struct fountain_script *s, size_t scene)
-{
-	if (!s || scene == 0 || scene > s->nscenes)
-		return NULL;
-	const struct fountain_scene *sc = &s->scenes[scene - 1];
-	struct tally people = {0}, props = {0};
-	for (size_t i = 0; i < sc->ncharacters; i++)
-		tally_add(&people, sc->characters[i], 1);
-	capitalised_names(sc->action ? sc->action : "", sc->heading, &people, &props);
-
-	struct terms tf = {0};
-	add_terms(&tf, sc->action ? sc->action : "");
-	for (size_t i = 0; i < sc->ncues; i++)
-		add_terms(&tf, sc->cues[i].dialogue ? sc->cues[i].dialogue : "");
-	terms_sort(&tf);
-
-	/* The key line: the single line of dialogue that says the most about the scene (undamped, so the fuller line
-	 * wins), verbatim. */
-	char *key_line = NULL;
-	const char *key_speaker = "";
-	struct ranked best = {0, -1, 0};
-	for (size_t i = 0; i < sc->ncues; i++) {
-		struct lines said = {0};
-		dialogue_lines(sc->cues[i].dialogue, &said);
-		for (size_t k = 0; k < said.n; k++) {
-			size_t nterms, nwords;
-			struct ranked r = {0, term_weight(said.v[k], &tf, &nterms, &nwords), strlen(said.v[k])};
-			if (cmp_ranked(&r, &best) < 0) {
-				best = r;
-				free(key_line);
-				key_line = xstrdup(said.v[k]);
-				key_speaker = sc->cues[i].name;
-			}
-		}
-		lines_free(&said);
-	}
-
-	struct lines sentences = {0};
-	split_sentences(sc->action ? sc->action : "", &sentences);
-	struct ranked *rank = xcalloc(sentences.n, sizeof(*rank));
-	for (size_t i = 0; i < sentences.n; i++)
-		rank[i] = (struct ranked){i, salience(sentences.v[i], &tf, &people, i == 0), 0};
-	qsort(rank, sentences.n, sizeof(*rank), cmp_ranked);
-	size_t nevents = key_line ? SALIENT_SENTENCES : SALIENT_SENTENCES + 1;
-	if (nevents > sentences.n)
-		nevents = sentences.n;
-	size_t *events = xcalloc(nevents, sizeof(size_t));
-	for (size_t i = 0; i < nevents; i++)
-		events[i] = rank[i].index;
-	qsort(events, nevents, sizeof(size_t), cmp_size);
-
-	struct buf text = {0};
-	add_opening(&text, sc, &people);
-	for (size_t i = 0; i < nevents; i++)
-		add_sentence(&text, sentences.v[events[i]]);
-	if (key_line)
-		add_quote(&text, key_speaker, key_line);
-	else if (!nevents)
-		add_sentence(&text, sc->ncues ? "The dialogue is empty." : "The scene has no action or dialogue.");
-
-	const char **texts = xcalloc(sc->ncues + 1, sizeof(char *));
-	texts[0] = sc->action ? sc->action : "";
-	for (size_t i = 0; i < sc->ncues; i++)
-		texts[i + 1] = sc->cues[i].dialogue ? sc->cues[i].dialogue : "";
-
-	cJSON *o = must(cJSON_CreateObject());
-	put_str(o, "summary", text.data);
-	put_str(o, "goal", "");
-	put_str(o, "conflict", "");
-	put_str(o, "outcome", "");
-	put_str(o, "turning_point", "");
-	put_str(o, "mood", mood_of(texts, sc->ncues + 1));
-	put_str(o, "story_function", "");
-	cJSON *a = put_array(o, "props");
-	for (size_t i = 0; i < props.n && i < SUMMARY_PROPS; i++)
-		push_str(a, props.name[i]);
-	put_str(o, "heading", sc->heading);
-	put_str(o, "location", sc->location);
-	put_str(o, "time", sc->time);
-	a = put_array(o, "characters");
-	for (size_t i = 0; i < people.n; i++)
-		push_str(a, people.name[i]);
-	a = put_array(o, "events");
-	for (size_t i = 0; i < nevents; i++)
-		push_str(a, sentences.v[events[i]]);
-	put_str(o, "key_line", key_line);
-	put_str(o, "key_speaker", key_speaker);
-	put_str(o, "analyser", BUILTIN_ANALYSER);
-
-	free(texts);
-	buf_free(&text);
-	free(events);
-	free(rank);
-	lines_free(&sentences);
-	free(key_line);
-	free(tf.h);
-	tally_free(&people);
-	tally_free(&props);
-	return o;
-}
-
-/* What a scene is about in one sentence: the builtin summary's first event, else the first sentence of any summary. */
-static char *gist(const cJSON *summary)
-{
-	const cJSON *events = cJSON_GetObjectItemCaseSensitive(summary, "events");
-	const cJSON *first = cJSON_IsArray(events) ? cJSON_GetArrayItem(events, 0) : NULL;
-	if (cJSON_IsString(first))
-		return xstrdup(first->valuestring);
-	struct lines sentences = {0};
-	split_sentences(json_str(summary, "summary"), &sentences);
-	char *g = xstrdup(sentences.n ? sentences.v[0] : "");
-	lines_free(&sentences);
-	return g;
-}
-
-/* A stretch of scenes [first, last] named by a section, and the sections [sec_lo, sec_hi) inside it. */
-struct span {
-	const char *title;
-	size_t first, last;
-	size_t sec_lo, sec_hi;
-	int depth;
-};
-
-/* Cuts [first, last] at the shallowest sections deeper than parent_depth among sections [lo, hi); scenes before the
- * first cut make a span titled lead; cuts that hold no scene are dropped. Returns the spans written (at most
- * hi - lo + 1). */
-static size_t cut_spans(const struct fountain_script *s, size_t lo, size_t hi, int parent_depth, size_t first,
-                        size_t last, const char *lead, struct span *out)
-{
-	int depth = 0;
-	for (size_t i = lo; i < hi; i++)
-		if (s->sections[i].depth > parent_depth && (depth == 0 || s->sections[i].depth < depth))
-			depth = s->sections[i].depth;
-	if (depth == 0)
-		return 0;
-	size_t n = 0;
-	bool led = false;
-	for (size_t i = lo; i < hi; i++) {
-		if (s->sections[i].depth != depth)
-			continue;
-		size_t next = i + 1;
-		while (next < hi && s->sections[next].depth != depth)
-			next++;
-		size_t f = s->sections[i].next_scene < first ? first : s->sections[i].next_scene;
-		size_t l = next < hi ? s->sections[next].next_scene - 1 : last;
-		if (l > last)
-			l = last;
-		if (!led && f > first) {
-			size_t lead_last = f - 1 < last ? f - 1 : last;
-			out[n++] = (struct span){lead, first, lead_last, lo, i, depth};
-		}
-		led = true;
-		if (f <= l)
-			out[n++] = (struct span){s->sections[i].title, f, l, i + 1, next, depth};
-	}
-	return n;
-}
-
-static const char *const act_names[] = {"Act One", "Act Two", "Act Three"};
-
-/* Three acts of about a quarter, a half and a quarter of the scenes (fewer when there are fewer scenes). */
-static size_t three_acts(const struct fountain_script *s, size_t n, struct span *out)
-{
-	size_t q = (n + 2) / 4 ? (n + 2) / 4 : 1;
-	size_t first[3] = {1, q + 1, n - q + 1}, last[3] = {q, n - q, n};
-	size_t k = 0, done = 0;
-	for (size_t i = 0; i < 3; i++) {
-		if (first[i] > last[i] || first[i] <= done)
-			continue;
-		out[k] = (struct span){act_names[k], first[i], last[i], s->nsections, s->nsections, 1};
-		k++;
-		done = last[i];
-	}
-	return k;
-}
-
-static void add_beats(cJSON *beats, const struct fountain_script *s, const cJSON *const *summaries, size_t first,
-                      size_t last)
-{
-	for (size_t i = first; i <= last; i++) {
-		char *g = gist(summaries[i - 1]);
-		const char *heading = i <= s->nscenes ? s->scenes[i - 1].heading : "";
-		char *beat = xasprintf("%s%s%s", heading, *heading && *g ? ": " : "", g);
-		push_str(beats, beat);
-		free(beat);
-		free(g);
-	}
-}
-
-static cJSON *span_object(const struct span *sp)
-{
-	cJSON *o = must(cJSON_CreateObject());
-	put_str(o, "title", sp->title);
-	cJSON *range = put_array(o, "scenes");
-	cJSON_AddItemToArray(range, must(cJSON_CreateNumber((double)sp->first)));
-	cJSON_AddItemToArray(range, must(cJSON_CreateNumber((double)sp->last)));
-	return o;
-}
-
-/* The title on one line, or NULL. */
-static char *one_line_title(const struct fountain_script *s)
-{
-	if (!s->title || !*s->title)
-		return NULL;
-	char *t = xstrdup(s->title);
-	for (char *c = t; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
-	return t;
-}
-
-static void add_logline(struct buf *b, const struct fountain_script *s, const cJSON *const *summaries, size_t n)
-{
-	char *title = one_line_title(s);
-	struct tally cast = {0};
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *c;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(summaries[i], "characters"))
-			if (cJSON_IsString(c))
-				tally_add(&cast, c->valuestring, 1);
-	}
-	size_t top[2];
-	size_t ntop = tally_top(&cast, 2, top);
-	if (ntop == 2 && top[0] > top[1]) {
-		size_t t = top[0];
-		top[0] = top[1];
-		top[1] = t;
-	}
-	buf_puts(b, title ? title : "The script");
-	if (ntop) {
-		char *names[2] = {cast.name[top[0]], ntop > 1 ? cast.name[top[1]] : NULL};
-		buf_puts(b, " follows ");
-		add_names(b, names, ntop);
-		buf_printf(b, " across %zu scene%s", n, n == 1 ? "" : "s");
-	} else {
-		buf_printf(b, " runs %zu scene%s", n, n == 1 ? "" : "s");
-	}
-	const char *from = n && n <= s->nscenes ? s->scenes[0].location : "";
-	const char *to = n && n <= s->nscenes ? s->scenes[n - 1].location : "";
-	if (*from && *to && strcmp(from, to) != 0)
-		buf_printf(b, ", from %s to %s", from, to);
-	else if (*from && n > 1)
-		buf_printf(b, ", beginning and ending at %s", from);
-	else if (*from)
-		buf_printf(b, " at %s", from);
-	buf_puts(b, ".");
-	tally_free(&cast);
-	free(title);
-}
-
-static void add_synopsis(struct buf *b, const struct fountain_script *s, const cJSON *const *summaries, size_t n)
-{
-	for (size_t i = 0; i < s->nsynopses; i++)
-		add_sentence(b, s->synopses[i].text);
-	if (!n) {
-		add_sentence(b, "The script has no scenes.");
-		return;
-	}
-	char *open = gist(summaries[0]);
-	if (*open) {
-		char *t = xasprintf("It opens: %s", open);
-		add_sentence(b, t);
-		free(t);
-	}
-	free(open);
-	if (n > 1) {
-		char *close = gist(summaries[n - 1]);
-		if (*close) {
-			char *t = xasprintf("It ends: %s", close);
-			add_sentence(b, t);
-			free(t);
-		}
-		free(close);
-	}
-}
-
-cJSON *builtin_outline(const struct fountain_script *s, const cJSON *const *summaries, size_t n)
-{
-	if (!s || (n && !summaries))
-		return NULL;
-	struct span *acts = xcalloc(s->nsections + 3, sizeof(*acts));
-	size_t nacts = cut_spans(s, 0, s->nsections, 0, 1, n, "Opening", acts);
-	if (!nacts)
-		nacts = three_acts(s, n, acts);
-
-	struct buf logline = {0}, synopsis = {0};
-	add_logline(&logline, s, summaries, n);
-	add_synopsis(&synopsis, s, summaries, n);
-
-	cJSON *o = must(cJSON_CreateObject());
-	put_str(o, "logline", logline.data);
-	put_str(o, "synopsis", synopsis.data);
-	cJSON *jacts = put_array(o, "acts");
-	struct span *seqs = xcalloc(s->nsections + 1, sizeof(*seqs));
-	for (size_t a = 0; a < nacts; a++) {
-		cJSON *act = span_object(&acts[a]);
-		cJSON_AddItemToArray(jacts, act);
-		cJSON *jseqs = put_array(act, "sequences");
-		size_t nseqs = cut_spans(s, acts[a].sec_lo, acts[a].sec_hi, acts[a].depth, acts[a].first, acts[a].last,
-		                         acts[a].title, seqs);
-		if (!nseqs)
-			seqs[nseqs++] = acts[a];
-		for (size_t q = 0; q < nseqs; q++) {
-			cJSON *seq = span_object(&seqs[q]);
-			cJSON_AddItemToArray(jseqs, seq);
-			add_beats(put_array(seq, "beats"), s, summaries, seqs[q].first, seqs[q].last);
-		}
-	}
-	put_int(o, "scene_count", (long long)n);
-	put_str(o, "analyser", BUILTIN_ANALYSER);
-	free(seqs);
-	free(acts);
-	buf_free(&logline);
-	buf_free(&synopsis);
-	return o;
-}
-
-/* Distinct content terms of a line: how much it says. */
-static size_t substance(const char *line)
-{
-	struct terms t = {0};
-	add_terms(&t, line);
-	terms_sort(&t);
-	terms_unique(&t);
-	free(t.h);
-	return t.n;
-}
-
-static void add_counted(struct buf *b, const char *what, int n, const char *one, const char *many)
-{
-	buf_printf(b, "%s%d %s", what, n, n == 1 ? one : many);
-}
-
-/* One sentence of facts: how much the character speaks, with whom and where; "most often" and "usually" only when a
- * partner or a place really recurs. top_partner and top_place index the largest counts (when there are any). */
-static char *describe(const char *name, int cues, int words, size_t n, const struct tally *partners,
-                      size_t top_partner, const struct tally *places, size_t top_place)
-{
-	struct buf b = {0};
-	buf_puts(&b, name);
-	if (cues == 1)
-		buf_printf(&b, " speaks once (%d word%s)", words, words == 1 ? "" : "s");
-	else
-		buf_printf(&b, " speaks %d times (%d words)", cues, words);
-	add_counted(&b, " in ", (int)n, "scene", "scenes");
-	bool with = partners->n > 0;
-	if (with && partners->count[top_partner] >= 2) {
-		buf_printf(&b, ", most often alongside %s", partners->name[top_partner]);
-		add_counted(&b, " (", partners->count[top_partner], "scene)", "scenes)");
-	} else if (with) {
-		buf_puts(&b, ", alongside ");
-		add_names(&b, partners->name, partners->n);
-	}
-	if (places->n && places->count[top_place] >= 2) {
-		buf_printf(&b, "%s usually at %s", with ? " and" : ",", places->name[top_place]);
-		add_counted(&b, " (", places->count[top_place], "scene)", "scenes)");
-	} else if (places->n == 1) {
-		buf_printf(&b, "%s at %s", with ? " and" : ",", places->name[0]);
-	} else if (places->n) {
-		buf_printf(&b, "%s in %zu different places", with ? " and" : ",", places->n);
-	}
-	buf_puts(&b, ".");
-	return b.data;
-}
-
-cJSON *builtin_sheet(const struct fountain_script *s, size_t character, const cJSON *const *summaries, size_t n)
-{
-	if (!s || character >= s->ncharacters || n != s->characters[character].nscenes || (n && !summaries))
-		return NULL;
-	const struct fountain_character *ch = &s->characters[character];
-	int cues = 0, words = 0;
-	int *scene_words = xcalloc(n, sizeof(int));
-	struct lines said = {0};
-	struct tally partners = {0}, places = {0};
-	for (size_t i = 0; i < n; i++) {
-		const struct fountain_scene *sc = &s->scenes[ch->scenes[i] - 1];
-		for (size_t c = 0; c < sc->ncues; c++) {
-			if (strcmp(sc->cues[c].name, ch->name) != 0)
-				continue;
-			cues++;
-			words += sc->cues[c].words;
-			scene_words[i] += sc->cues[c].words;
-			dialogue_lines(sc->cues[c].dialogue, &said);
-		}
-		if (sc->location && *sc->location)
-			tally_add(&places, sc->location, 1);
-		const cJSON *c;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(summaries[i], "characters"))
-			if (cJSON_IsString(c) && strcmp(c->valuestring, ch->name) != 0)
-				tally_add(&partners, c->valuestring, 1);
-	}
-
-	/* Key lines: the ones that say the most, each text once, in script order. */
-	struct ranked *rank = xcalloc(said.n, sizeof(*rank));
-	for (size_t i = 0; i < said.n; i++)
-		rank[i] = (struct ranked){i, (double)substance(said.v[i]), strlen(said.v[i])};
-	qsort(rank, said.n, sizeof(*rank), cmp_ranked);
-	size_t keys[SHEET_KEY_LINES], nkeys = 0;
-	for (size_t i = 0; i < said.n && nkeys < SHEET_KEY_LINES; i++) {
-		bool dup = false;
-		for (size_t k = 0; k < nkeys; k++)
-			dup = dup || strcmp(said.v[keys[k]], said.v[rank[i].index]) == 0;
-		if (!dup)
-			keys[nkeys++] = rank[i].index;
-	}
-	qsort(keys, nkeys, sizeof(size_t), cmp_size);
-
-	/* Turning scenes: first appearance, the scene where it says the most, last appearance. */
-	size_t turning[3], nturning = 0;
-	if (n) {
-		size_t most = 0;
-		for (size_t i = 1; i < n; i++)
-			if (scene_words[i] > scene_words[most])
-				most = i;
-		size_t cand[3] = {1, most + 1, n};
-		for (size_t i = 0; i < 3; i++)
-			if (nturning == 0 || cand[i] > turning[nturning - 1])
-				turning[nturning++] = cand[i];
-	}
-
-	size_t top_partners[SHEET_PARTNERS] = {0}, top_places[SHEET_LOCATIONS] = {0};
-	size_t npartners = tally_top(&partners, SHEET_PARTNERS, top_partners);
-	size_t nplaces = tally_top(&places, SHEET_LOCATIONS, top_places);
-
-	char *desc = describe(ch->name, cues, words, n, &partners, top_partners[0], &places, top_places[0]);
-
-	cJSON *o = must(cJSON_CreateObject());
-	put_str(o, "description", desc);
-	put_str(o, "want", "");
-	put_str(o, "need", "");
-	put_str(o, "arc", "");
-	cJSON *a = put_array(o, "turning_scenes");
-	for (size_t i = 0; i < nturning; i++)
-		cJSON_AddItemToArray(a, must(cJSON_CreateNumber((double)turning[i])));
-	a = put_array(o, "relationships");
-	for (size_t i = 0; i < npartners; i++) {
-		cJSON *r = must(cJSON_CreateObject());
-		cJSON_AddItemToArray(a, r);
-		put_str(r, "character", partners.name[top_partners[i]]);
-		char *rel = xasprintf("shares %d scene%s", partners.count[top_partners[i]],
-		                      partners.count[top_partners[i]] == 1 ? "" : "s");
-		put_str(r, "relation", rel);
-		free(rel);
-	}
-	a = put_array(o, "key_lines");
-	for (size_t i = 0; i < nkeys; i++)
-		push_str(a, said.v[keys[i]]);
-	put_str(o, "name", ch->name);
-	put_int(o, "scene_count", (long long)n);
-	put_int(o, "cues", cues);
-	put_int(o, "words", words);
-	a = put_array(o, "partners");
-	for (size_t i = 0; i < npartners; i++) {
-		cJSON *r = must(cJSON_CreateObject());
-		cJSON_AddItemToArray(a, r);
-		put_str(r, "character", partners.name[top_partners[i]]);
-		put_int(r, "scenes", partners.count[top_partners[i]]);
-	}
-	a = put_array(o, "locations");
-	for (size_t i = 0; i < nplaces; i++) {
-		cJSON *r = must(cJSON_CreateObject());
-		cJSON_AddItemToArray(a, r);
-		put_str(r, "location", places.name[top_places[i]]);
-		put_int(r, "scenes", places.count[top_places[i]]);
-	}
-	put_str(o, "analyser", BUILTIN_ANALYSER);
-
-	free(desc);
-	free(rank);
-	lines_free(&said);
-	tally_free(&partners);
-	tally_free(&places);
-	free(scene_words);
-	return o;
 }
 
 /* Adds a term's hash, or a bigram's (the second word's hash seeded by the first's, so "a b" differs from "b a"). */
