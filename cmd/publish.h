@@ -27,7 +27,6 @@ struct analysis *publish_analysis(struct results *r, const struct step_config *c
  * either way for the next build log. PUBLISH_FAILED with err naming the path and cause. */
 enum publish_outcome publish_archive(const struct graph *g, const struct step_config *cfg, const char *script_name,
                                      const char *script_digest_hex, int64_t mtime, const char *path,
-                                     const struct record *previous, struct digest *identity, char *err,
-                                     size_t errlen);
+                                     const struct record *previous, struct digest *identity, char *err, size_t errlen);
 
 #endif

@@ -5,11 +5,11 @@
 #include "util.h"
 
 struct gate {
-	int limit;                    /* -j */
-	double window;                /* in (1, limit]: shrinks on congestion, grows back on success */
-	int on_wire;                  /* requests started and not finished */
-	unsigned long congestion;     /* "slow down" answers noted */
-	unsigned long congestion_seen;/* ... as of the last turn's end */
+	int limit;                     /* -j */
+	double window;                 /* in (1, limit]: shrinks on congestion, grows back on success */
+	int on_wire;                   /* requests started and not finished */
+	unsigned long congestion;      /* "slow down" answers noted */
+	unsigned long congestion_seen; /* ... as of the last turn's end */
 };
 
 struct gate *gate_new(int limit)

@@ -16,8 +16,8 @@ struct gate *gate_new(int limit);
 void gate_free(struct gate *g);
 
 enum gate_answer {
-	GATE_OPEN,      /* the request may start now */
-	GATE_WAIT       /* not now: ask again after *wait_ms (0: when some request finishes) */
+	GATE_OPEN, /* the request may start now */
+	GATE_WAIT  /* not now: ask again after *wait_ms (0: when some request finishes) */
 };
 
 /* May one more request start at now_ms? */

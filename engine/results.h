@@ -10,12 +10,12 @@
 #include "keys.h"
 
 struct results_scene {
-	int index;                      /* 1-based */
-	char *number;                   /* NULL when none */
+	int index;    /* 1-based */
+	char *number; /* NULL when none */
 	char *heading;
 	int line;
-	char *location;                 /* may be "" */
-	char *time;                     /* NULL when none */
+	char *location; /* may be "" */
+	char *time;     /* NULL when none */
 	char **characters;
 	size_t ncharacters;
 	char text_digest[DIGEST_HEX_LEN + 1];
@@ -24,7 +24,7 @@ struct results_scene {
 /* One done step: what it was, its action key and output digest, and what it cost. */
 struct results_step {
 	enum step_kind kind;
-	char *target;                   /* scene index for summary/embedding ("12"), character name for sheet, "" else */
+	char *target; /* scene index for summary/embedding ("12"), character name for sheet, "" else */
 	char key[DIGEST_HEX_LEN + 1];
 	char output[DIGEST_HEX_LEN + 1];
 	uint64_t tokens_in;
@@ -33,24 +33,24 @@ struct results_step {
 
 struct results_sheet {
 	char *character;
-	char *json;                     /* NULL when the sheet failed */
-	size_t *scenes;                 /* parser statistics: scenes spoken in, cues, words */
+	char *json;     /* NULL when the sheet failed */
+	size_t *scenes; /* parser statistics: scenes spoken in, cues, words */
 	size_t nscenes;
 	int cues;
 	int words;
 };
 
 struct results {
-	char *title;                    /* NULL when none */
-	bool partial;                   /* some wanted step is not done */
+	char *title;  /* NULL when none */
+	bool partial; /* some wanted step is not done */
 	struct results_scene *scenes;
 	size_t nscenes;
-	char **summaries;               /* nscenes JSON texts, NULL where not done */
-	char *outline;                  /* NULL when not done */
+	char **summaries; /* nscenes JSON texts, NULL where not done */
+	char *outline;    /* NULL when not done */
 	struct results_sheet *sheets;
 	size_t nsheets;
-	float *embeddings;              /* nscenes x dims, row-major */
-	bool *has_embedding;            /* nscenes flags */
+	float *embeddings;   /* nscenes x dims, row-major */
+	bool *has_embedding; /* nscenes flags */
 	size_t dims;
 	struct results_step *steps;
 	size_t nsteps;
