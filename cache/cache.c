@@ -257,7 +257,7 @@ static int open_tables(struct cache *c, MDB_txn *txn, void *arg, char *err, size
 		return rc;
 	if ((rc = mdb_dbi_open(txn, "actions", MDB_CREATE, &c->actions)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "blobs", MDB_CREATE, &c->blobs)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "records", MDB_CREATE, &c->records)) != 0)
+	    (rc = mdb_dbi_open(txn, "records", MDB_CREATE, &c->logs)) != 0)
 		return rc;
 	return mdb_dbi_open(txn, "counters", MDB_CREATE, &c->counters);
 }
@@ -568,7 +568,7 @@ int cache_add_counters(struct cache *c, uint64_t hits, uint64_t misses, uint64_t
 	return store_write(c, "updating counters", counters_body, add, err, errlen);
 }
 
-int cache_record_get(struct cache *c, const char *name, char **data, size_t *len, char *err, size_t errlen)
+int cache_log_get(struct cache *c, const char *name, char **data, size_t *len, char *err, size_t errlen)
 {
 	MDB_txn *txn;
 	MDB_val k = name_val(name), v;
@@ -578,7 +578,7 @@ int cache_record_get(struct cache *c, const char *name, char **data, size_t *len
 	*len = 0;
 	if ((rc = store_begin_read(c, &txn)) != 0)
 		return store_fail(c, "reading", rc, err, errlen);
-	rc = mdb_get(txn, c->records, &k, &v);
+	rc = mdb_get(txn, c->logs, &k, &v);
 	if (rc == MDB_NOTFOUND || rc == MDB_BAD_VALSIZE) {
 		mdb_txn_abort(txn);
 		return 0;
@@ -613,10 +613,10 @@ static int record_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size
 	MDB_val k = name_val(a->name);
 
 	(void)err, (void)errlen;
-	return mdb_put(txn, c->records, &k, &a->val, 0);
+	return mdb_put(txn, c->logs, &k, &a->val, 0);
 }
 
-int cache_record_put(struct cache *c, const char *name, const void *data, size_t len, char *err, size_t errlen)
+int cache_log_put(struct cache *c, const char *name, const void *data, size_t len, char *err, size_t errlen)
 {
 	struct record_args a = { name, { len, (void *)data } };
 	size_t name_len = strlen(name);
@@ -646,9 +646,9 @@ int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errle
 	if ((rc = mdb_stat(txn, c->actions, &ms)) != 0)
 		goto fail;
 	st->actions = ms.ms_entries;
-	if ((rc = mdb_stat(txn, c->records, &ms)) != 0)
+	if ((rc = mdb_stat(txn, c->logs, &ms)) != 0)
 		goto fail;
-	st->records = ms.ms_entries;
+	st->logs = ms.ms_entries;
 	for (int i = 0; i < COUNTERS; i++)
 		if ((rc = read_counter(c, txn, counter_names[i], totals[i])) != 0)
 			goto fail;

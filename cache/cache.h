@@ -39,7 +39,7 @@ struct cache_stats {
 	uint64_t misses;
 	uint64_t tokens_saved_in;  /* tokens of the actions served from the cache */
 	uint64_t tokens_saved_out;
-	uint64_t records;          /* per-script build records */
+	uint64_t logs;             /* per-script build logs (the LMDB table is still named "records") */
 };
 
 /* Opens (creating if needed, mkdir -p, mode 0700) the cache in dir; 0 on success, -1 with a message naming dir, the
@@ -76,10 +76,10 @@ int cache_add_counters(struct cache *c, uint64_t hits, uint64_t misses, uint64_t
                        uint64_t tokens_saved_out, char *err, size_t errlen);
 
 /* Reads the build record stored under name (malloc'd bytes with a NUL after them): 1 found, 0 none, -1 error. */
-int cache_record_get(struct cache *c, const char *name, char **data, size_t *len, char *err, size_t errlen);
+int cache_log_get(struct cache *c, const char *name, char **data, size_t *len, char *err, size_t errlen);
 
 /* Replaces the build record stored under name (1 to 511 bytes: an LMDB key); 0 or -1 with err. */
-int cache_record_put(struct cache *c, const char *name, const void *data, size_t len, char *err, size_t errlen);
+int cache_log_put(struct cache *c, const char *name, const void *data, size_t len, char *err, size_t errlen);
 
 /* Fills *st; 0 or -1 with err. */
 int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errlen);
@@ -90,7 +90,7 @@ long cache_verify(struct cache *c, void (*report)(void *ctx, const char *problem
 
 /* In one write transaction: drops actions that cannot be served (undecodable, blob missing), evicts least recently
  * used actions (by last_used, then created) until the blobs still used total <= max_bytes, then deletes blobs no
- * action uses; records are kept. Sets *evicted to the number of actions removed. 0 or -1 with err. */
+ * action uses; build logs are kept. Sets *evicted to the number of actions removed. 0 or -1 with err. */
 int cache_gc(struct cache *c, uint64_t max_bytes, uint64_t *evicted, char *err, size_t errlen);
 
 #endif

@@ -12,7 +12,7 @@ struct cache {
 	MDB_env *env;
 	MDB_dbi actions;   /* 16-byte action key -> action record */
 	MDB_dbi blobs;     /* 16-byte digest -> output bytes, immutable */
-	MDB_dbi records;   /* build record name -> bytes */
+	MDB_dbi logs;      /* build log name -> bytes (table "records") */
 	MDB_dbi counters;  /* counter name -> 8-byte little-endian total */
 	char *dir;
 };

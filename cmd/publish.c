@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "publish.h"
-#include "record.h"
+#include "buildlog.h"
 #include "util.h"
 
 static const enum analysis_kind kind_of_step[STEP_KINDS] = {
@@ -114,10 +114,10 @@ struct analysis *publish_analysis(struct results *r, const struct step_config *c
 
 enum publish_outcome publish_archive(const struct graph *g, const struct step_config *cfg, const char *script_name,
                                      const char *script_digest_hex, int64_t mtime, const char *path,
-                                     const struct record *previous, struct digest *identity, char *err, size_t errlen)
+                                     const struct build_log *previous, struct digest *identity, char *err, size_t errlen)
 {
 	results_identity(g, cfg, ANALYSIS_FORMAT_VERSION, script_name, script_digest_hex, mtime, identity);
-	if (record_archive_current(previous, path, identity)) {
+	if (build_log_archive_current(previous, path, identity)) {
 		analysis_remove_stale_temps(path);
 		return PUBLISH_UP_TO_DATE;
 	}

@@ -10,7 +10,7 @@
 #include "keys.h"
 #include "results.h"
 
-struct record;
+struct build_log;
 
 enum publish_outcome { PUBLISH_WRITTEN, PUBLISH_WRITTEN_PARTIAL, PUBLISH_UP_TO_DATE, PUBLISH_FAILED };
 
@@ -27,6 +27,6 @@ struct analysis *publish_analysis(struct results *r, const struct step_config *c
  * either way for the next build log. PUBLISH_FAILED with err naming the path and cause. */
 enum publish_outcome publish_archive(const struct graph *g, const struct step_config *cfg, const char *script_name,
                                      const char *script_digest_hex, int64_t mtime, const char *path,
-                                     const struct record *previous, struct digest *identity, char *err, size_t errlen);
+                                     const struct build_log *previous, struct digest *identity, char *err, size_t errlen);
 
 #endif

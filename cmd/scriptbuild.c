@@ -23,7 +23,7 @@
 #include "net.h"
 #include "pricing.h"
 #include "publish.h"
-#include "record.h"
+#include "buildlog.h"
 #include "report.h"
 #include "util.h"
 
@@ -437,7 +437,7 @@ static int tool_cache(const struct options *o)
 			       "tokens saved   %llu in, %llu out\n",
 			       (unsigned long long)st.actions, (unsigned long long)st.blobs,
 			       (unsigned long long)st.blob_bytes, (unsigned long long)st.file_bytes,
-			       (unsigned long long)st.records, (unsigned long long)st.hits, (unsigned long long)st.misses,
+			       (unsigned long long)st.logs, (unsigned long long)st.hits, (unsigned long long)st.misses,
 			       (unsigned long long)st.tokens_saved_in, (unsigned long long)st.tokens_saved_out);
 		}
 	} else if (strcmp(o->tool, "verify") == 0) {
@@ -517,8 +517,8 @@ struct session {
 	struct run_config rc;
 	struct graph *g;
 	struct cache *cache;
-	char *record_name;
-	struct record *previous;      /* the last build log of this script */
+	char *log_name;
+	struct build_log *previous;      /* the last build log of this script */
 	struct loop *loop;
 	struct gate *gate;
 	struct provider *providers[STEP_KINDS];
@@ -631,8 +631,8 @@ static int plan(struct session *s)
 		s->err[0] = '\0';  /* already said */
 		return EXIT_USAGE;
 	}
-	s->record_name = record_name_for(o->script);
-	s->previous = record_load(s->cache, s->record_name);
+	s->log_name = build_log_name_for(o->script);
+	s->previous = build_log_load(s->cache, s->log_name);
 	s->loop = loop_new();
 	if (!s->loop) {
 		snprintf(s->err, sizeof(s->err), "cannot start the event loop");
@@ -722,7 +722,7 @@ static void report(struct session *s, int exit_code)
 	const struct options *o = s->o;
 	char err[1024];
 	if (s->outcome != BUILD_CACHE_FAILED &&
-	    record_save(s->cache, s->record_name, s->g, s->rc.step, s->archive_path, &s->identity, err,
+	    build_log_save(s->cache, s->log_name, s->g, s->rc.step, s->archive_path, &s->identity, err,
 	                sizeof(err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
 	struct timespec now;
@@ -739,12 +739,12 @@ static void session_free(struct session *s)
 	config_destroy_providers(s->providers);
 	loop_free(s->loop);
 	gate_free(s->gate);
-	record_free(s->previous);
+	build_log_free(s->previous);
 	graph_free(s->g);
 	cache_close(s->cache);
 	config_free(&s->rc);
 	fountain_free(s->script);
-	free(s->record_name);
+	free(s->log_name);
 	free(s->archive_path);
 }
 

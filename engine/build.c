@@ -16,7 +16,7 @@
 #include "loop.h"
 #include "pricing.h"
 #include "prompts.h"
-#include "record.h"
+#include "buildlog.h"
 #include "util.h"
 
 struct runner {
@@ -173,7 +173,7 @@ static void fail_step(struct runner *run, struct step *st, const char *why)
 static void explain(struct runner *run, struct step *st)
 {
 	free(st->why);
-	st->why = record_explain(run->o->previous, run->g, st, &run->o->config[st->kind]);
+	st->why = build_log_explain(run->o->previous, run->g, st, &run->o->config[st->kind]);
 }
 
 /* The job fields a step's analysis reads; summaries points at storage for its dependencies' outputs. */

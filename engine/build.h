@@ -13,7 +13,7 @@ struct cache;
 struct gate;
 struct loop;
 struct provider;
-struct record;
+struct build_log;
 
 enum build_event_type {
 	BUILD_STEP_STARTED,   /* a step (or an embedding batch, step = its first) went to a provider */
@@ -44,7 +44,7 @@ struct build_options {
 	struct provider *const *provider;          /* [STEP_KINDS] */
 	struct loop *loop;
 	struct cache *cache;
-	const struct record *previous;  /* the last run's record, for explanations; may be NULL */
+	const struct build_log *previous;  /* the last run's build log, for explanations; may be NULL */
 	void (*report)(void *ctx, const struct build_event *ev);
 	void *report_ctx;
 };

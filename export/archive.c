@@ -44,7 +44,7 @@
 #include "jsonfield.h"
 #include "manifest.h"
 #include "npy.h"
-#include "records.h"
+#include "entries.h"
 
 #define ZSTD_LEVEL "3"
 #define ENTRY_MAX_BYTES (INT64_C(1) << 28) /* 256 MiB: 10,000 scenes x 3072 dims is 123 MB */
@@ -124,10 +124,10 @@ static int encode_embeddings(const struct analysis *a, struct blob *b)
 
 static int encode_all(const struct analysis *a, struct blob b[ENTRIES], char *err, size_t errlen)
 {
-	if (records_encode_scenes(a, &b[ENTRY_SCENES].data, &b[ENTRY_SCENES].len, err, errlen) < 0
-	    || records_encode_summaries(a, &b[ENTRY_SUMMARIES].data, &b[ENTRY_SUMMARIES].len, err, errlen) < 0
-	    || records_encode_outline(a, &b[ENTRY_OUTLINE].data, &b[ENTRY_OUTLINE].len, err, errlen) < 0
-	    || records_encode_sheets(a, &b[ENTRY_SHEETS].data, &b[ENTRY_SHEETS].len, err, errlen) < 0)
+	if (entries_encode_scenes(a, &b[ENTRY_SCENES].data, &b[ENTRY_SCENES].len, err, errlen) < 0
+	    || entries_encode_summaries(a, &b[ENTRY_SUMMARIES].data, &b[ENTRY_SUMMARIES].len, err, errlen) < 0
+	    || entries_encode_outline(a, &b[ENTRY_OUTLINE].data, &b[ENTRY_OUTLINE].len, err, errlen) < 0
+	    || entries_encode_sheets(a, &b[ENTRY_SHEETS].data, &b[ENTRY_SHEETS].len, err, errlen) < 0)
 		return -1;
 	if (encode_embeddings(a, &b[ENTRY_EMBEDDINGS]) < 0) {
 		snprintf(err, errlen, "embeddings.npy: out of memory");
@@ -508,10 +508,10 @@ static int decode_all(const struct blob b[ENTRIES], struct analysis *a, struct m
 	size_t rows, dims;
 	if (manifest_read(b[ENTRY_MANIFEST].data, b[ENTRY_MANIFEST].len, a, m, err, errlen) < 0
 	    || check_entries(b, m, err, errlen) < 0
-	    || records_decode_scenes(b[ENTRY_SCENES].data, b[ENTRY_SCENES].len, a, err, errlen) < 0
-	    || records_decode_summaries(b[ENTRY_SUMMARIES].data, b[ENTRY_SUMMARIES].len, a, err, errlen) < 0
-	    || records_decode_outline(b[ENTRY_OUTLINE].data, b[ENTRY_OUTLINE].len, a, err, errlen) < 0
-	    || records_decode_sheets(b[ENTRY_SHEETS].data, b[ENTRY_SHEETS].len, a, err, errlen) < 0
+	    || entries_decode_scenes(b[ENTRY_SCENES].data, b[ENTRY_SCENES].len, a, err, errlen) < 0
+	    || entries_decode_summaries(b[ENTRY_SUMMARIES].data, b[ENTRY_SUMMARIES].len, a, err, errlen) < 0
+	    || entries_decode_outline(b[ENTRY_OUTLINE].data, b[ENTRY_OUTLINE].len, a, err, errlen) < 0
+	    || entries_decode_sheets(b[ENTRY_SHEETS].data, b[ENTRY_SHEETS].len, a, err, errlen) < 0
 	    || npy_decode((const unsigned char *)b[ENTRY_EMBEDDINGS].data, b[ENTRY_EMBEDDINGS].len, &rows, &dims,
 	                  &a->embeddings, err, errlen) < 0)
 		return -1;

@@ -439,7 +439,7 @@ static void gc_evicts_least_recently_used(void **state)
 		items[i].meta.last_used = 100 + i;
 	}
 	put_ok(c, items, N);
-	assert_int_equal(cache_record_put(c, "script", "kept", 4, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(cache_log_put(c, "script", "kept", 4, errbuf, sizeof(errbuf)), 0);
 	/* Items 0 and 1 are the oldest but were just used. */
 	touched[0] = items[0].key;
 	touched[1] = items[1].key;
@@ -462,7 +462,7 @@ static void gc_evicts_least_recently_used(void **state)
 	assert_int_equal(st.blob_bytes, 0);
 	/* LMDB files never shrink. */
 	assert_true(st.file_bytes > 0);
-	assert_int_equal(cache_record_get(c, "script", &rec, &rec_len, errbuf, sizeof(errbuf)), 1);
+	assert_int_equal(cache_log_get(c, "script", &rec, &rec_len, errbuf, sizeof(errbuf)), 1);
 	assert_memory_equal(rec, "kept", 4);
 	free(rec);
 	cache_close(c);
@@ -497,36 +497,36 @@ static void gc_counts_shared_blobs_once(void **state)
 	cache_close(c);
 }
 
-static void records_put_get_replace(void **state)
+static void build_logs_put_get_replace(void **state)
 {
 	struct cache *c = open_ok(*state);
 	struct cache_stats st;
 	char *data = NULL, long_name[600];
 	size_t len = 0;
 
-	assert_int_equal(cache_record_get(c, "harbor.fountain", &data, &len, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(cache_log_get(c, "harbor.fountain", &data, &len, errbuf, sizeof(errbuf)), 0);
 	assert_null(data);
-	assert_int_equal(cache_record_put(c, "harbor.fountain", "first", 5, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(cache_record_put(c, "other.fountain", "", 0, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(cache_record_put(c, "harbor.fountain", "second run", 10, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(cache_log_put(c, "harbor.fountain", "first", 5, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(cache_log_put(c, "other.fountain", "", 0, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(cache_log_put(c, "harbor.fountain", "second run", 10, errbuf, sizeof(errbuf)), 0);
 	cache_close(c);
 
 	c = open_ok(*state);
-	assert_int_equal(cache_record_get(c, "harbor.fountain", &data, &len, errbuf, sizeof(errbuf)), 1);
+	assert_int_equal(cache_log_get(c, "harbor.fountain", &data, &len, errbuf, sizeof(errbuf)), 1);
 	assert_int_equal(len, 10);
 	assert_string_equal(data, "second run");
 	free(data);
-	assert_int_equal(cache_record_get(c, "other.fountain", &data, &len, errbuf, sizeof(errbuf)), 1);
+	assert_int_equal(cache_log_get(c, "other.fountain", &data, &len, errbuf, sizeof(errbuf)), 1);
 	assert_int_equal(len, 0);
 	free(data);
 	stats_ok(c, &st);
-	assert_int_equal(st.records, 2);
+	assert_int_equal(st.logs, 2);
 
 	memset(long_name, 'n', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
-	assert_int_equal(cache_record_put(c, long_name, "x", 1, errbuf, sizeof(errbuf)), -1);
+	assert_int_equal(cache_log_put(c, long_name, "x", 1, errbuf, sizeof(errbuf)), -1);
 	assert_non_null(strstr(errbuf, "build record name"));
-	assert_int_equal(cache_record_put(c, "", "x", 1, errbuf, sizeof(errbuf)), -1);
+	assert_int_equal(cache_log_put(c, "", "x", 1, errbuf, sizeof(errbuf)), -1);
 	cache_close(c);
 }
 
@@ -783,7 +783,7 @@ int main(void)
 		WITH_DIR(verify_names_missing_blob_and_bad_record),
 		WITH_DIR(gc_evicts_least_recently_used),
 		WITH_DIR(gc_counts_shared_blobs_once),
-		WITH_DIR(records_put_get_replace),
+		WITH_DIR(build_logs_put_get_replace),
 		WITH_DIR(counters_accumulate_across_opens),
 		WITH_DIR(two_processes_write_at_once),
 		WITH_DIR(adopts_map_grown_by_another_process),

@@ -1,4 +1,4 @@
-/* record.c - a JSON record per script in the cache's records table, like ninja's log, read only to explain. */
+/* buildlog.c - a JSON build log per script in the cache's table of logs, like ninja's log, read only to explain. */
 #define _XOPEN_SOURCE 700 /* realpath, st_mtim */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,16 +9,16 @@
 
 #include "cache.h"
 #include "fountain.h"
-#include "record.h"
+#include "buildlog.h"
 #include "util.h"
 
 #define RECORD_VERSION 1
 
-struct record {
+struct build_log {
 	cJSON *root;
 };
 
-char *record_name_for(const char *script_path)
+char *build_log_name_for(const char *script_path)
 {
 	char *real = realpath(script_path, NULL);
 	const char *path = real ? real : script_path;
@@ -30,12 +30,12 @@ char *record_name_for(const char *script_path)
 	return xasprintf("script:%s", hex);
 }
 
-struct record *record_load(struct cache *c, const char *name)
+struct build_log *build_log_load(struct cache *c, const char *name)
 {
 	char *data = NULL;
 	size_t len = 0;
 	char err[256];
-	if (cache_record_get(c, name, &data, &len, err, sizeof(err)) != 1)
+	if (cache_log_get(c, name, &data, &len, err, sizeof(err)) != 1)
 		return NULL;
 	cJSON *root = cJSON_ParseWithLength(data, len);
 	free(data);
@@ -44,12 +44,12 @@ struct record *record_load(struct cache *c, const char *name)
 		cJSON_Delete(root);
 		return NULL;
 	}
-	struct record *rec = xcalloc(1, sizeof(*rec));
+	struct build_log *rec = xcalloc(1, sizeof(*rec));
 	rec->root = root;
 	return rec;
 }
 
-void record_free(struct record *rec)
+void build_log_free(struct build_log *rec)
 {
 	if (!rec)
 		return;
@@ -84,7 +84,7 @@ static int previous_scene_has(const cJSON *root, const char *field, const char *
 	return 0;
 }
 
-char *record_explain(const struct record *rec, const struct graph *g, const struct step *st,
+char *build_log_explain(const struct build_log *rec, const struct graph *g, const struct step *st,
                      const struct step_config *cfg)
 {
 	if (!rec)
@@ -152,7 +152,7 @@ static char *file_stamp(const char *path)
 	                 (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
 }
 
-int record_archive_current(const struct record *rec, const char *path, const struct digest *identity)
+int build_log_archive_current(const struct build_log *rec, const char *path, const struct digest *identity)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	if (!rec)
@@ -168,7 +168,7 @@ int record_archive_current(const struct record *rec, const char *path, const str
 	return current;
 }
 
-int record_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
+int build_log_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
                 const char *archive_path, const struct digest *identity, char *err, size_t errlen)
 {
 	char hex[DIGEST_HEX_LEN + 1];
@@ -213,9 +213,9 @@ int record_save(struct cache *c, const char *name, const struct graph *g, const 
 	char *old = NULL;
 	size_t old_len = 0;
 	int rc = 0;
-	int found = cache_record_get(c, name, &old, &old_len, err, errlen);
+	int found = cache_log_get(c, name, &old, &old_len, err, errlen);
 	if (found != 1 || old_len != strlen(text) || memcmp(old, text, old_len) != 0)
-		rc = cache_record_put(c, name, text, strlen(text), err, errlen);
+		rc = cache_log_put(c, name, text, strlen(text), err, errlen);
 	free(old);
 	free(text);
 	return rc;

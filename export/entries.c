@@ -1,4 +1,4 @@
-/* records.c - the archive's JSON entries, one compact object per line.
+/* entries.c - the archive's JSON entries, one compact object per line.
  *
  * Step outputs arrive as JSON object texts; they are parsed and printed again with cJSON_PrintUnformatted so that
  * the entry bytes depend on the content only, never on how a provider spaced its reply. */
@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "jsonfield.h"
-#include "records.h"
+#include "entries.h"
 
 /* Building a record can only fail for lack of memory, which nothing here can repair. */
 static cJSON *must(cJSON *item)
@@ -101,7 +101,7 @@ static FILE *start(char **out, size_t *len, const char *entry, char *err, size_t
 	return f;
 }
 
-int records_encode_scenes(const struct analysis *a, char **out, size_t *len, char *err, size_t errlen)
+int entries_encode_scenes(const struct analysis *a, char **out, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = start(out, len, "scenes.jsonl", err, errlen);
 	if (!f)
@@ -128,7 +128,7 @@ int records_encode_scenes(const struct analysis *a, char **out, size_t *len, cha
 	return finish(f, failed, out, len, "scenes.jsonl", err, errlen);
 }
 
-int records_encode_summaries(const struct analysis *a, char **out, size_t *len, char *err, size_t errlen)
+int entries_encode_summaries(const struct analysis *a, char **out, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = start(out, len, "summaries.jsonl", err, errlen);
 	if (!f)
@@ -151,7 +151,7 @@ int records_encode_summaries(const struct analysis *a, char **out, size_t *len, 
 	return finish(f, failed, out, len, "summaries.jsonl", err, errlen);
 }
 
-int records_encode_outline(const struct analysis *a, char **out, size_t *len, char *err, size_t errlen)
+int entries_encode_outline(const struct analysis *a, char **out, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = start(out, len, "outline.json", err, errlen);
 	if (!f)
@@ -169,7 +169,7 @@ int records_encode_outline(const struct analysis *a, char **out, size_t *len, ch
 	return finish(f, failed, out, len, "outline.json", err, errlen);
 }
 
-int records_encode_sheets(const struct analysis *a, char **out, size_t *len, char *err, size_t errlen)
+int entries_encode_sheets(const struct analysis *a, char **out, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = start(out, len, "sheets.jsonl", err, errlen);
 	if (!f)
@@ -338,7 +338,7 @@ static int decode_scene(const cJSON *o, struct analysis_scene *s, size_t expect_
 	return 0;
 }
 
-int records_decode_scenes(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
+int entries_decode_scenes(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
 {
 	struct lines l;
 	size_t cap = 0;
@@ -361,7 +361,7 @@ int records_decode_scenes(const char *text, size_t len, struct analysis *a, char
 	return failed ? -1 : 0;
 }
 
-int records_decode_summaries(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
+int entries_decode_summaries(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
 {
 	struct lines l;
 	int failed;
@@ -400,7 +400,7 @@ int records_decode_summaries(const char *text, size_t len, struct analysis *a, c
 	return 0;
 }
 
-int records_decode_outline(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
+int entries_decode_outline(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
 {
 	struct lines l;
 	int failed;
@@ -458,7 +458,7 @@ static int decode_sheet(const cJSON *o, const struct analysis *a, struct analysi
 	return take_output(o, &sh->json, where, err, errlen);
 }
 
-int records_decode_sheets(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
+int entries_decode_sheets(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
 {
 	struct lines l;
 	size_t cap = 0;
