@@ -122,10 +122,7 @@ struct fountain_error {
 /* Parses len bytes of UTF-8 (BOM, LF/CRLF/mixed, no final newline allowed); 0 and *out on success, -1 and *err on bad input. */
 int fountain_parse(const char *data, size_t len, struct fountain_script **out, struct fountain_error *err);
 
-/* Reads and parses the file at path; -1 with err->message naming the path on I/O or input error. */
-int fountain_parse_file(const char *path, struct fountain_script **out, struct fountain_error *err);
-
-/* Frees a script from fountain_parse or fountain_parse_file (never one built by hand); NULL is fine. */
+/* Frees a script from fountain_parse (never one built by hand); NULL is fine. */
 void fountain_free(struct fountain_script *script);
 
 /* Returns the parse as the JSON of `scriptbuild -t parse` (caller deletes it), NULL on OOM. Every field above appears,

@@ -15,6 +15,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "fountain.h"
+#include "util.h"
+
 /* Path of a binary from the environment (SB, SL, TOOLS...), or a default under build/check. */
 static inline const char *env_or(const char *name, const char *fallback)
 {
@@ -157,6 +160,23 @@ static inline double json_number(const cJSON *root, const char *path)
 	for (char *save = NULL, *part = strtok_r(buf, ".", &save); part; part = strtok_r(NULL, ".", &save))
 		cur = cJSON_GetObjectItemCaseSensitive(cur, part);
 	return cJSON_IsNumber(cur) ? cur->valuedouble : -1;
+}
+
+/* The shared loader for tests that need a parsed script from a file, as scriptbuild reads one: read_file within the
+ * parser's limit, then fountain_parse. 0, or -1 with err->message naming the path. */
+static inline int load_fountain(const char *path, struct fountain_script **out, struct fountain_error *err)
+{
+	char *data;
+	size_t len;
+	*out = NULL;
+	memset(err, 0, sizeof(*err));
+	if (read_file(path, FOUNTAIN_MAX_BYTES, &data, &len) < 0) {
+		snprintf(err->message, sizeof(err->message), "%.200s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = fountain_parse(data, len, out, err);
+	free(data);
+	return rc;
 }
 
 #endif

@@ -16,6 +16,7 @@
 #include "fountain.h"
 #include "job.h"
 #include "loop.h"
+#include "sbtest.h"
 
 static const char harbor[] =
 	"Title: Harbor Test\n"
@@ -590,7 +591,7 @@ static void corpus_scripts_analyse_cleanly(void **state)
 		snprintf(path, sizeof(path), "%s/../shared/corpus/%s", top ? top : ".", names[f]);
 		struct fountain_script *s = NULL;
 		struct fountain_error err;
-		if (fountain_parse_file(path, &s, &err) != 0)
+		if (load_fountain(path, &s, &err) != 0)
 			continue;
 		analysed++;
 		cJSON **sums = all_summaries(s);

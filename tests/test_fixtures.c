@@ -29,7 +29,7 @@ static int check_one(const char *fountain_path, const char *json_path)
 	}
 	struct fountain_script *script;
 	struct fountain_error err;
-	if (fountain_parse_file(fountain_path, &script, &err) < 0) {
+	if (load_fountain(fountain_path, &script, &err) < 0) {
 		fprintf(stderr, "%s: parse failed: %s\n", fountain_path, err.message);
 		cJSON_Delete(expected);
 		return 0;
@@ -102,7 +102,7 @@ static void test_mismatch_is_detected(void **state)
 	snprintf(path, sizeof path, "%s/demo/harbor.fountain", fixtures);
 	struct fountain_script *script;
 	struct fountain_error err;
-	assert_int_equal(fountain_parse_file(path, &script, &err), 0);
+	assert_int_equal(load_fountain(path, &script, &err), 0);
 	cJSON *a = fountain_to_json(script);
 	cJSON *b = cJSON_Duplicate(a, 1);
 	assert_true(cJSON_Compare(a, b, 1));

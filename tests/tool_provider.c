@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "net.h"
 #include "prompts.h"
+#include "sbtest.h"
 
 static void usage(void)
 {
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
 		job.ntexts = (size_t)nargs;
 	} else {
 		struct fountain_error ferr;
-		if (fountain_parse_file(args[0], &script, &ferr) < 0) {
+		if (load_fountain(args[0], &script, &ferr) < 0) {
 			fprintf(stderr, "tool_provider: %s\n", ferr.message);
 			goto out;
 		}
