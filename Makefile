@@ -80,7 +80,7 @@ $(LIB): $(LIB_OBJ)
 $(BUILD)/scriptbuild: $(BUILD)/cmd/scriptbuild.o $(CMD_OBJ) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/scriptload: $(BUILD)/cmd/scriptload.o $(LIB)
+$(BUILD)/scriptload: $(BUILD)/cmd/scriptload.o $(CMD_OBJ) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/tests/test_%: tests/test_%.c $(CMD_OBJ) $(LIB)

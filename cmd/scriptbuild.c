@@ -19,12 +19,15 @@
 #include "fountain.h"
 #include "gate.h"
 #include "graph.h"
+#include "interrupt.h"
 #include "loop.h"
 #include "net.h"
+#include "outpath.h"
 #include "pricing.h"
 #include "publish.h"
 #include "buildlog.h"
 #include "report.h"
+#include "stdio_guard.h"
 #include "util.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -32,7 +35,7 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 struct options {
 	int jobs;
 	int keep_going;
-	bool dry_run, frozen, explain, partial, quiet, verbose;
+	bool dry_run, frozen, explain, partial, quiet, verbose, force_output;
 	const char *tool;
 	const char *cache_dir;
 	const char *report_path;
@@ -70,7 +73,9 @@ static void usage(FILE *f)
 	      "  -k N                 keep going until N steps fail (0: never stop; default 1)\n"
 	      "  -n                   dry run: list the stale steps with estimated tokens and cost; run nothing\n"
 	      "  -d explain           say why each step runs\n"
-	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory)\n"
+	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory); must end in\n"
+	      "                       .tar.zst and never be the script itself\n"
+	      "  --force-output       allow an -o FILE that does not end in .tar.zst\n"
 	      "  --partial            write the archive even when some step failed (the manifest says so)\n"
 	      "  --frozen             never call a provider: finish when all is cached, else list the stale steps, exit 1\n"
 	      "  --cache DIR          cache directory (default $SCRIPTBUILD_CACHE, $XDG_CACHE_HOME/scriptbuild,\n"
@@ -119,7 +124,8 @@ static int parse_seconds(const char *flag, const char *s, long *ms)
 
 enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
-	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE
+	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
+	OPT_FORCE_OUTPUT
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -141,6 +147,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"frozen", no_argument, NULL, OPT_FROZEN},
 		{"partial", no_argument, NULL, OPT_PARTIAL},
 		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+		{"force-output", no_argument, NULL, OPT_FORCE_OUTPUT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -194,10 +201,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			usage(stdout);
-			exit(EXIT_OK);
+			exit(stdio_guard_finish("scriptbuild", EXIT_OK));
 		case 'V':
 			printf("scriptbuild %s\n", SCRIPTBUILD_VERSION);
-			exit(EXIT_OK);
+			exit(stdio_guard_finish("scriptbuild", EXIT_OK));
 		case OPT_CACHE:
 			o->cache_dir = optarg;
 			break;
@@ -255,6 +262,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_MAX_SIZE:
 			o->max_size = optarg;
+			break;
+		case OPT_FORCE_OUTPUT:
+			o->force_output = true;
 			break;
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
@@ -412,11 +422,13 @@ static int tool_parse(const struct options *o)
 		return EXIT_USAGE;
 	cJSON *json = fountain_to_json(script);
 	char *text = cJSON_Print(json);
-	puts(text);
+	if (!text)
+		out_of_memory();
+	int rc = stdio_guard_puts("scriptbuild", text);
 	free(text);
 	cJSON_Delete(json);
 	fountain_free(script);
-	return EXIT_OK;
+	return rc < 0 ? EXIT_FAILED : EXIT_OK;
 }
 
 static int tool_cache(const struct options *o)
@@ -563,16 +575,24 @@ static void print_dry_run(const struct graph *g, const struct run_config *rc)
 	printf("estimated cost: $%.4f\n", cost);
 }
 
-static void write_report(const char *path, const struct build_result *r, const struct run_config *rc, double seconds,
-                         const char *archive)
+/* 0, or -1 after saying why the report could not be written (a requested output that failed fails the run). */
+static int write_report(const char *path, const struct build_result *r, const struct run_config *rc, double seconds,
+                        const char *archive)
 {
 	cJSON *root = report_json(r, rc->step, seconds, archive);
 	char *text = cJSON_Print(root);
 	cJSON_Delete(root);
 	FILE *f = fopen(path, "w");
-	if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0)
-		fprintf(stderr, "scriptbuild: --report %s: %s\n", path, strerror(errno));
+	int bad = !f || !text || fprintf(f, "%s\n", text) < 0;
+	int saved = errno;
+	if (f && fclose(f) != 0 && !bad) {
+		bad = 1;
+		saved = errno;
+	}
+	if (bad)
+		fprintf(stderr, "scriptbuild: --report %s: %s\n", path, text ? strerror(saved) : "out of memory");
 	free(text);
+	return bad ? -1 : 0;
 }
 
 static void print_summary(const struct build_result *r, const struct run_config *rc, double seconds)
@@ -609,6 +629,11 @@ static int load(struct session *s)
 {
 	if (!s->o->script) {
 		fputs("scriptbuild: no script given; try 'scriptbuild -h'\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (s->o->output_path
+	    && outpath_check(s->o->output_path, s->o->script, s->o->force_output, s->err, sizeof(s->err)) < 0) {
+		fprintf(stderr, "scriptbuild: %s\n", s->err);
 		return EXIT_USAGE;
 	}
 	return load_script(s->o->script, s->o->quiet, &s->script, s->script_hex) < 0 ? EXIT_USAGE : EXIT_OK;
@@ -660,6 +685,7 @@ static int run(struct session *s)
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
 		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .cache = s->cache,
 		.previous = s->previous, .report = on_build_event, .report_ctx = &s->status,
+		.interrupted = &interrupt_signal,
 	};
 	s->outcome = build_run(s->g, &bo, &s->result, s->err, sizeof(s->err));
 	status_clear(&s->status);
@@ -673,6 +699,9 @@ static int run(struct session *s)
 	}
 	if (o->frozen && s->outcome == BUILD_INCOMPLETE)
 		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", print_stale(s->g, "stale: "));
+	if (s->result.interrupted)
+		fprintf(stderr, "scriptbuild: interrupted by %s: finished results are cached; no archive written\n",
+		        interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 	return s->outcome == BUILD_COMPLETE ? EXIT_OK : EXIT_FAILED;
 }
 
@@ -680,7 +709,8 @@ static int run(struct session *s)
 static int publish(struct session *s, int exit_code)
 {
 	const struct options *o = s->o;
-	if (!(s->outcome == BUILD_COMPLETE || (o->partial && s->outcome == BUILD_INCOMPLETE && !o->frozen)))
+	if (s->result.interrupted
+	    || !(s->outcome == BUILD_COMPLETE || (o->partial && s->outcome == BUILD_INCOMPLETE && !o->frozen)))
 		return exit_code;
 	if (o->ntargets > 0 && !o->output_path && !o->partial) {
 		if (!o->quiet)
@@ -716,8 +746,9 @@ static int publish(struct session *s, int exit_code)
 	return exit_code;
 }
 
-/* Saves this build's log for the next run's explanations, then the --report file and the summary line. */
-static void report(struct session *s, int exit_code)
+/* Saves this build's log for the next run's explanations, then the --report file and the summary line; the exit
+ * code, which a report that cannot be written or an interruption changes. */
+static int report(struct session *s, int exit_code)
 {
 	const struct options *o = s->o;
 	char err[1024];
@@ -728,10 +759,11 @@ static void report(struct session *s, int exit_code)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double seconds = (double)(now.tv_sec - s->started.tv_sec) + (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	if (o->report_path)
-		write_report(o->report_path, &s->result, &s->rc, seconds, s->archive_path);
-	if (!o->quiet || exit_code != EXIT_OK)
+	if (o->report_path && write_report(o->report_path, &s->result, &s->rc, seconds, s->archive_path) < 0)
+		exit_code = EXIT_FAILED;
+	if (!o->quiet || exit_code != EXIT_OK || s->result.interrupted)
 		print_summary(&s->result, &s->rc, seconds);
+	return s->result.interrupted ? interrupt_exit_code(exit_code) : exit_code;
 }
 
 static void session_free(struct session *s)
@@ -765,30 +797,38 @@ static int build(const struct options *o)
 	exit_code = run(&s);
 	if (!o->dry_run) {
 		exit_code = publish(&s, exit_code);
-		report(&s, exit_code);
+		exit_code = report(&s, exit_code);
 	}
 	session_free(&s);
 	return exit_code;
 }
 
+static int run_tool(const struct options *o)
+{
+	if (strcmp(o->tool, "parse") == 0)
+		return tool_parse(o);
+	if (strcmp(o->tool, "stats") == 0 || strcmp(o->tool, "verify") == 0 || strcmp(o->tool, "gc") == 0)
+		return tool_cache(o);
+	if (strcmp(o->tool, "verify-archive") == 0)
+		return tool_verify_archive(o);
+	fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive)\n", o->tool);
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {0};
+	/* Before anything opens a file: a closed stderr must not become LMDB's lock file. */
+	stdio_guard_fds();
 	util_json_hooks();
-	/* A file-size limit must surface as a write error we can report, not kill us half-way. */
+	/* A file-size limit must surface as a write error we can report, not kill us half-way; a closed pipe is a
+	 * write error on stdout that stdio_guard_finish reports. */
 	signal(SIGXFSZ, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_args(argc, argv, &o) < 0)
-		return EXIT_USAGE;
-	if (o.tool) {
-		if (strcmp(o.tool, "parse") == 0)
-			return tool_parse(&o);
-		if (strcmp(o.tool, "stats") == 0 || strcmp(o.tool, "verify") == 0 || strcmp(o.tool, "gc") == 0)
-			return tool_cache(&o);
-		if (strcmp(o.tool, "verify-archive") == 0)
-			return tool_verify_archive(&o);
-		fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive)\n", o.tool);
-		return EXIT_USAGE;
-	}
-	return build(&o);
+		return stdio_guard_finish("scriptbuild", EXIT_USAGE);
+	if (o.tool)
+		return stdio_guard_finish("scriptbuild", run_tool(&o));
+	interrupt_install();
+	return stdio_guard_finish("scriptbuild", build(&o));
 }

@@ -7,6 +7,7 @@
 
 #include "analysis.h"
 #include "load.h"
+#include "stdio_guard.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
@@ -65,10 +66,10 @@ static int parse(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			usage(stdout);
-			exit(EXIT_OK);
+			exit(stdio_guard_finish("scriptload", EXIT_OK));
 		case 'V':
 			printf("scriptload %s\n", SCRIPTBUILD_VERSION);
-			exit(EXIT_OK);
+			exit(stdio_guard_finish("scriptload", EXIT_OK));
 		default:
 			usage(stderr);
 			return -1;
@@ -114,7 +115,16 @@ static void describe(const struct analysis *a, char *out, size_t outlen)
 	         a->partial ? ", partial" : "");
 }
 
+static int load_all(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	/* Before anything opens a file: a closed stdout must not become the database. */
+	stdio_guard_fds();
+	return stdio_guard_finish("scriptload", load_all(argc, argv));
+}
+
+static int load_all(int argc, char **argv)
 {
 	struct options o = { 0 };
 	if (parse(argc, argv, &o) < 0)

@@ -347,6 +347,13 @@ static void on_done(struct job *job)
 		job->status = JOB_FAILED;
 		snprintf(job->error, sizeof(job->error), "%s: the provider returned vectors of the wrong width", job->label);
 	}
+	if (job->status != JOB_OK && run->r->interrupted) {
+		/* Cancelled by the interruption, not failed: the step simply did not run. */
+		for (size_t i = 0; i < u->nsteps; i++)
+			finish(run, &g->steps[u->steps[i]], STEP_SKIPPED);
+		unit_free(u);
+		return;
+	}
 	if (job->status != JOB_OK) {
 		if (job->status == JOB_FATAL) {
 			/* Quota or a bad key: every other request would fail the same way, so end them now. */
@@ -503,6 +510,10 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 			settle(&run, i);
 
 	for (;;) {
+		if (o->interrupted && *o->interrupted && !r->interrupted) {
+			r->interrupted = r->stopped = run.stop = true;
+			loop_abort(o->loop);
+		}
 		while (!run.stop && run.nheap > 0 && run.inflight < gate_window(o->gate))
 			start_step(&run, heap_pop(&run));
 		/* Embeddings go out in as few requests as possible: once no summary can add to the batch, or it is full. */

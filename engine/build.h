@@ -2,6 +2,7 @@
 #ifndef SB_BUILD_H
 #define SB_BUILD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,8 @@ struct build_options {
 	const struct build_log *previous;  /* the last run's build log, for explanations; may be NULL */
 	void (*report)(void *ctx, const struct build_event *ev);
 	void *report_ctx;
+	const volatile sig_atomic_t *interrupted;  /* non-zero (a signal handler sets it): start nothing more, cancel the
+	                                             * transfers, keep every finished result; may be NULL */
 };
 
 struct build_kind_counts {
@@ -69,7 +72,8 @@ struct build_result {
 	uint64_t tokens_out;
 	uint64_t tokens_saved_in;       /* of the results served from the cache */
 	uint64_t tokens_saved_out;
-	bool stopped;                   /* a fatal provider error or -k stopped the run early */
+	bool stopped;                   /* a fatal provider error, -k or an interruption stopped the run early */
+	bool interrupted;               /* build_options.interrupted stopped it; cancelled steps count as skipped */
 	char fatal[512];                /* the fatal error, when one stopped the run */
 };
 

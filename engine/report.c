@@ -61,6 +61,8 @@ void report_estimate(const struct graph *g, const struct step_config *cfg, struc
 cJSON *report_json(const struct build_result *r, const struct step_config *cfg, double seconds, const char *archive)
 {
 	cJSON *root = cJSON_CreateObject();
+	/* A reader of an interrupted run's report must not take its counts for a finished run's. */
+	cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
 	cJSON *steps = cJSON_AddObjectToObject(root, "steps");
 	for (int k = 0; k < STEP_KINDS; k++) {
 		const struct build_kind_counts *c = &r->kinds[k];

@@ -80,8 +80,19 @@ struct analysis {
  * untouched). The caller must ignore SIGXFSZ so that a file size limit is an error here, not a killed process. */
 int analysis_write_archive(const char *path, const struct analysis *a, int64_t mtime, char *err, size_t errlen);
 
-/* Removes temporary files of the archive at path that a killed writer left behind (never a live writer's). */
+/* Removes temporary files of the archive at path that a killed writer left behind: only names this program makes
+ * (".NAME.scriptbuild-tmp-XXXXXX"), only files it wrote, never a live writer's (it holds a lock from creation on). */
 void analysis_remove_stale_temps(const char *path);
+
+/* Removes the temporary file this process is writing, if any. Async-signal-safe: for a signal handler that ends the
+ * process while an archive is being written. */
+void analysis_abandon_temp(void);
+
+struct stat;
+
+/* What fstat said of the last archive this process wrote, taken from its own descriptor just before the rename (so
+ * never another process's file that replaced it since); 0, or -1 when this process wrote none. */
+int analysis_last_written(struct stat *st);
 
 /* Reads and fully validates an archive (entry names and types, manifest, digests, counts, NPY header and shape); 0 and
  * *out (has_embedding always set, outputs as compact JSON), or -1 with err "ENTRY: what is wrong". */

@@ -27,9 +27,11 @@
  * "xxh3-128:" and 32 lower-case hex digits of XXH3-128 in canonical (big-endian) byte order. Counts count completed
  * outputs; a partial archive lists the rest in "missing". Every byte is a function of the analysis and the mtime
  * only, so the same build gives the same sha256 on any machine with the same zstd, from any directory, at any time. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +201,9 @@ static int write_tar(int fd, const struct blob b[ENTRIES], int64_t mtime, char *
 	return r;
 }
 
+/* What fstat said of the last archive this process wrote, just before it was renamed into place. */
+static struct stat last_written;
+
 static int sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -210,11 +215,58 @@ static int sync_dir(const char *dir)
 	return r;
 }
 
-/* Whether name is one of path's temporary files: ".BASE." and six mkstemp characters. */
+/* A temporary archive is ".BASE" TEMP_MARK and six mkstemp characters: a name no user picks, so that the sweep
+ * below never considers a user's ".BASE.backup" or ".BASE.orig01". */
+#define TEMP_MARK ".scriptbuild-tmp-"
+#define TEMP_TRIES 32
+
+/* The temporary file this process is writing, for analysis_abandon_temp in a signal handler: plain storage and a
+ * flag, set in that order, because a handler may read them at any moment. */
+static char temp_in_progress[4096];
+static volatile sig_atomic_t temp_valid;
+
+void analysis_abandon_temp(void)
+{
+	if (temp_valid)
+		unlink(temp_in_progress);
+}
+
+static void temp_track(const char *tmp)
+{
+	temp_valid = 0;
+	if (!tmp || strlen(tmp) >= sizeof temp_in_progress)
+		return;
+	memcpy(temp_in_progress, tmp, strlen(tmp) + 1);
+	temp_valid = 1;
+}
+
+/* Whether name is one of path's temporary files: "." BASE TEMP_MARK and six characters of mkstemp's alphabet. */
 static int is_temp_of(const char *name, const char *base)
 {
-	size_t n = strlen(base);
-	return name[0] == '.' && strncmp(name + 1, base, n) == 0 && name[n + 1] == '.' && strlen(name + n + 2) == 6;
+	size_t n = strlen(base), m = strlen(TEMP_MARK);
+	if (name[0] != '.' || strncmp(name + 1, base, n) != 0 || strncmp(name + 1 + n, TEMP_MARK, m) != 0)
+		return 0;
+	const char *x = name + 1 + n + m;
+	if (strlen(x) != 6)
+		return 0;
+	for (; *x; x++)
+		if (!isalnum((unsigned char)*x))
+			return 0;
+	return 1;
+}
+
+/* Whether the open file is one this program wrote: a regular file of ours, empty (killed before the first byte) or
+ * starting with zstd's frame magic, as everything the writer puts there does. */
+static int looks_like_ours(int fd)
+{
+	static const unsigned char zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+	struct stat st;
+	unsigned char head[4];
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return 0;
+	if (st.st_size == 0)
+		return 1;
+	return pread(fd, head, 4, 0) == 4 && memcmp(head, zstd_magic, 4) == 0;
 }
 
 void analysis_remove_stale_temps(const char *path)
@@ -231,12 +283,17 @@ void analysis_remove_stale_temps(const char *path)
 		if (!tmp)
 			break;
 		sprintf(tmp, "%s/%s", dir, e->d_name);
-		/* Its writer holds a lock on it while it lives (see write_atomically): a lock we can take means the
-		 * writer died (kill -9, a crash) and the file is ours to remove; another run's file in progress stays. */
-		int fd = open(tmp, O_RDWR | O_NOFOLLOW);
-		struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-		if (fd >= 0 && fcntl(fd, F_SETLK, &lk) == 0)
-			unlink(tmp);
+		/* Its writer holds a lock on it from the moment it exists under this name (see create_temp): a lock we
+		 * can take means the writer died (kill -9, a crash) and the file is ours to remove; another run's file in
+		 * progress stays. */
+		int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+		struct flock lk = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+		if (fd >= 0 && looks_like_ours(fd) && fcntl(fd, F_SETLK, &lk) == 0) {
+			/* Unlink only if the name still is this file (a writer may have renamed it into place meanwhile). */
+			struct stat a, b;
+			if (fstat(fd, &a) == 0 && lstat(tmp, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+				unlink(tmp);
+		}
 		if (fd >= 0)
 			close(fd);
 		free(tmp);
@@ -244,6 +301,29 @@ void analysis_remove_stale_temps(const char *path)
 	if (d)
 		closedir(d);
 	free(dir);
+}
+
+/* Creates and locks a temporary file for path in tmp (a template the caller sized). Between mkstemp and the lock
+ * another process's sweep may lock and remove the new file; the lock is then taken on an unlinked file, or not at
+ * all, so both are checked and a fresh name is tried. fd, or -1 with errno. */
+static int create_temp(char *tmp, size_t prefix)
+{
+	for (int attempt = 0; attempt < TEMP_TRIES; attempt++) {
+		memcpy(tmp + prefix, "XXXXXX", 7);
+		int fd = mkstemp(tmp);
+		if (fd < 0)
+			return -1;
+		struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		struct stat a, b;
+		if (fcntl(fd, F_SETLK, &lk) == 0 && fstat(fd, &a) == 0 && a.st_nlink > 0 && lstat(tmp, &b) == 0
+		    && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			temp_track(tmp);
+			return fd;
+		}
+		close(fd);
+	}
+	errno = EAGAIN;
+	return -1;
 }
 
 static int write_atomically(const char *path, const struct blob b[ENTRIES], int64_t mtime, char *err, size_t errlen)
@@ -256,7 +336,7 @@ static int write_atomically(const char *path, const struct blob b[ENTRIES], int6
 		return -1;
 	}
 	char *dir = slash ? strndup(path, dirlen ? dirlen : 1) : strdup(".");
-	size_t tlen = strlen(dir) + strlen(base) + 10;
+	size_t tlen = strlen(dir) + strlen(base) + strlen(TEMP_MARK) + 10;
 	char *tmp = malloc(tlen);
 	if (!dir || !tmp) {
 		free(dir);
@@ -264,21 +344,13 @@ static int write_atomically(const char *path, const struct blob b[ENTRIES], int6
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	snprintf(tmp, tlen, "%s/.%s.XXXXXX", dir, base);
+	snprintf(tmp, tlen, "%s/.%s%sXXXXXX", dir, base, TEMP_MARK);
 	int r = -1;
 	char why[512];
 	analysis_remove_stale_temps(path);
-	int fd = mkstemp(tmp);
+	int fd = create_temp(tmp, strlen(tmp) - 6);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir, strerror(errno));
-		goto out;
-	}
-	/* The lock says "a writer is alive": analysis_remove_stale_temps leaves locked files alone. */
-	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	if (fcntl(fd, F_SETLK, &lk) < 0) {
-		snprintf(err, errlen, "%s: cannot lock %s: %s", path, tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
 		goto out;
 	}
 	mode_t mask = umask(0);
@@ -289,20 +361,24 @@ static int write_atomically(const char *path, const struct blob b[ENTRIES], int6
 		snprintf(err, errlen, "%s: cannot write the archive: %s", path, why);
 	} else if (fsync(fd) < 0) {
 		snprintf(err, errlen, "%s: cannot sync %s: %s", path, tmp, strerror(errno));
+	} else if (fstat(fd, &last_written) < 0) {
+		snprintf(err, errlen, "%s: cannot stat %s: %s", path, tmp, strerror(errno));
 	} else {
 		r = 0;
 	}
-	if (close(fd) < 0 && r == 0) {
-		snprintf(err, errlen, "%s: cannot close %s: %s", path, tmp, strerror(errno));
-		r = -1;
-	}
+	/* Renamed while still locked: a sweep never sees the name unlocked while it is a temporary file. */
 	if (r == 0 && rename(tmp, path) < 0) {
 		snprintf(err, errlen, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
 		r = -1;
 	}
-	if (r < 0) {
+	if (r < 0)
 		unlink(tmp);
-	} else if (sync_dir(dir) < 0) {
+	temp_valid = 0;
+	if (close(fd) < 0 && r == 0) {
+		snprintf(err, errlen, "%s: cannot close %s: %s", path, tmp, strerror(errno));
+		r = -1;
+	}
+	if (r == 0 && sync_dir(dir) < 0) {
 		snprintf(err, errlen, "%s: written, but cannot sync its directory %s: %s", path, dir, strerror(errno));
 		r = -1;
 	}
@@ -310,6 +386,14 @@ out:
 	free(dir);
 	free(tmp);
 	return r;
+}
+
+int analysis_last_written(struct stat *st)
+{
+	if (!last_written.st_ino)
+		return -1;
+	*st = last_written;
+	return 0;
 }
 
 int analysis_write_archive(const char *path, const struct analysis *a, int64_t mtime, char *err, size_t errlen)

@@ -631,17 +631,27 @@ static void test_write_errors(void **state)
 	analysis_free(a);
 }
 
-/* A killed writer's temporary file goes; a live writer's (it holds a lock on it) and other files stay. */
+/* A killed writer's temporary file goes; a live writer's (it holds a lock on it) and other files stay, and so do a
+ * user's files that merely look like temporary names (".s.analysis.tar.zst.backup", ".orig01"). */
 static void test_stale_temps_removed_live_ones_kept(void **state)
 {
 	(void)state;
-	const char *stale = path_in(".s.analysis.tar.zst.AbC123");
+	const char *stale = path_in(".s.analysis.tar.zst.scriptbuild-tmp-AbC123");
 	char *stale_path = strdup(stale);
-	char *live_path = strdup(path_in(".s.analysis.tar.zst.LiVe42"));
+	char *live_path = strdup(path_in(".s.analysis.tar.zst.scriptbuild-tmp-LiVe42"));
 	char *other_path = strdup(path_in(".s.analysis.tar.zst.notatemp"));
+	char *user_paths[3] = { strdup(path_in(".s.analysis.tar.zst.backup")), strdup(path_in(".s.analysis.tar.zst.orig01")),
+		                strdup(path_in(".s.analysis.tar.zst.scriptbuild-tmp-MyNote")) };
 	for (const char *p = stale_path; p; p = p == stale_path ? live_path : p == live_path ? other_path : NULL) {
 		FILE *f = fopen(p, "w");
 		assert_non_null(f);
+		fclose(f);
+	}
+	/* The last one has our name but a user's text in it: not ours, so it stays. */
+	for (int i = 0; i < 3; i++) {
+		FILE *f = fopen(user_paths[i], "w");
+		assert_non_null(f);
+		fputs("my notes\n", f);
 		fclose(f);
 	}
 	int ready[2];
@@ -663,6 +673,10 @@ static void test_stale_temps_removed_live_ones_kept(void **state)
 	assert_int_equal(access(stale_path, F_OK), -1);
 	assert_int_equal(access(live_path, F_OK), 0);
 	assert_int_equal(access(other_path, F_OK), 0);
+	for (int i = 0; i < 3; i++) {
+		if (access(user_paths[i], F_OK) != 0)
+			fail_msg("the sweep removed the user's file %s", user_paths[i]);
+	}
 	kill(writer, SIGKILL);
 	waitpid(writer, NULL, 0);
 	/* Its writer is gone now: the next sweep takes it. */
@@ -671,6 +685,10 @@ static void test_stale_temps_removed_live_ones_kept(void **state)
 	close(ready[0]);
 	close(ready[1]);
 	unlink(other_path);
+	for (int i = 0; i < 3; i++) {
+		unlink(user_paths[i]);
+		free(user_paths[i]);
+	}
 	free(stale_path);
 	free(live_path);
 	free(other_path);

@@ -142,12 +142,12 @@ static double next_uniform(uint64_t *state)
 	return (double)((*state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
 }
 
-/* Counts the entries of dir other than name itself that are its temporary files (".NAME.XXXXXX"); fails on anything
+/* Counts the entries of dir other than name itself that are its temporary files (".NAME.scriptbuild-tmp-XXXXXX"); fails on anything
  * else, which would be a partial archive under another name. */
 static int temp_files_beside(const char *dir, const char *name)
 {
 	char prefix[300];
-	snprintf(prefix, sizeof(prefix), ".%s.", name);
+	snprintf(prefix, sizeof(prefix), ".%s.scriptbuild-tmp-", name);
 	DIR *d = opendir(dir);
 	assert_non_null(d);
 	int temps = 0;
@@ -248,7 +248,7 @@ static void test_kill9_at_random_moments(void **state)
 		old_len = ref_len;
 	}
 	assert_cache_clean(dir, cache, NULL);
-	printf("%d of %d runs were killed mid-way; %d kills left a temporary .s.analysis.tar.zst.XXXXXX behind, which "
+	printf("%d of %d runs were killed mid-way; %d kills left a temporary .s.analysis.tar.zst.scriptbuild-tmp-XXXXXX behind, which "
 	       "the next run removed (%d there now)\n", killed, KILLS, left, temps);
 	assert_true(killed >= KILLS / 2);
 	free(old);
