@@ -14,6 +14,7 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 #define DEFAULT_TARGET "./analysis.db"
 
 struct options {
+	struct load_limits limits;
 	const char *target;
 	const char *script_id;
 	bool check, quiet;
@@ -31,6 +32,9 @@ static void usage(FILE *f)
 	      "                   or postgresql://... / postgres://... (a libpq URL)\n"
 	      "  --script-id ID   load under ID instead of the script name (one archive only)\n"
 	      "  --check          validate the archives only; touch no database\n"
+	      "  --timeout S      PostgreSQL: longest statement, and longest wait for the server (default 300)\n"
+	      "  --lock-timeout S PostgreSQL: longest wait for a lock another session holds (default 60)\n"
+	      "  --connect-timeout S  PostgreSQL: longest wait to connect (default 10)\n"
 	      "  -q               print errors only\n"
 	      "  -h, --help       this help\n"
 	      "  -V, --version    print the version\n"
@@ -39,16 +43,31 @@ static void usage(FILE *f)
 	      f);
 }
 
+static int parse_seconds(const char *flag, const char *s, long *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end || !(v >= 0.001 && v <= 86400)) {
+		fprintf(stderr, "scriptload: %s %s: want seconds, from 0.001 to 86400\n", flag, s);
+		return -1;
+	}
+	*ms = (long)(v * 1000);
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longs[] = {
 		{ "db", required_argument, NULL, 'd' },    { "script-id", required_argument, NULL, 's' },
 		{ "check", no_argument, NULL, 'c' },       { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },     { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' },     { "timeout", required_argument, NULL, 't' },
+		{ "lock-timeout", required_argument, NULL, 'l' }, { "connect-timeout", required_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
 	};
 	bool target_given = false;
 	int c;
 	o->target = DEFAULT_TARGET;
+	o->limits = (struct load_limits)LOAD_LIMITS_DEFAULT;
 	while ((c = getopt_long(argc, argv, "qhV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -60,6 +79,14 @@ static int parse(int argc, char **argv, struct options *o)
 			break;
 		case 'c':
 			o->check = true;
+			break;
+		case 't':
+		case 'l':
+		case 'C':
+			if (parse_seconds(c == 't' ? "--timeout" : c == 'l' ? "--lock-timeout" : "--connect-timeout", optarg,
+			                  c == 't' ? &o->limits.timeout_ms : c == 'l' ? &o->limits.lock_timeout_ms
+			                                                       : &o->limits.connect_timeout_ms) < 0)
+				return -1;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -149,7 +176,7 @@ static int load_all(int argc, char **argv)
 	if (invalid && !o.check)
 		fprintf(stderr, "scriptload: %d of %d archives invalid: nothing loaded\n", invalid, o.narchives);
 	for (int i = 0; i < o.narchives && !invalid && !o.check; i++) {
-		if (analysis_load(o.target, o.script_id, all[i], err, sizeof err) < 0) {
+		if (analysis_load_bounded(o.target, o.script_id, all[i], &o.limits, err, sizeof err) < 0) {
 			fprintf(stderr, "scriptload: %s: %s\n", o.archives[i], err);
 			failed++;
 		} else if (!o.quiet) {

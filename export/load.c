@@ -250,6 +250,15 @@ void load_target_shown(const char *target, char *out, size_t outlen)
 
 int analysis_load(const char *target, const char *script_id, const struct analysis *a, char *err, size_t errlen)
 {
+	return analysis_load_bounded(target, script_id, a, NULL, err, errlen);
+}
+
+int analysis_load_bounded(const char *target, const char *script_id, const struct analysis *a,
+                          const struct load_limits *lim, char *err, size_t errlen)
+{
+	static const struct load_limits defaults = LOAD_LIMITS_DEFAULT;
+	if (!lim)
+		lim = &defaults;
 	struct load_set set;
 	char shown[512];
 	char why[1024];
@@ -260,7 +269,7 @@ int analysis_load(const char *target, const char *script_id, const struct analys
 	}
 	int r;
 	if (starts_with(target, "postgresql://") || starts_with(target, "postgres://"))
-		r = load_pg(target, shown, &set, err, errlen);
+		r = load_pg(target, shown, &set, lim, err, errlen);
 	else
 		r = load_sqlite(starts_with(target, "sqlite:") ? target + strlen("sqlite:") : target, &set, err, errlen);
 	load_set_free(&set);

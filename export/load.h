@@ -6,6 +6,20 @@
 
 #include "analysis.h"
 
+/* How long a load may wait on a PostgreSQL server (SQLite has its own fixed busy timeout). */
+struct load_limits {
+	long connect_timeout_ms;     /* connecting */
+	long timeout_ms;             /* one statement, and any wait for the server to take or answer anything */
+	long lock_timeout_ms;        /* waiting for a lock another session holds */
+};
+
+/* The defaults: 10 s to connect, 300 s per statement, 60 s for a lock. */
+#define LOAD_LIMITS_DEFAULT { 10000, 300000, 60000 }
+
+/* analysis_load within lim's bounds (NULL: LOAD_LIMITS_DEFAULT). */
+int analysis_load_bounded(const char *target, const char *script_id, const struct analysis *a,
+                          const struct load_limits *lim, char *err, size_t errlen);
+
 /* Loads a into target ("PATH", "sqlite:PATH", "postgresql://..." or "postgres://...") under script_id (NULL: the
  * script name): schema created if missing, the script's rows replaced, all or nothing. 0, or -1 with err. */
 int analysis_load(const char *target, const char *script_id, const struct analysis *a, char *err, size_t errlen);

@@ -1,5 +1,7 @@
 /* load_pg.c - one script's rows into PostgreSQL: the schema checked (and made, in its own transaction, when
  * missing), then BEGIN, delete, COPY FROM STDIN for every table, COMMIT. */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,8 @@ struct pg {
 	char *err;
 	size_t errlen;
 	int vector;                  /* the embedding column is pgvector's vector, not real[] */
+	long timeout_ms;             /* longest wait for the server to take or answer anything */
+	int stalled;                 /* a wait timed out: the connection is useless, not even for ROLLBACK */
 };
 
 /* Notices (a primary key's implicit index and the like) are nobody's business. */
@@ -36,26 +40,94 @@ static int fail(struct pg *pg, const char *step)
 	return -1;
 }
 
+/* Waits until the connection's socket can be read (or written), at most pg->timeout_ms: a server or a network
+ * that stops answering ends the load with a message instead of hanging it (and every loader behind it) forever. */
+static int wait_socket(struct pg *pg, const char *step, int for_write)
+{
+	struct pollfd p = { PQsocket(pg->conn), (short)(for_write ? POLLOUT | POLLIN : POLLIN), 0 };
+	int r;
+	do
+		r = poll(&p, 1, (int)pg->timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r > 0)
+		return 0;
+	pg->stalled = 1;
+	if (r == 0)
+		snprintf(pg->err, pg->errlen, "%s: %s: the server did not answer for %ld s (a stalled connection or a "
+		         "blocked server); rolled back; check the database, or raise scriptload --timeout", pg->shown, step,
+		         pg->timeout_ms / 1000);
+	else
+		snprintf(pg->err, pg->errlen, "%s: %s: %s", pg->shown, step, strerror(errno));
+	return -1;
+}
+
+/* Sends what libpq has buffered, reading whatever the server says meanwhile (it may block on its own output). */
+static int flush_all(struct pg *pg, const char *step)
+{
+	int f;
+	while ((f = PQflush(pg->conn)) == 1)
+		if (wait_socket(pg, step, 1) < 0 || !PQconsumeInput(pg->conn))
+			return pg->stalled ? -1 : fail(pg, step);
+	return f == 0 ? 0 : fail(pg, step);
+}
+
+/* The next result of the command in progress, NULL when there is none left (or on failure: *bad set). */
+static PGresult *next_result(struct pg *pg, const char *step, int *bad)
+{
+	while (PQisBusy(pg->conn)) {
+		if (wait_socket(pg, step, 0) < 0 || !PQconsumeInput(pg->conn)) {
+			if (!pg->stalled)
+				fail(pg, step);
+			*bad = 1;
+			return NULL;
+		}
+	}
+	return PQgetResult(pg->conn);
+}
+
+static void result_error(struct pg *pg, const char *step, const PGresult *res)
+{
+	const char *why = PQresultErrorMessage(res);
+	size_t n = strlen(why);
+	while (n && why[n - 1] == '\n')
+		n--;
+	if (n)
+		snprintf(pg->err, pg->errlen, "%s: %s: %.*s", pg->shown, step, (int)n, why);
+	else
+		fail(pg, step);
+}
+
 static int run(struct pg *pg, const char *step, const char *sql, int nparams, const char *const *params,
                ExecStatusType want, PGresult **keep)
 {
-	PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	int ok = PQresultStatus(res) == want;
-	if (!ok) {
-		const char *why = PQresultErrorMessage(res);
-		size_t n = strlen(why);
-		while (n && why[n - 1] == '\n')
-			n--;
-		if (n)
-			snprintf(pg->err, pg->errlen, "%s: %s: %.*s", pg->shown, step, (int)n, why);
-		else
-			fail(pg, step);
-	}
-	if (ok && keep)
-		*keep = res;
-	else
+	if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		return fail(pg, step);
+	if (flush_all(pg, step) < 0)
+		return -1;
+	int bad = 0, ok = 0;
+	PGresult *res;
+	while ((res = next_result(pg, step, &bad))) {
+		ExecStatusType st = PQresultStatus(res);
+		if (!ok && !bad && st == want) {
+			ok = 1;
+			if (keep) {
+				*keep = res;
+				res = NULL;
+			}
+		} else if (!bad) {
+			bad = 1;
+			result_error(pg, step, res);
+		}
 		PQclear(res);
-	return ok ? 0 : -1;
+		/* COPY IN waits for our data: there is no further result until it is sent. */
+		if (st == PGRES_COPY_IN)
+			break;
+	}
+	if (bad && ok && keep) {
+		PQclear(*keep);
+		*keep = NULL;
+	}
+	return ok && !bad ? 0 : -1;
 }
 
 static const char *pg_type(enum load_type t, int vector, size_t dims, char *buf, size_t buflen)
@@ -356,25 +428,38 @@ static int copy_rows(struct pg *pg, const struct load_table *t, size_t dims)
 	int r = run(pg, t->name, sql, 0, NULL, PGRES_COPY_IN, NULL);
 	if (r == 0) {
 		/* libpq takes at most INT_MAX bytes per call. */
-		for (size_t at = 0; at < len && r == 0; at += 1 << 20) {
+		for (size_t at = 0; at < len && r == 0;) {
 			size_t n = len - at < (size_t)1 << 20 ? len - at : (size_t)1 << 20;
-			if (PQputCopyData(pg->conn, data + at, (int)n) != 1)
+			int put = PQputCopyData(pg->conn, data + at, (int)n);
+			if (put == 1)
+				at += n;
+			else if (put < 0)
+				r = fail(pg, t->name);
+			/* The connection is non-blocking: a full buffer waits, within the timeout, for the server. */
+			else if (wait_socket(pg, t->name, 1) < 0 || !PQconsumeInput(pg->conn))
+				r = pg->stalled ? -1 : fail(pg, t->name);
+		}
+		if (!pg->stalled) {
+			int end;
+			while ((end = PQputCopyEnd(pg->conn, r == 0 ? NULL : "scriptload gave up")) == 0)
+				if (wait_socket(pg, t->name, 1) < 0)
+					break;
+			if (end < 0 && r == 0)
 				r = fail(pg, t->name);
 		}
-		if (PQputCopyEnd(pg->conn, r == 0 ? NULL : "scriptload gave up") != 1 && r == 0)
-			r = fail(pg, t->name);
+		if (!pg->stalled && flush_all(pg, t->name) < 0)
+			r = -1;
 		PGresult *res;
-		while ((res = PQgetResult(pg->conn))) {
+		int bad = pg->stalled;
+		while (!bad && (res = next_result(pg, t->name, &bad))) {
 			if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0) {
-				const char *why = PQresultErrorMessage(res);
-				size_t n = strlen(why);
-				while (n && why[n - 1] == '\n')
-					n--;
-				snprintf(pg->err, pg->errlen, "%s: %s: %.*s", pg->shown, t->name, (int)n, why);
+				result_error(pg, t->name, res);
 				r = -1;
 			}
 			PQclear(res);
 		}
+		if (bad)
+			r = -1;
 	}
 	free(sql);
 	free(data);
@@ -398,9 +483,36 @@ static int load_all(struct pg *pg, const struct load_set *set)
 	return run(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL);
 }
 
-int load_pg(const char *conninfo, const char *shown, const struct load_set *set, char *err, size_t errlen)
+/* Connects with TCP keepalives and a connect timeout unless the URL says otherwise (its values come later, so they
+ * win), then bounds every statement, every lock wait and every idle moment of the transaction on the server too:
+ * a loader that lost its client must not hold locks the next one waits on. */
+static PGconn *connect_bounded(const char *conninfo, const struct load_limits *lim)
 {
-	struct pg pg = { PQconnectdb(conninfo), shown, err, errlen, 0 };
+	char connect_s[24];
+	snprintf(connect_s, sizeof connect_s, "%ld", lim->connect_timeout_ms > 999 ? lim->connect_timeout_ms / 1000 : 1);
+	const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+		               "keepalives_count", "dbname", NULL };
+	const char *values[] = { connect_s, "1", "30", "10", "3", conninfo, NULL };
+	return PQconnectdbParams(keys, values, 1);
+}
+
+static int set_timeouts(struct pg *pg, const struct load_limits *lim)
+{
+	char sql[200];
+	snprintf(sql, sizeof sql,
+	         "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false), "
+	         "set_config('idle_in_transaction_session_timeout', $1, false)");
+	char statement[24], lock[24];
+	snprintf(statement, sizeof statement, "%ld", lim->timeout_ms);
+	snprintf(lock, sizeof lock, "%ld", lim->lock_timeout_ms);
+	const char *params[] = { statement, lock };
+	return run(pg, "timeouts", sql, 2, params, PGRES_TUPLES_OK, NULL);
+}
+
+int load_pg(const char *conninfo, const char *shown, const struct load_set *set, const struct load_limits *lim,
+            char *err, size_t errlen)
+{
+	struct pg pg = { connect_bounded(conninfo, lim), shown, err, errlen, 0, lim->timeout_ms, 0 };
 	if (!pg.conn) {
 		snprintf(err, errlen, "%s: cannot connect: out of memory", shown);
 		return -1;
@@ -411,9 +523,16 @@ int load_pg(const char *conninfo, const char *shown, const struct load_set *set,
 	} else {
 		PQsetNoticeProcessor(pg.conn, quiet, NULL);
 		r = PQsetClientEncoding(pg.conn, "UTF8") == 0 ? 0 : fail(&pg, "client encoding");
-		if (r == 0 && (r = load_all(&pg, set)) < 0) {
-			PGresult *res = PQexec(pg.conn, "ROLLBACK");
-			PQclear(res);
+		if (r == 0 && PQsetnonblocking(pg.conn, 1) != 0)
+			r = fail(&pg, "non-blocking mode");
+		if (r == 0)
+			r = set_timeouts(&pg, lim);
+		if (r == 0 && (r = load_all(&pg, set)) < 0 && !pg.stalled) {
+			/* Best effort: closing the connection rolls back too. */
+			char keep[1024];
+			snprintf(keep, sizeof keep, "%s", err);
+			run(&pg, "rollback", "ROLLBACK", 0, NULL, PGRES_COMMAND_OK, NULL);
+			snprintf(err, errlen, "%s", keep);
 		}
 	}
 	PQfinish(pg.conn);

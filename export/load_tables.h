@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "analysis.h"
+#include "load.h"
 
 /* The schema this loader creates and writes; a database marked with another version is refused (a later version
  * adds its migration step where load_check_version is called). */
@@ -89,8 +90,9 @@ void load_set_free(struct load_set *set);
 /* Loads set into the SQLite database at path in one transaction; 0, or -1 with err (rolled back). */
 int load_sqlite(const char *path, const struct load_set *set, char *err, size_t errlen);
 
-/* Loads set into the PostgreSQL database of the libpq URL conninfo in one transaction; shown is the URL with any
- * password masked, for messages; 0, or -1 with err (rolled back). */
-int load_pg(const char *conninfo, const char *shown, const struct load_set *set, char *err, size_t errlen);
+/* Loads set into the PostgreSQL database of the libpq URL conninfo in one transaction within lim's bounds; shown is
+ * the URL with any password masked, for messages; 0, or -1 with err (rolled back). */
+int load_pg(const char *conninfo, const char *shown, const struct load_set *set, const struct load_limits *lim,
+            char *err, size_t errlen);
 
 #endif
