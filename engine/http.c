@@ -55,6 +55,25 @@ static void log_line(const struct http_client *c, const char *fmt, ...)
 	c->log(c->log_ctx, line);
 }
 
+/* Shortest piece of a key that is masked when a cut (a fixed-size buffer, a "%.80s") left only part of it. */
+#define KEY_PIECE_MIN 8
+
+/* Length of the longest piece of key at s that a cut could have left: a prefix of the key (the text was cut after
+ * it) or a suffix (the text was cut before it); 0 when shorter than KEY_PIECE_MIN. */
+static size_t key_piece_at(const char *s, const char *key, size_t klen)
+{
+	size_t p = 0;
+	while (p < klen && s[p] && s[p] == key[p])
+		p++;
+	if (p >= KEY_PIECE_MIN)
+		return p;
+	size_t avail = strnlen(s, klen);
+	for (size_t n = avail < klen ? avail : klen - 1; n >= KEY_PIECE_MIN; n--)
+		if (memcmp(s, key + klen - n, n) == 0)
+			return n;
+	return 0;
+}
+
 void http_scrub(const struct http_client *client, char *s)
 {
 	const char *key = client->secret;
@@ -63,6 +82,7 @@ void http_scrub(const struct http_client *client, char *s)
 	size_t klen = strlen(key);
 	/* A key too short to mark is starred in place; either way the search resumes after what it wrote. */
 	size_t mlen = klen >= 5 ? 5 : klen;
+	char *text = s;
 	for (char *hit; (hit = strstr(s, key)); s = hit + mlen) {
 		if (klen >= 5) {
 			memcpy(hit, "[key]", 5);
@@ -71,13 +91,20 @@ void http_scrub(const struct http_client *client, char *s)
 			memset(hit, '*', klen);
 		}
 	}
-	/* A message cut short by a fixed-size buffer may end in the start of a key: mark that too. */
-	size_t slen = strlen(s);
-	for (size_t n = klen - 1 < slen ? klen - 1 : slen; n >= 8; n--)
-		if (memcmp(s + slen - n, key, n) == 0) {
-			memcpy(s + slen - n, "[key]", 6);
-			break;
+	/* Text cut short anywhere (a header kept to 127 bytes, an excerpt of 80) may hold the start or the end of a
+	 * key: any such piece of KEY_PIECE_MIN or more characters is masked too. */
+	if (klen <= KEY_PIECE_MIN)
+		return;
+	for (char *at = text; *at;) {
+		size_t n = key_piece_at(at, key, klen);
+		if (n < 5) {
+			at++;
+			continue;
 		}
+		memcpy(at, "[key]", 5);
+		memmove(at + 5, at + n, strlen(at + n) + 1);
+		at += 5;
+	}
 }
 
 long http_backoff_ms(int n)

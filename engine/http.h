@@ -59,7 +59,8 @@ bool http_ok(const struct http_result *r);
 /* Writes why a non-2xx result failed: status, the server's error type and message, request-id, attempts; scrubbed. */
 void http_describe(const struct http_client *client, const struct http_result *r, char *buf, size_t len);
 
-/* Replaces every occurrence of client->secret in s with "[key]" (s only shrinks). */
+/* Replaces every occurrence of client->secret in s with "[key]", and every piece of it of 8 or more characters that
+ * a cut may have left (a prefix or a suffix of the key, anywhere in s) too (s only shrinks). */
 void http_scrub(const struct http_client *client, char *s);
 
 /* Milliseconds to wait before retry number n (0-based) without server advice: 0.5 s x 2^n capped at 8 s, minus up

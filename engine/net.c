@@ -186,11 +186,29 @@ struct call {
 	int cut_offs;
 };
 
+/* Whether the answer carries the endpoint's own key (a model echoing what a prompt or a proxy showed it). */
+static bool answer_has_key(const struct net_endpoint *ep, const struct http_result *r)
+{
+	const char *key = ep->key;
+	size_t klen = key ? strlen(key) : 0;
+	if (!klen || !r->body)
+		return false;
+	for (size_t i = 0; i + klen <= r->body_len; i++)
+		if (r->body[i] == key[0] && memcmp(r->body + i, key, klen) == 0)
+			return true;
+	return false;
+}
+
 static enum http_verdict accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
 {
 	struct call *c = ctx;
 	char cause[400];
-	enum net_answer verdict = c->read(c->job, r, cause, sizeof(cause));
+	/* A key must never reach the cache or the archive: an answer holding one is malformed, whatever else it is. */
+	enum net_answer verdict = NET_ANSWER_BAD;
+	if (answer_has_key(c->ep, r))
+		snprintf(cause, sizeof(cause), "answered with the API key in its text (such an answer is never stored)");
+	else
+		verdict = c->read(c->job, r, cause, sizeof(cause));
 	return verdict_of(c->ep, c->job, r, verdict, cause, &c->cut_offs, why, whylen);
 }
 

@@ -56,6 +56,7 @@ struct config {
 	long timeout_sleep_ms;
 	int quota;
 	int shuffle_embeddings;
+	int echo_key;             /* summaries quote the caller's API key back (a model that repeats what it was shown) */
 	char should_retry[6];     /* "", "true" or "false": x-should-retry on injected errors ("" omits it) */
 	int verbose;
 };
@@ -1127,11 +1128,12 @@ static int set_option(struct config *cfg, const char *name, const char *value, c
 		if (errno || end == value || *end)
 			goto bad;
 		cfg->seed = seed;
-	} else if (!strcmp(name, "quota") || !strcmp(name, "shuffle-embeddings") || !strcmp(name, "verbose")) {
+	} else if (!strcmp(name, "quota") || !strcmp(name, "shuffle-embeddings") || !strcmp(name, "verbose")
+		   || !strcmp(name, "echo-key")) {
 		if (parse_bool(value, &flag))
 			goto bad;
 		*(!strcmp(name, "quota") ? &cfg->quota : !strcmp(name, "verbose") ? &cfg->verbose
-										 : &cfg->shuffle_embeddings) = flag;
+		  : !strcmp(name, "echo-key") ? &cfg->echo_key : &cfg->shuffle_embeddings) = flag;
 	} else if (!strcmp(name, "should-retry")) {
 		if (!name_in(value, (const char *const[]){"", "true", "false", NULL}))
 			goto bad;
@@ -1168,6 +1170,7 @@ static cJSON *config_json(const struct config *cfg)
 	cJSON_AddNumberToObject(root, "timeout-sleep-ms", (double)cfg->timeout_sleep_ms);
 	cJSON_AddBoolToObject(root, "quota", cfg->quota);
 	cJSON_AddBoolToObject(root, "shuffle-embeddings", cfg->shuffle_embeddings);
+	cJSON_AddBoolToObject(root, "echo-key", cfg->echo_key);
 	cJSON_AddStringToObject(root, "should-retry", cfg->should_retry);
 	cJSON_AddBoolToObject(root, "verbose", cfg->verbose);
 	return root;
@@ -1338,6 +1341,37 @@ static enum fault pick_fault(struct server *s)
 	return fault;
 }
 
+/* --echo-key: the caller's key (x-api-key, or Authorization's bearer token) put at the start of the answer's summary
+ * text, where a model that was shown the key in a prompt might repeat it. Works on the tool input of a Messages
+ * answer and on the JSON string of a chat answer alike: both hold `summary` then `":"` (escaped or not). */
+static char *with_key_echoed(char *answer, struct MHD_Connection *c, enum api api)
+{
+	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, api == API_MESSAGES ? "x-api-key"
+											       : "Authorization");
+	if (!answer || !key)
+		return answer;
+	if (api != API_MESSAGES && !strncmp(key, "Bearer ", 7))
+		key += 7;
+	char *at = strstr(answer, "\"summary\":\"");
+	size_t skip = 11;
+	if (!at) {
+		at = strstr(answer, "summary\\\":\\\"");
+		skip = 12;
+	}
+	if (!at)
+		return answer;
+	size_t head = (size_t)(at - answer) + skip, klen = strlen(key), len = strlen(answer);
+	char *out = malloc(len + klen + 2);
+	if (!out)
+		return answer;
+	memcpy(out, answer, head);
+	memcpy(out + head, key, klen);
+	out[head + klen] = ' ';
+	memcpy(out + head + klen + 1, answer + head, len - head + 1);
+	free(answer);
+	return out;
+}
+
 static void handle_api(struct server *s, enum api api, struct MHD_Connection *c, const char *body, size_t len,
 		       int too_large, struct reply *r, enum kind *kind)
 {
@@ -1404,9 +1438,12 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 		set_body(r, 200, strdup("<html><body><h1>502 Bad Gateway</h1></body></html>"));
 	} else {
 		int cut = fault == F_MAX_TOKENS;
-		set_body(r, 200, api == API_MESSAGES ? messages_answer(req, body, len, cut)
-				 : api == API_CHAT ? chat_answer(req, body, len, cut)
-				 : embeddings_answer(req, cut, cfg.shuffle_embeddings));
+		char *answer = api == API_MESSAGES ? messages_answer(req, body, len, cut)
+			       : api == API_CHAT ? chat_answer(req, body, len, cut)
+			       : embeddings_answer(req, cut, cfg.shuffle_embeddings);
+		if (cfg.echo_key && api != API_EMBEDDINGS)
+			answer = with_key_echoed(answer, c, api);
+		set_body(r, 200, answer);
 		if (fault == F_TRUNCATED)
 			r->how = SEND_HALF;
 	}
@@ -1671,7 +1708,7 @@ static const struct {
 } options[] = {
 	{"anthropic-key", 0}, {"openai-key", 0}, {"latency", 0}, {"max-concurrency", 0}, {"fault-rate", 0},
 	{"faults", 0}, {"fail-first", 0}, {"seed", 0}, {"timeout-sleep-ms", 0}, {"should-retry", 0},
-	{"quota", 1}, {"shuffle-embeddings", 1}, {"verbose", 1},
+	{"quota", 1}, {"shuffle-embeddings", 1}, {"verbose", 1}, {"echo-key", 1},
 };
 
 static void usage(FILE *out)
@@ -1679,7 +1716,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: fakeapi [--port N] [--port-file FILE] [--anthropic-key K] [--openai-key K]\n"
 		     "               [--latency KIND=MS,...] [--max-concurrency N] [--fault-rate P] [--faults LIST]\n"
 		     "               [--fail-first N] [--seed S] [--timeout-sleep-ms MS] [--should-retry true|false]\n"
-		     "               [--quota] [--shuffle-embeddings] [-v]\n"
+		     "               [--quota] [--shuffle-embeddings] [--echo-key] [-v]\n"
 		     "Serves POST /v1/messages, /v1/embeddings, /v1/chat/completions, /reset, /control and GET /stats\n"
 		     "on 127.0.0.1 until SIGTERM or SIGINT. See README \"The fake API server\".\n");
 }

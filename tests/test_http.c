@@ -1054,6 +1054,35 @@ static void test_describe_never_leaks_a_cut_key(void **state)
 	char tail[64] = "HTTP 400: sk-test-SECRETKEY0123";
 	http_scrub(&client, tail);
 	assert_null(strstr(tail, "SECRETKEY"));
+
+	/* A request-id header of 107 characters followed by the key, kept to 127 bytes: the key is cut mid-way and the
+	 * message goes on after it. */
+	struct http_result r = {.status = 500, .body = "{}", .body_len = 2};
+	char id[128];
+	memset(id, 'r', 107);
+	memcpy(id + 107, key, 20);
+	id[127] = '\0';
+	r.request_id = id;
+	r.requests = 3;
+	char buf[512];
+	http_describe(&client, &r, buf, sizeof(buf));
+	if (strstr(buf, "sk-test-SECR") || !strstr(buf, "gave up after 3 attempts"))
+		fail_msg("a cut request-id leaked a piece of the key: %s", buf);
+	/* An excerpt cut at 80 characters, in the middle of a sentence, and one that starts mid-key. */
+	char excerpt[200];
+	snprintf(excerpt, sizeof(excerpt), "answered text: \"%.80s\" (HTTP 200)", "The key is sk-test-SECRETKEY0123456789abcdefghijklmnop, do not share");
+	http_scrub(&client, excerpt);
+	if (strstr(excerpt, "SECRETKEY"))
+		fail_msg("an excerpt leaked a piece of the key: %s", excerpt);
+	char starts[100] = "...0123456789abcdefghijklmnop and the rest";
+	http_scrub(&client, starts);
+	if (strstr(starts, "89abcdefghij"))
+		fail_msg("the end of a key leaked: %s", starts);
+	/* Eight characters of the key's start are masked wherever they are (a cut cannot be told from a coincidence);
+	 * seven stay. */
+	char innocent[64] = "sk-test-other and sk-test";
+	http_scrub(&client, innocent);
+	assert_string_equal(innocent, "[key]other and sk-test");
 }
 
 int main(void)
