@@ -50,6 +50,12 @@
 
 #define ZSTD_LEVEL "3"
 #define ENTRY_MAX_BYTES (INT64_C(1) << 28) /* 256 MiB: 10,000 scenes x 3072 dims is 123 MB */
+/* All entries together, and what they may expand to from the compressed file: every archive the writer makes fits
+ * (JSON text compresses about 5:1, float32 hardly at all), and a small forged file cannot make the reader allocate
+ * much before it is refused. */
+#define ARCHIVE_MAX_BYTES (INT64_C(1) << 29)
+#define EXPANSION_FREE_BYTES (INT64_C(1) << 26)
+#define EXPANSION_MAX_RATIO 64
 
 struct blob {
 	char *data;
@@ -442,10 +448,12 @@ static int read_data(struct archive *ar, const char *name, int64_t size, struct 
 	return 0;
 }
 
-/* Takes the archive apart, refusing anything but the six expected regular files, each once and of sane size. */
-static int read_entries(struct archive *ar, struct blob b[ENTRIES], char *err, size_t errlen)
+/* Takes the archive apart, refusing anything but the six expected regular files, each once and of sane size, and
+ * all of them together no more than budget bytes: sizes are checked before anything is allocated for them. */
+static int read_entries(struct archive *ar, int64_t budget, struct blob b[ENTRIES], char *err, size_t errlen)
 {
 	const char *last = NULL;
+	int64_t total = 0;
 	for (;;) {
 		struct archive_entry *e;
 		char where[64];
@@ -493,6 +501,15 @@ static int read_entries(struct archive *ar, struct blob b[ENTRIES], char *err, s
 			         (long long)ENTRY_MAX_BYTES);
 			return -1;
 		}
+		if (size > budget - total) {
+			snprintf(err, errlen, "%s: declares %lld bytes, more than the %lld bytes this archive may expand to "
+			         "(its compressed size times %d, plus %lld MiB, and never more than %lld MiB in all): a "
+			         "decompression bomb or a damaged file", name, (long long)size, (long long)budget,
+			         EXPANSION_MAX_RATIO, (long long)(EXPANSION_FREE_BYTES >> 20),
+			         (long long)(ARCHIVE_MAX_BYTES >> 20));
+			return -1;
+		}
+		total += size;
 		if (read_data(ar, entry_names[id], size, &b[id], err, errlen) < 0)
 			return -1;
 		last = entry_names[id];
@@ -535,28 +552,44 @@ static int count_mismatch(const char *field, uint64_t said, uint64_t found, cons
 	return -1;
 }
 
-/* Rows the manifest lists as missing have no embedding; every other row has one. */
+static int cmp_int(const void *x, const void *y)
+{
+	int a = *(const int *)x, b = *(const int *)y;
+	return (a > b) - (a < b);
+}
+
+/* Rows the manifest lists as missing have no embedding; every other row has one. The missing list is sorted once
+ * and searched per row, so a forged archive with many scenes and entries costs n log n, not n squared. */
 static int mark_embeddings(struct analysis *a, const struct manifest *m, char *err, size_t errlen)
 {
 	a->has_embedding = calloc(a->nscenes ? a->nscenes : 1, sizeof *a->has_embedding);
-	if (!a->has_embedding) {
+	int *missing = calloc(m->nmissing ? m->nmissing : 1, sizeof *missing);
+	if (!a->has_embedding || !missing) {
+		free(missing);
 		snprintf(err, errlen, "embeddings.npy: out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < a->nscenes; i++) {
-		char name[48];
-		snprintf(name, sizeof name, "embedding %d", a->scenes[i].index);
-		a->has_embedding[i] = a->dims > 0;
-		for (size_t j = 0; j < m->nmissing; j++)
-			if (strcmp(m->missing[j], name) == 0)
-				a->has_embedding[i] = false;
+	size_t n = 0;
+	for (size_t j = 0; j < m->nmissing; j++) {
+		int index;
+		char tail;
+		if (sscanf(m->missing[j], "embedding %d%c", &index, &tail) == 1)
+			missing[n++] = index;
+	}
+	qsort(missing, n, sizeof *missing, cmp_int);
+	int r = 0;
+	for (size_t i = 0; i < a->nscenes && r == 0; i++) {
+		int index = a->scenes[i].index;
+		a->has_embedding[i] = a->dims > 0 && !bsearch(&index, missing, n, sizeof *missing, cmp_int);
 		for (size_t d = 0; d < a->dims && !a->has_embedding[i]; d++)
 			if (a->embeddings[i * a->dims + d] != 0.0f) {
 				snprintf(err, errlen, "embeddings.npy: row %zu is listed as missing but is not zero", i + 1);
-				return -1;
+				r = -1;
+				break;
 			}
 	}
-	return 0;
+	free(missing);
+	return r;
 }
 
 static int check_missing(const struct analysis *a, const struct manifest *m, char *err, size_t errlen)
@@ -618,6 +651,18 @@ static int decode_all(const struct blob b[ENTRIES], struct analysis *a, struct m
 	return check_missing(a, m, err, errlen);
 }
 
+/* How many bytes the entries of the open archive fd may hold in all. */
+static int64_t expansion_budget(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_size < 0)
+		return EXPANSION_FREE_BYTES;
+	int64_t compressed = (int64_t)st.st_size;
+	if (compressed > (ARCHIVE_MAX_BYTES - EXPANSION_FREE_BYTES) / EXPANSION_MAX_RATIO)
+		return ARCHIVE_MAX_BYTES;
+	return EXPANSION_FREE_BYTES + compressed * EXPANSION_MAX_RATIO;
+}
+
 int analysis_read_archive(const char *path, struct analysis **out, char *err, size_t errlen)
 {
 	struct blob b[ENTRIES];
@@ -638,7 +683,7 @@ int analysis_read_archive(const char *path, struct analysis **out, char *err, si
 	else if (archive_read_support_filter_zstd(ar) != ARCHIVE_OK || archive_read_support_format_tar(ar) != ARCHIVE_OK
 	         || archive_read_open_fd(ar, fd, 65536) != ARCHIVE_OK)
 		tar_failed(ar, "not a readable .tar.zst", err, errlen);
-	else if (read_entries(ar, b, err, errlen) == 0) {
+	else if (read_entries(ar, expansion_budget(fd), b, err, errlen) == 0) {
 		if (!(a = calloc(1, sizeof *a)))
 			snprintf(err, errlen, "out of memory");
 		else

@@ -458,6 +458,40 @@ static int decode_sheet(const cJSON *o, const struct analysis *a, struct analysi
 	return take_output(o, &sh->json, where, err, errlen);
 }
 
+struct named_line {
+	const char *name;
+	size_t line;
+};
+
+static int cmp_named_line(const void *x, const void *y)
+{
+	const struct named_line *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+	return c ? c : (a->line > b->line) - (a->line < b->line);
+}
+
+/* Each character has at most one sheet: sorted by name (then line), a duplicate is next to its first sheet. */
+static int check_unique_characters(const struct analysis *a, char *err, size_t errlen)
+{
+	struct named_line *v = calloc(a->nsheets ? a->nsheets : 1, sizeof *v);
+	if (!v) {
+		snprintf(err, errlen, "sheets.jsonl: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < a->nsheets; i++)
+		v[i] = (struct named_line){ a->sheets[i].character, i + 1 };
+	qsort(v, a->nsheets, sizeof *v, cmp_named_line);
+	int r = 0;
+	for (size_t i = 1; i < a->nsheets && r == 0; i++)
+		if (strcmp(v[i].name, v[i - 1].name) == 0) {
+			snprintf(err, errlen, "sheets.jsonl line %zu: character \"%.100s\" already has a sheet on line %zu",
+			         v[i].line, v[i].name, v[i - 1].line);
+			r = -1;
+		}
+	free(v);
+	return r;
+}
+
 int entries_decode_sheets(const char *text, size_t len, struct analysis *a, char *err, size_t errlen)
 {
 	struct lines l;
@@ -479,12 +513,5 @@ int entries_decode_sheets(const char *text, size_t len, struct analysis *a, char
 	}
 	if (failed)
 		return -1;
-	for (size_t i = 0; i < a->nsheets; i++)
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(a->sheets[i].character, a->sheets[j].character) == 0) {
-				snprintf(err, errlen, "sheets.jsonl line %zu: character \"%.100s\" already has a sheet on line %zu",
-				         i + 1, a->sheets[i].character, j + 1);
-				return -1;
-			}
-	return 0;
+	return check_unique_characters(a, err, errlen);
 }

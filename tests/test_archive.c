@@ -445,6 +445,89 @@ static void future_version(cJSON *root)
 	cJSON_ReplaceItemInObjectCaseSensitive(root, "format_version", cJSON_CreateNumber(2));
 }
 
+/* The forged count of the issue's slowest case. The check runs in a child with a CPU-seconds limit far above what
+ * n log n needs and far below what the old n-squared check took (44.6 s without sanitizers): a quadratic check
+ * comes back as a test killed by SIGXCPU, not as a slow pass. */
+#define MANY_SHEETS 160000
+#define SHEETS_CPU_SECONDS 20
+
+static void count_many_sheets(cJSON *root)
+{
+	cJSON *counts = cJSON_GetObjectItemCaseSensitive(root, "counts");
+	cJSON_ReplaceItemInObjectCaseSensitive(counts, "sheets", cJSON_CreateNumber(MANY_SHEETS + 1));
+}
+
+/* 160,001 sheets whose last repeats the first character: caught, named by both lines, within the CPU limit. */
+static void test_many_sheets_duplicate_found(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	struct pack p;
+	tar_unpack(path_in("k.tar.zst"), &p);
+	struct item *sheets = tar_item_named(&p, "sheets.jsonl");
+	const char *line = (const char *)sheets->data;
+	size_t len = strcspn(line, "\n");
+	const char *name = strstr(line, "\"character\":\"");
+	assert_non_null(name);
+	name += strlen("\"character\":\"");
+	size_t head = (size_t)(name - line), old = strcspn(name, "\"");
+	size_t cap = (size_t)(MANY_SHEETS + 1) * (len + 16) + 1, n = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	for (int i = 0; i <= MANY_SHEETS; i++)
+		n += (size_t)snprintf(text + n, cap - n, "%.*sC%06d%.*s\n", (int)head, line, i == MANY_SHEETS ? 0 : i,
+		                      (int)(len - head - old), name + old);
+	free(sheets->data);
+	sheets->data = (unsigned char *)text;
+	sheets->len = n;
+	tar_forge_manifest(&p, count_many_sheets);
+	tar_repack(&p, path_in("many.tar.zst"), MTIME);
+	tar_pack_free(&p);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct rlimit cpu = { SHEETS_CPU_SECONDS, SHEETS_CPU_SECONDS };
+		setrlimit(RLIMIT_CPU, &cpu);
+		char err[1024] = "";
+		struct analysis *got = NULL;
+		int r = analysis_read_archive(path_in("many.tar.zst"), &got, err, sizeof err);
+		_exit(r < 0 && strstr(err, "sheets.jsonl line 160001: character \"C000000\" already has a sheet on line 1")
+		      ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	if (WIFSIGNALED(status))
+		fail_msg("reading 160,001 sheets was killed by signal %d (SIGXCPU: more than %d CPU seconds)",
+		         WTERMSIG(status), SHEETS_CPU_SECONDS);
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("the duplicate sheet was not reported as expected");
+	analysis_free(a);
+}
+
+/* An outline entry of 100 MB of zeros compresses to a few kilobytes: refused from its declared size, before any of
+ * it is read into memory. */
+static void test_zstd_bomb_refused_before_reading(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	struct pack p;
+	tar_unpack(path_in("k.tar.zst"), &p);
+	struct item *outline = tar_item_named(&p, "outline.json");
+	free(outline->data);
+	outline->len = (size_t)100 << 20;
+	outline->data = calloc(outline->len + 1, 1);
+	assert_non_null(outline->data);
+	tar_repack(&p, path_in("bomb.tar.zst"), MTIME);
+	struct stat st;
+	assert_int_equal(stat(path_in("bomb.tar.zst"), &st), 0);
+	assert_true(st.st_size < 200000);
+	read_fails(path_in("bomb.tar.zst"), "outline.json: declares 104857600 bytes, more than");
+	tar_pack_free(&p);
+	analysis_free(a);
+}
+
 static void test_manifest_lies(void **state)
 {
 	(void)state;
@@ -709,6 +792,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temps_removed_live_ones_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_sheets_duplicate_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zstd_bomb_refused_before_reading, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
