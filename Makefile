@@ -53,7 +53,7 @@ DEB_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libl
                libarchive-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libzstd-dev \
                postgresql sqlite3 zstd curl tar clang libclang-rt-14-dev openssl
 
-.PHONY: all tests check deps demo install clean fuzz bench
+.PHONY: all tests check deps demo install clean fuzz bench soak
 
 all: $(BINS)
 
@@ -111,6 +111,12 @@ deps:
 check: deps
 	$(MAKE) BUILD=build/check SAN=1 tests
 	tests/run.sh build/check
+
+# The long versions of the reliability loops whose short slices run in `make check`: concurrent writers of one
+# archive path (3 x 1000 writes).
+soak: deps
+	$(MAKE) BUILD=build/check SAN=1 tests
+	SB_SOAK_WRITES=1000 build/check/tests/test_archive
 
 # The README's first command: build the bundled fixture offline and load it into SQLite.
 demo: deps

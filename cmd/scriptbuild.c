@@ -20,6 +20,7 @@
 #include "gate.h"
 #include "graph.h"
 #include "interrupt.h"
+#include "jsonfield.h"
 #include "loop.h"
 #include "net.h"
 #include "outpath.h"
@@ -500,7 +501,8 @@ static int tool_verify_archive(const struct options *o)
 
 /* ---- the build ------------------------------------------------------------------------------------------------- */
 
-static char *script_name_of(const char *path)
+/* The file's base name without .fountain, bytes as they are (for the archive's file name). */
+static char *script_base_of(const char *path)
 {
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
@@ -508,6 +510,18 @@ static char *script_name_of(const char *path)
 	if (n > 9 && strcmp(base + n - 9, ".fountain") == 0)
 		n -= 9;
 	return xstrndup(base, n);
+}
+
+/* The script's name as the archive records it: a file name may hold any bytes, the archive only UTF-8, so bytes
+ * that are not become U+FFFD. */
+static char *script_name_of(const char *path)
+{
+	char *raw = script_base_of(path);
+	char *name = jf_utf8_repaired(raw);
+	free(raw);
+	if (!name)
+		out_of_memory();
+	return name;
 }
 
 static int64_t archive_mtime(void)
@@ -717,8 +731,9 @@ static int publish(struct session *s, int exit_code)
 			fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
 		return exit_code;
 	}
-	char *name = script_name_of(o->script);
-	s->archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", name);
+	char *name = script_name_of(o->script), *base = script_base_of(o->script);
+	s->archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", base);
+	free(base);
 	enum publish_outcome outcome = publish_archive(s->g, s->rc.step, name, s->script_hex, archive_mtime(),
 	                                               s->archive_path, s->previous, &s->identity, s->err,
 	                                               sizeof(s->err));

@@ -84,6 +84,10 @@ static int check_writable(const struct analysis *a, char *err, size_t errlen)
 		snprintf(err, errlen, "the analysis has no script name");
 		return -1;
 	}
+	if (!jf_utf8_valid(a->script_name) || (a->title && !jf_utf8_valid(a->title))) {
+		snprintf(err, errlen, "the script name or title is not valid UTF-8");
+		return -1;
+	}
 	if (!jf_is_hex32(a->script_digest)) {
 		snprintf(err, errlen, "the script digest is not 32 hex digits");
 		return -1;

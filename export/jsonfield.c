@@ -5,6 +5,55 @@
 
 #include "jsonfield.h"
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90)
+	    || (s[0] == 0xF4 && s[1] > 0x8F))
+		return 0;
+	return n;
+}
+
+int jf_utf8_valid(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_sequence(p);
+		if (!n)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+char *jf_utf8_repaired(const char *s)
+{
+	/* Each bad byte becomes U+FFFD (three bytes), so the result is at most three times as long. */
+	size_t len = strlen(s);
+	char *out = malloc(3 * len + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_sequence(p);
+		if (n) {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		} else {
+			memcpy(o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 int jf_string(const cJSON *o, const char *key, bool nullable, char **out, const char *where, char *err, size_t errlen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -13,6 +62,11 @@ int jf_string(const cJSON *o, const char *key, bool nullable, char **out, const 
 		return 0;
 	if (!cJSON_IsString(v)) {
 		snprintf(err, errlen, "%s: \"%s\" is missing or not a string%s", where, key, nullable ? " or null" : "");
+		return -1;
+	}
+	/* Every text in an archive is UTF-8 (JSON's own encoding); bytes that are not would reach databases raw. */
+	if (!jf_utf8_valid(v->valuestring)) {
+		snprintf(err, errlen, "%s: \"%s\" is not valid UTF-8", where, key);
 		return -1;
 	}
 	*out = strdup(v->valuestring);

@@ -29,6 +29,13 @@ const cJSON *jf_container(const cJSON *o, const char *key, bool want_array, cons
 /* Writes "xxh3-128:HEX" for a hex digest into out. */
 void jf_digest_text(const char hex[33], char out[sizeof JSON_DIGEST_PREFIX + 32]);
 
+/* 1 when s is well-formed UTF-8. */
+int jf_utf8_valid(const char *s);
+
+/* A malloc'd copy of s with each byte that is not part of well-formed UTF-8 replaced by U+FFFD; NULL when out of
+ * memory. For names that come from the file system, which may hold any bytes. */
+char *jf_utf8_repaired(const char *s);
+
 /* 1 when s is exactly 32 lower-case hex digits. */
 int jf_is_hex32(const char *s);
 

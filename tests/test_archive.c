@@ -445,6 +445,57 @@ static void future_version(cJSON *root)
 	cJSON_ReplaceItemInObjectCaseSensitive(root, "format_version", cJSON_CreateNumber(2));
 }
 
+/* Writers in a test run; `make soak` raises it (SB_SOAK_WRITES) for the long version. */
+static long concurrent_writes(void)
+{
+	const char *v = getenv("SB_SOAK_WRITES");
+	return v && atol(v) > 0 ? atol(v) : 60;
+}
+
+/* Three processes write one archive path over and over (alternating mtimes, so every write differs), each sweeping
+ * stale temporary files first as every writer does: no write may fail (another's sweep once removed a temporary
+ * file between its creation and its lock: 8 of 900 builds failed), and no temporary file is left. */
+static void test_concurrent_writers_of_one_path(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	long writes = concurrent_writes();
+	char *path = strdup(path_in("shared.analysis.tar.zst"));
+	pid_t kids[3];
+	for (int k = 0; k < 3; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			int failures = 0;
+			for (long i = 0; i < writes; i++) {
+				char err[1024];
+				if (analysis_write_archive(path, a, MTIME + (i + k) % 2, err, sizeof err) < 0) {
+					fprintf(stderr, "writer %d, write %ld: %s\n", k, i, err);
+					failures++;
+				}
+			}
+			_exit(failures ? 1 : 0);
+		}
+	}
+	int failed = 0;
+	for (int k = 0; k < 3; k++) {
+		int status;
+		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	}
+	if (failed)
+		fail_msg("%d of 3 writers had a failed write (see above)", failed);
+	analysis_free(read_ok(path));
+	DIR *d = opendir(tmp);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		if (strstr(e->d_name, "scriptbuild-tmp"))
+			fail_msg("a temporary file was left behind: %s", e->d_name);
+	closedir(d);
+	free(path);
+	analysis_free(a);
+}
+
 /* The forged count of the issue's slowest case. The check runs in a child with a CPU-seconds limit far above what
  * n log n needs and far below what the old n-squared check took (44.6 s without sanitizers): a quadratic check
  * comes back as a test killed by SIGXCPU, not as a slow pass. */
@@ -525,6 +576,32 @@ static void test_zstd_bomb_refused_before_reading(void **state)
 	assert_true(st.st_size < 200000);
 	read_fails(path_in("bomb.tar.zst"), "outline.json: declares 104857600 bytes, more than");
 	tar_pack_free(&p);
+	analysis_free(a);
+}
+
+static void name_not_utf8(cJSON *root)
+{
+	cJSON *script = cJSON_GetObjectItemCaseSensitive(root, "script");
+	cJSON_ReplaceItemInObjectCaseSensitive(script, "name", cJSON_CreateString("bad\xffname"));
+}
+
+/* A name that is not UTF-8 is refused by the writer and, forged into a manifest, by the reader. */
+static void test_names_are_utf8(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	struct pack p;
+	tar_unpack(path_in("k.tar.zst"), &p);
+	tar_forge_manifest(&p, name_not_utf8);
+	tar_repack(&p, path_in("name.tar.zst"), MTIME);
+	read_fails(path_in("name.tar.zst"), "\"name\" is not valid UTF-8");
+	tar_pack_free(&p);
+	free(a->script_name);
+	a->script_name = strdup("bad\xffname");
+	char err[1024];
+	assert_int_equal(analysis_write_archive(path_in("w.tar.zst"), a, MTIME, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not valid UTF-8"));
 	analysis_free(a);
 }
 
@@ -792,6 +869,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temps_removed_live_ones_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers_of_one_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_are_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_sheets_duplicate_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zstd_bomb_refused_before_reading, setup, teardown),
 	};
