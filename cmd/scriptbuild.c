@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -553,6 +554,7 @@ struct session {
 	enum build_outcome outcome;
 	char *archive_path;           /* the archive written or up to date, NULL when none */
 	struct digest identity;
+	bool up_to_date;              /* the archive at archive_path was already this build's: not written now */
 	char err[1024];
 };
 
@@ -745,6 +747,7 @@ static int publish(struct session *s, int exit_code)
 		s->archive_path = NULL;
 		return EXIT_FAILED;
 	case PUBLISH_UP_TO_DATE:
+		s->up_to_date = true;
 		if (!o->quiet)
 			fprintf(stderr, "scriptbuild: %s is up to date\n", s->archive_path);
 		break;
@@ -767,9 +770,13 @@ static int report(struct session *s, int exit_code)
 {
 	const struct options *o = s->o;
 	char err[1024];
+	/* Stamped with the file this run wrote (fstat before its rename), never whatever is at the path by now. */
+	struct stat written;
+	const struct stat *wrote =
+		s->archive_path && !s->up_to_date && analysis_last_written(&written) == 0 ? &written : NULL;
 	if (s->outcome != BUILD_CACHE_FAILED &&
-	    build_log_save(s->cache, s->log_name, s->g, s->rc.step, s->archive_path, &s->identity, err,
-	                sizeof(err)) < 0)
+	    build_log_save(s->cache, s->log_name, s->g, s->rc.step, s->archive_path, wrote, &s->identity, err,
+	                   sizeof(err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);

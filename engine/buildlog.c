@@ -142,14 +142,20 @@ static void add_key_if_done(cJSON *obj, const char *name, const struct step *st)
 		cJSON_AddStringToObject(obj, name, hex_of(&st->key, hex));
 }
 
-/* The file's identity as the file system sees it: "inode:size:mtime-ns", or NULL when it is not there. */
+/* The file's identity as the file system sees it: "inode:size:mtime-ns". */
+static char *stat_stamp(const struct stat *st)
+{
+	return xasprintf("%llu:%lld:%lld.%09ld", (unsigned long long)st->st_ino, (long long)st->st_size,
+	                 (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
+}
+
+/* stat_stamp of the file at path, or NULL when it is not there. */
 static char *file_stamp(const char *path)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return NULL;
-	return xasprintf("%llu:%lld:%lld.%09ld", (unsigned long long)st.st_ino, (long long)st.st_size,
-	                 (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+	return stat_stamp(&st);
 }
 
 int build_log_archive_current(const struct build_log *rec, const char *path, const struct digest *identity)
@@ -169,7 +175,8 @@ int build_log_archive_current(const struct build_log *rec, const char *path, con
 }
 
 int build_log_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
-                const char *archive_path, const struct digest *identity, char *err, size_t errlen)
+                const char *archive_path, const struct stat *written, const struct digest *identity, char *err,
+                size_t errlen)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	struct digest d;
@@ -197,8 +204,10 @@ int build_log_save(struct cache *c, const char *name, const struct graph *g, con
 	cJSON *sheets = cJSON_AddObjectToObject(root, "sheets");
 	for (size_t ch = 0; ch < g->script->ncharacters; ch++)
 		add_key_if_done(sheets, g->script->characters[ch].name, &g->steps[g->sheet_of_character[ch]]);
+	/* The stamp of the file this process wrote, taken from its descriptor before the rename: by now another run may
+	 * have put its own archive at the path, and that one must not be recorded as this run's. */
 	char *real = archive_path ? realpath(archive_path, NULL) : NULL;
-	char *stamp = real ? file_stamp(real) : NULL;
+	char *stamp = real ? written ? stat_stamp(written) : file_stamp(real) : NULL;
 	if (real && stamp) {
 		cJSON *archive = cJSON_AddObjectToObject(root, "archive");
 		cJSON_AddStringToObject(archive, "path", real);
@@ -209,6 +218,10 @@ int build_log_save(struct cache *c, const char *name, const struct graph *g, con
 	free(stamp);
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
+	if (!text) {
+		snprintf(err, errlen, "out of memory writing the build record");
+		return -1;
+	}
 	/* A no-op run leaves the record as it was: reading it costs less than a write transaction's sync. */
 	char *old = NULL;
 	size_t old_len = 0;

@@ -29,9 +29,13 @@ char *build_log_explain(const struct build_log *rec, const struct graph *g, cons
  * (same inode, size and modification time), so a no-op run need not write it again. */
 int build_log_archive_current(const struct build_log *rec, const char *path, const struct digest *identity);
 
+struct stat;
+
 /* Stores this run's record under name (configs, scene text digests, keys of the steps that are done, and the
- * archive at archive_path with its identity when archive_path is not NULL). 0, or -1. */
+ * archive at archive_path with its identity when archive_path is not NULL, stamped with written: the file this run
+ * wrote, as fstat saw it before the rename; NULL when it wrote none because the archive was up to date). 0, or -1. */
 int build_log_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
-                const char *archive_path, const struct digest *identity, char *err, size_t errlen);
+                const char *archive_path, const struct stat *written, const struct digest *identity, char *err,
+                size_t errlen);
 
 #endif
