@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -62,8 +63,18 @@ static const char *advice(int rc)
 	}
 }
 
+/* LMDB reports a short write as EIO ("which error code?" says its source): on a full volume that is what a write
+ * of the cache gets, so a full volume is told apart by its free space and named as such. */
+static int volume_full(const char *dir)
+{
+	struct statvfs vfs;
+	return statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < ((uint64_t)1 << 20);
+}
+
 int store_fail(const struct cache *c, const char *what, int rc, char *err, size_t errlen)
 {
+	if (rc == EIO && volume_full(c->dir))
+		rc = ENOSPC;
 	set_err(err, errlen, "cache %s: %s: %s; %s", c->dir, what, mdb_strerror(rc), advice(rc));
 	return -1;
 }

@@ -555,6 +555,7 @@ struct session {
 	char *archive_path;           /* the archive written or up to date, NULL when none */
 	struct digest identity;
 	bool up_to_date;              /* the archive at archive_path was already this build's: not written now */
+	bool all_done;                /* every wanted step is done (even when the cache could not store them) */
 	char err[1024];
 };
 
@@ -705,8 +706,17 @@ static int run(struct session *s)
 	};
 	s->outcome = build_run(s->g, &bo, &s->result, s->err, sizeof(s->err));
 	status_clear(&s->status);
-	if (s->outcome == BUILD_CACHE_FAILED)
+	/* Every wanted step done, whether or not the cache could store the results: the archive needs only memory. */
+	s->all_done = true;
+	for (int k = 0; k < STEP_KINDS; k++)
+		if (s->result.kinds[k].cached + s->result.kinds[k].run != s->result.kinds[k].total)
+			s->all_done = false;
+	if (s->outcome == BUILD_CACHE_FAILED) {
 		print_cache_error(s->err);
+		fprintf(stderr, "scriptbuild: this run's new results were not stored in the cache (they will run again next "
+		        "time)%s\n", s->all_done && !o->dry_run ? "; the archive is written from memory"
+		                                          : "; no archive written: not every step finished");
+	}
 	if (s->result.fatal[0])
 		fprintf(stderr, "scriptbuild: stopped: %s\n", s->result.fatal);
 	if (o->dry_run) {
@@ -726,7 +736,8 @@ static int publish(struct session *s, int exit_code)
 {
 	const struct options *o = s->o;
 	if (s->result.interrupted
-	    || !(s->outcome == BUILD_COMPLETE || (o->partial && s->outcome == BUILD_INCOMPLETE && !o->frozen)))
+	    || !(s->outcome == BUILD_COMPLETE || (s->outcome == BUILD_CACHE_FAILED && s->all_done)
+	         || (o->partial && s->outcome == BUILD_INCOMPLETE && !o->frozen)))
 		return exit_code;
 	if (o->ntargets > 0 && !o->output_path && !o->partial) {
 		if (!o->quiet)

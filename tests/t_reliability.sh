@@ -8,6 +8,7 @@ T=$(mktemp -d /tmp/t_reliability.XXXXXX)
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	[ -d "$T/full" ] && umount "$T/full" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -113,6 +114,23 @@ check "scriptload --check accepts it" [ $? = 0 ]
 name=$(tar --zstd -xOf "$bad_archive" manifest.json | sed -n 's/.*"name":[[:space:]]*"\([^"]*\)".*/\1/p' | head -1)
 check "manifest.json names it with U+FFFD for the bad byte ($name)" [ "$name" = "bad$(printf '\357\277\275')name" ]
 # (test_archive forges a manifest with a raw byte in the name: the reader refuses it.)
+
+# ---- a full cache volume: named, and the archive still written from memory ----
+if [ "$(id -u)" = 0 ]; then
+	mkdir "$T/full"
+	mount -t tmpfs -o size=600k tmpfs "$T/full" || { echo "FAIL cannot mount a 600k tmpfs as root"; failed=1; }
+	"$TOOLS/tool_genscript" --scenes 120 --characters 8 --seed 4 >full.fountain
+	"$SB" -q --cache "$T/roomy" -o "$T/roomy.analysis.tar.zst" full.fountain 2>/dev/null
+	run "$SB" --cache "$T/full/cache" full.fountain
+	check "a full cache volume: exit 1 (got $rc)" [ "$rc" = 1 ] || show
+	check "a full cache volume is named: No space left on device" says "No space left on device"
+	check "it says the results were not stored" says "were not stored"
+	check "the archive is written from memory, as a roomy cache writes it" cmp -s full.analysis.tar.zst \
+		"$T/roomy.analysis.tar.zst"
+	umount "$T/full"
+else
+	echo "skip a full cache volume: mounting a small tmpfs needs root"
+fi
 
 # ---- SIGINT / SIGTERM in the middle of a run ----
 "$FAKEAPI" --port 0 --port-file "$T/port" --latency summary=400,outline=400,sheet=400 2>"$T/fake.log" &
