@@ -1,11 +1,13 @@
 /* http.c - one JSON POST on the loop, retried the way the official SDKs retry, and told apart when it must stop. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -418,6 +420,18 @@ static void retry_now(struct loop_timer *t)
 	}
 }
 
+/* curl says only "Couldn't connect" when socket() failed for want of a descriptor: ask the system the same question
+ * (the other transfers still hold theirs). EMFILE or ENFILE when out of descriptors, else 0. */
+static long descriptors_exhausted(void)
+{
+	int probe = dup(STDERR_FILENO);
+	if (probe >= 0) {
+		close(probe);
+		return 0;
+	}
+	return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
 static void on_finished(struct loop_transfer *t, int curl_result)
 {
 	struct http_request *rq = (struct http_request *)(void *)t;
@@ -463,8 +477,21 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 		}
 	} else {
 		const char *why = rq->curl_error[0] ? rq->curl_error : curl_easy_strerror(rc);
-		r = result_of(rq, 0, why);
+		long os_errno = 0;
+		curl_easy_getinfo(rq->easy, CURLINFO_OS_ERRNO, &os_errno);
 		retry = transport_retryable(rc);
+		if (rc == CURLE_COULDNT_CONNECT && !os_errno)
+			os_errno = descriptors_exhausted();
+		if (os_errno == EMFILE || os_errno == ENFILE) {
+			/* Not the server's fault: this process is out of descriptors. Fewer in flight is the cure, so it
+			 * counts as congestion (the window shrinks) and draws on the patient "slow down" budget. */
+			why = os_errno == EMFILE ? "out of file descriptors (EMFILE): raise ulimit -n or lower -j"
+			                         : "the system is out of file descriptors (ENFILE): lower -j";
+			loop_note_congestion(rq->loop);
+			rq->congested++;
+			retry = true;
+		}
+		r = result_of(rq, 0, why);
 		snprintf(what, sizeof(what), "no answer (%s)", why);
 	}
 	/* "Slow down" answers are obeyed patiently: they draw on a budget of their own, four times --retries, so a

@@ -172,6 +172,12 @@ for sig in INT TERM; do
 		[ "${cached:-0}" -ge 3 ]
 done
 
+# ---- out of file descriptors: named, and the window lowered until every step is done ----
+rm -rf "$T/fdcache"
+(ulimit -n 14; "$SB" -j64 -v --cache "$T/fdcache" sig.fountain -o "$T/fd.analysis.tar.zst" >"$T/out" 2>"$T/err")
+check "ulimit -n 14 with -j64: EMFILE is named" says "out of file descriptors (EMFILE)"
+check "ulimit -n 14 with -j64: every step still done (0 failed)" says "steps: [0-9]* run, 0 cached, 0 failed, 0 skipped"
+
 # A second SIGINT ends the run at once, even while it waits (here on a cache another process holds for writing).
 "$SB" -q --cache "$T/lockcache" play.fountain -o "$T/lock.tar.zst" >/dev/null 2>&1
 "$TOOLS/tool_holdlock" "$T/lockcache" >"$T/held" 2>&1 &
