@@ -487,7 +487,8 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 			 * counts as congestion (the window shrinks) and draws on the patient "slow down" budget. */
 			why = os_errno == EMFILE ? "out of file descriptors (EMFILE): raise ulimit -n or lower -j"
 			                         : "the system is out of file descriptors (ENFILE): lower -j";
-			loop_note_congestion(rq->loop);
+			if (c->gate)
+				gate_note_congestion(c->gate);
 			rq->congested++;
 			retry = true;
 		}
