@@ -171,9 +171,24 @@ char *manifest_write(const struct analysis *a, const struct manifest_entry entri
 		digest(&b, o, "output", s->output);
 		num(&b, o, "tokens_in", (double)s->tokens_in);
 		num(&b, o, "tokens_out", (double)s->tokens_out);
+		if (s->kind != ANALYSIS_EMBEDDING)
+			num(&b, o, "corrections", (double)s->corrections);
+		if (s->kind == ANALYSIS_SHEET)
+			num(&b, o, "dropped_quotes", (double)s->dropped_quotes);
 		if (o)
 			cJSON_AddItemToArray(steps, o);
 	}
+
+	/* What the answers took, per kind: repairs are part of the evidence, never part of a key. */
+	uint64_t turns[ANALYSIS_KINDS] = {0}, dropped = 0;
+	for (size_t i = 0; i < a->nsteps; i++) {
+		turns[a->steps[i].kind] += a->steps[i].corrections;
+		dropped += a->steps[i].dropped_quotes;
+	}
+	cJSON *corr = obj(&b, root, "corrections");
+	for (int k = 0; k < ANALYSIS_EMBEDDING; k++)
+		num(&b, corr, analysis_kind_name((enum analysis_kind)k), (double)turns[k]);
+	num(&b, root, "dropped_quotes", (double)dropped);
 
 	cJSON *tokens = obj(&b, root, "tokens");
 	num(&b, tokens, "input", (double)a->tokens_in);
@@ -266,6 +281,13 @@ static int read_steps(const cJSON *root, struct analysis *a, char *err, size_t e
 		    || jf_digest(s, "output", st->output, where, err, errlen) < 0
 		    || jf_uint(s, "tokens_in", TOKENS_MAX, &st->tokens_in, where, err, errlen) < 0
 		    || jf_uint(s, "tokens_out", TOKENS_MAX, &st->tokens_out, where, err, errlen) < 0)
+			return -1;
+		/* Archives written before answers were repaired have no counts: they took none. */
+		if ((cJSON_GetObjectItemCaseSensitive(s, "corrections") &&
+		     jf_uint(s, "corrections", COUNT_MAX, &st->corrections, where, err, errlen) < 0) ||
+
+		    (cJSON_GetObjectItemCaseSensitive(s, "dropped_quotes") &&
+		     jf_uint(s, "dropped_quotes", COUNT_MAX, &st->dropped_quotes, where, err, errlen) < 0))
 			return -1;
 	}
 	return 0;

@@ -893,9 +893,9 @@ static enum net_answer feed(enum reader reader, struct job *job, const char *bod
 	copy[len] = '\0';
 	struct http_result res = { .status = 200, .body = copy, .body_len = len, .request_id = "" };
 	char cause[400] = "";
-	enum net_answer v = reader == ANTHROPIC     ? anthropic_take_answer(job, &res, cause, sizeof cause)
-	                    : reader == OPENAI_CHAT ? openai_take_chat_answer(job, &res, cause, sizeof cause)
-	                                            : openai_take_embeddings(job, &res, cause, sizeof cause);
+	enum net_answer v = reader == ANTHROPIC     ? anthropic_take_answer(job, &res, NULL, cause, sizeof cause)
+	                    : reader == OPENAI_CHAT ? openai_take_chat_answer(job, &res, NULL, cause, sizeof cause)
+	                                            : openai_take_embeddings(job, &res, NULL, cause, sizeof cause);
 	int kept = reader == OPENAI_EMBED ? job->vectors != NULL : job->output != NULL;
 	if (kept != (v == NET_ANSWER_OK))
 		fail_msg("verdict %d but an answer %s kept for: %.200s", v, kept ? "was" : "was not", copy);
@@ -1289,7 +1289,11 @@ static void test_huge_numbers(void **state)
 {
 	struct replies *r = *state;
 	static const struct raw_case cases[] = {
-		{ OPENAI_EMBED, STEP_EMBEDDING, 0, VEC3("[3.4e38]", "[-3.4e38]", "[1e-300]"), NET_ANSWER_OK },
+		/* Finite floats, but no embedding: a norm of 3.4e38, or of 0 (1e-300 is 0 as a float32). */
+		{ OPENAI_EMBED, STEP_EMBEDDING, 0, VEC3("[3.4e38]", "[1]", "[1]"), NET_ANSWER_BAD },
+		{ OPENAI_EMBED, STEP_EMBEDDING, 0, VEC3("[1]", "[-3.4e38]", "[1]"), NET_ANSWER_BAD },
+		{ OPENAI_EMBED, STEP_EMBEDDING, 0, VEC3("[1]", "[1]", "[1e-300]"), NET_ANSWER_BAD },
+		{ OPENAI_EMBED, STEP_EMBEDDING, 0, VEC3("[0.6]", "[-1]", "[1]"), NET_ANSWER_OK },
 		{ OPENAI_EMBED, STEP_EMBEDDING, 0, VEC3("[1]", "[1e39]", "[1]"), NET_ANSWER_BAD },
 		{ OPENAI_EMBED, STEP_EMBEDDING, 0, VEC3("[1]", "[1]", "[-1e308]"), NET_ANSWER_BAD },
 		/* Base64 of an infinity and of a NaN. */
@@ -1338,7 +1342,7 @@ static void test_huge_numbers(void **state)
 		cJSON_Delete(reply);
 	}
 
-	/* Scene numbers far out of range inside otherwise valid answers. */
+	/* Scene numbers far out of range inside otherwise valid answers: invalid, so answered by a correction turn. */
 	struct job *job = job_for(r, STEP_OUTLINE, 0);
 	cJSON *outline = cJSON_Duplicate(r->outputs[STEP_OUTLINE], 1);
 	cJSON *range = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(outline, "acts"),
@@ -1346,7 +1350,7 @@ static void test_huge_numbers(void **state)
 	cJSON_ReplaceItemInArray(range, 1, cJSON_CreateNumber(1e300));
 	cJSON *reply = anthropic_reply(job->tool_name, outline);
 	char *body = print(reply);
-	assert_int_equal(feed(ANTHROPIC, job, body, strlen(body)), NET_ANSWER_BAD);
+	assert_int_equal(feed(ANTHROPIC, job, body, strlen(body)), NET_ANSWER_INVALID);
 	free(body);
 	cJSON_Delete(reply);
 	cJSON_Delete(outline);
@@ -1356,7 +1360,7 @@ static void test_huge_numbers(void **state)
 	cJSON_ReplaceItemInObjectCaseSensitive(sheet, "turning_scenes", cJSON_Parse("[1e300]"));
 	reply = anthropic_reply(job->tool_name, sheet);
 	body = print(reply);
-	assert_int_equal(feed(ANTHROPIC, job, body, strlen(body)), NET_ANSWER_BAD);
+	assert_int_equal(feed(ANTHROPIC, job, body, strlen(body)), NET_ANSWER_INVALID);
 	free(body);
 	cJSON_Delete(reply);
 	cJSON_Delete(sheet);
