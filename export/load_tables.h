@@ -50,7 +50,7 @@ struct load_set {
 	size_t dims;
 	struct load_table tables[LOAD_TABLES];
 	char **owned;                /* strings made for cells (digest text, prose pulled out of outputs) */
-	size_t nowned;
+	size_t nowned, owned_cap;
 };
 
 /* Builds the rows for a under script_id (NULL: a's script name); cells point into a, which must outlive the set.

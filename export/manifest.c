@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "digest.h"
+#include "grow.h"
 #include "jsonfield.h"
 #include "manifest.h"
 
@@ -35,9 +36,9 @@ void manifest_counts_of(const struct analysis *a, struct manifest_counts *c)
 		c->sheets += a->sheets[i].json != NULL;
 }
 
-static int push_missing(char ***list, size_t *n, const char *kind, const char *target)
+static int push_missing(char ***list, size_t *n, size_t *cap, const char *kind, const char *target)
 {
-	char **grown = realloc(*list, (*n + 1) * sizeof **list);
+	char **grown = grow(*list, cap, *n + 1, sizeof **list);
 	if (!grown)
 		return -1;
 	*list = grown;
@@ -52,21 +53,22 @@ static int push_missing(char ***list, size_t *n, const char *kind, const char *t
 int manifest_missing_of(const struct analysis *a, char ***missing, size_t *nmissing)
 {
 	char num[32];
+	size_t cap = 0;
 	*missing = NULL;
 	*nmissing = 0;
 	for (size_t i = 0; i < a->nscenes; i++) {
 		snprintf(num, sizeof num, "%d", a->scenes[i].index);
-		if ((!a->summaries || !a->summaries[i]) && push_missing(missing, nmissing, "summary", num) < 0)
+		if ((!a->summaries || !a->summaries[i]) && push_missing(missing, nmissing, &cap, "summary", num) < 0)
 			goto oom;
 	}
-	if (!a->outline && push_missing(missing, nmissing, "outline", NULL) < 0)
+	if (!a->outline && push_missing(missing, nmissing, &cap, "outline", NULL) < 0)
 		goto oom;
 	for (size_t i = 0; i < a->nsheets; i++)
-		if (!a->sheets[i].json && push_missing(missing, nmissing, "sheet", a->sheets[i].character) < 0)
+		if (!a->sheets[i].json && push_missing(missing, nmissing, &cap, "sheet", a->sheets[i].character) < 0)
 			goto oom;
 	for (size_t i = 0; i < a->nscenes; i++) {
 		snprintf(num, sizeof num, "%d", a->scenes[i].index);
-		if (!manifest_has_embedding(a, i) && push_missing(missing, nmissing, "embedding", num) < 0)
+		if (!manifest_has_embedding(a, i) && push_missing(missing, nmissing, &cap, "embedding", num) < 0)
 			goto oom;
 	}
 	return 0;

@@ -26,6 +26,8 @@
 #include <microhttpd.h>
 #include <xxhash.h>
 
+#include "grow.h"
+
 #define MAX_BODY (32u << 20)      /* Anthropic's documented request size limit */
 #define MAX_EMBED_INPUTS 2048     /* OpenAI's documented limit on an embeddings input array */
 #define CREATED_AT 1700000000     /* chat "created" is fixed so that answers are byte-identical */
@@ -111,18 +113,12 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 {
 	if (b->failed)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->data, cap);
-		if (!p) {
-			b->failed = 1;
-			return;
-		}
-		b->data = p;
-		b->cap = cap;
+	char *p = grow(b->data, &b->cap, b->len + n + 1, 1);
+	if (!p) {
+		b->failed = 1;
+		return;
 	}
+	b->data = p;
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
 	b->data[b->len] = '\0';

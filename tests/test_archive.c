@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "digest.h"
+#include "grow.h"
 #include "sample_analysis.h"
 #include "tarkit.h"
 
@@ -58,11 +59,8 @@ static unsigned char *slurp(const char *path, size_t *len)
 	size_t cap = 0;
 	*len = 0;
 	for (;;) {
-		if (*len == cap) {
-			cap = cap ? cap * 2 : 4096;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
+		buf = grow(buf, &cap, *len + 4096, 1);
+		assert_non_null(buf);
 		size_t n = fread(buf + *len, 1, cap - *len, f);
 		if (n == 0)
 			break;
