@@ -459,10 +459,7 @@ static int revalidate_entry(void *ctx, const struct cache_entry *e)
 	fprintf(stderr, "scriptbuild: invalid %s result %s (%s %s): %s\n",
 	        kind < STEP_KINDS ? step_kind_name(kind) : "cached", hex, e->meta.provider,
 	        e->meta.model[0] ? e->meta.model : "-", why);
-	if (rv->ninvalid == rv->cap) {
-		rv->cap = rv->cap ? rv->cap * 2 : 16;
-		rv->invalid = xrealloc(rv->invalid, rv->cap * sizeof(*rv->invalid));
-	}
+	rv->invalid = xgrow(rv->invalid, &rv->cap, rv->ninvalid + 1, sizeof(*rv->invalid));
 	rv->invalid[rv->ninvalid++] = e->key;
 	return 0;
 }

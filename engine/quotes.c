@@ -101,10 +101,7 @@ static void split_words(const char *s, struct words *w)
 			if (i < n)
 				len = utf8_char(p + i, n - i, &c);
 		}
-		if (w->n == w->cap) {
-			w->cap = w->cap ? w->cap * 2 : 32;
-			w->v = xrealloc(w->v, w->cap * sizeof(*w->v));
-		}
+		w->v = xgrow(w->v, &w->cap, w->n + 1, sizeof(*w->v));
 		w->v[w->n++] = (struct word){start, i, fold(s + start, i - start)};
 	}
 }

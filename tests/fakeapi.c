@@ -1415,14 +1415,9 @@ static void note_body(struct server *s, const char *body, size_t len)
 		if (s->bodies[i].count - 1 > s->st.max_repeats)
 			s->st.max_repeats = s->bodies[i].count - 1;
 	} else {
-		if (s->nbodies == s->capbodies) {
-			size_t cap = s->capbodies ? s->capbodies * 2 : 256;
-			struct body_seen *grown = realloc(s->bodies, cap * sizeof *grown);
-			if (grown) {
-				s->bodies = grown;
-				s->capbodies = cap;
-			}
-		}
+		struct body_seen *grown = grow(s->bodies, &s->capbodies, s->nbodies + 1, sizeof *grown);
+		if (grown)
+			s->bodies = grown;
 		if (s->nbodies < s->capbodies)
 			s->bodies[s->nbodies++] = (struct body_seen){d, 1};
 	}
