@@ -20,11 +20,13 @@
 #define FORMAT_KEY "scriptbuild-cache-format"
 #define FORMAT_VERSION "1"
 
-/* Action record, version 1, little-endian:
+/* Action record, version 2, little-endian:
  * version(1) output(16) tokens_in(8) tokens_out(8) duration_ms(4) created(8) last_used(8)
- * provider_len(1) provider model_len(1) model */
+ * provider_len(1) provider model_len(1) model kind(1) corrections(2) max_tokens_retries(2) dropped_quotes(2).
+ * Version 1 ends after model: it is still read (kind unknown), so an old cache is re-validated, not thrown away. */
 #define ACTION_FIXED (1 + 16 + 8 + 8 + 4 + 8 + 8 + 1 + 1)
-#define ACTION_MAX (ACTION_FIXED + sizeof(((struct action_meta *)0)->provider) + \
+#define ACTION_TAIL (1 + 2 + 2 + 2)
+#define ACTION_MAX (ACTION_FIXED + ACTION_TAIL + sizeof(((struct action_meta *)0)->provider) + \
                     sizeof(((struct action_meta *)0)->model))
 
 static const char *const counter_names[] = { "hits", "misses", "tokens_saved_in", "tokens_saved_out" };
@@ -112,6 +114,10 @@ static size_t encode_action(const struct action_meta *m, unsigned char *buf)
 	memcpy(p, m->provider, provider_len), p += provider_len;
 	*p++ = (unsigned char)model_len;
 	memcpy(p, m->model, model_len), p += model_len;
+	*p++ = (unsigned char)(m->kind >= 0 && m->kind < ACTION_KIND_UNKNOWN ? m->kind : ACTION_KIND_UNKNOWN);
+	put_le(p, m->corrections, 2), p += 2;
+	put_le(p, m->max_tokens_retries, 2), p += 2;
+	put_le(p, m->dropped_quotes, 2), p += 2;
 	return (size_t)(p - buf);
 }
 
@@ -120,9 +126,11 @@ int store_decode_action(const MDB_val *v, struct action_meta *m)
 	const unsigned char *p = v->mv_data, *end = p + v->mv_size;
 	size_t provider_len, model_len;
 
-	if (v->mv_size < ACTION_FIXED || p[0] != ACTION_VERSION)
+	if (v->mv_size < ACTION_FIXED || (p[0] != ACTION_VERSION && p[0] != 1))
 		return -1;
+	size_t tail = p[0] == 1 ? 0 : ACTION_TAIL;
 	memset(m, 0, sizeof(*m));
+	m->kind = ACTION_KIND_UNKNOWN;
 	p++;
 	memcpy(m->output.bytes, p, 16), p += 16;
 	m->tokens_in = get_le(p, 8), p += 8;
@@ -135,9 +143,15 @@ int store_decode_action(const MDB_val *v, struct action_meta *m)
 		return -1;
 	memcpy(m->provider, p, provider_len), p += provider_len;
 	model_len = *p++;
-	if (model_len >= sizeof(m->model) || (size_t)(end - p) != model_len)
+	if (model_len >= sizeof(m->model) || (size_t)(end - p) != model_len + tail)
 		return -1;
-	memcpy(m->model, p, model_len);
+	memcpy(m->model, p, model_len), p += model_len;
+	if (tail) {
+		m->kind = *p++;
+		m->corrections = (uint16_t)get_le(p, 2), p += 2;
+		m->max_tokens_retries = (uint16_t)get_le(p, 2), p += 2;
+		m->dropped_quotes = (uint16_t)get_le(p, 2);
+	}
 	return 0;
 }
 

@@ -20,7 +20,14 @@ struct action_meta {
 	uint32_t duration_ms;      /* how long the step took when it ran */
 	int64_t created;           /* unix seconds */
 	int64_t last_used;         /* unix seconds, updated by cache_touch */
+	int kind;                  /* the step kind as the engine numbers it; ACTION_KIND_UNKNOWN in older records */
+	uint16_t corrections;      /* correction turns the answer took (not part of the key) */
+	uint16_t max_tokens_retries; /* requests re-sent with more max_tokens */
+	uint16_t dropped_quotes;   /* quotations dropped because they match no line of the script */
 };
+
+/* The kind of an action record written before records said it. */
+#define ACTION_KIND_UNKNOWN 255
 
 /* One finished step to store: the blob and the action that points at it. */
 struct cache_put {
@@ -83,6 +90,23 @@ int cache_log_put(struct cache *c, const char *name, const void *data, size_t le
 
 /* Fills *st; 0 or -1 with err. */
 int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errlen);
+
+/* What cache_foreach shows of one action: its key, its record and its blob (valid during the call only). */
+struct cache_entry {
+	struct digest key;
+	struct action_meta meta;
+	const void *data;
+	size_t len;
+};
+
+/* Calls fn for every action whose record decodes and whose blob is present, in key order, inside one read
+ * transaction (fn must not use the cache); fn returns 0 to go on. 0, or -1 with err on an LMDB error. */
+int cache_foreach(struct cache *c, int (*fn)(void *ctx, const struct cache_entry *e), void *ctx, char *err,
+                  size_t errlen);
+
+/* Removes the n actions in one write transaction (their blobs go when no other action uses them), so the steps run
+ * again; *removed (may be NULL) counts those that existed. 0, or -1 with err. */
+int cache_evict(struct cache *c, const struct digest *keys, size_t n, size_t *removed, char *err, size_t errlen);
 
 /* Re-hashes every blob and checks every action record decodes and points to a present blob; calls report once per
  * problem with a line naming the hex key and what is wrong. Returns the number of problems, or -1 on an LMDB error. */

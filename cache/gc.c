@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "store.h"
 
 struct gc_blob {
@@ -37,18 +38,14 @@ static int compare_lru(const void *pa, const void *pb)
 	return memcmp(a->key.bytes, b->key.bytes, 16);
 }
 
-/* Appends one zeroed element to *arr, growing it by doubling; NULL when out of memory. */
+/* Appends one zeroed element to *arr, growing it by the one growth rule; NULL when out of memory. */
 static void *push(void **arr, size_t *n, size_t *cap, size_t elem)
 {
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		void *p = realloc(*arr, ncap * elem);
-		if (!p)
-			return NULL;
-		*arr = p;
-		*cap = ncap;
-	}
-	return memset((char *)*arr + (*n)++ * elem, 0, elem);
+	void *p = grow(*arr, cap, *n + 1, elem);
+	if (!p)
+		return NULL;
+	*arr = p;
+	return memset((char *)p + (*n)++ * elem, 0, elem);
 }
 
 struct gc_args {

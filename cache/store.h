@@ -18,7 +18,7 @@ struct cache {
 };
 
 /* The version byte that starts every action record this code writes. */
-#define ACTION_VERSION 1
+#define ACTION_VERSION 2
 
 /* A transaction body's own failure, with its message already in err (never an LMDB or errno code). */
 #define STORE_BODY_FAILED (-1)
@@ -36,7 +36,8 @@ int store_begin_read(struct cache *c, MDB_txn **txn);
 /* Writes "cache DIR: what: LMDB's reason; what to do" into err; returns -1. */
 int store_fail(const struct cache *c, const char *what, int rc, char *err, size_t errlen);
 
-/* 0 and *m filled when v is a well-formed action record of version ACTION_VERSION; -1 otherwise. */
+/* 0 and *m filled when v is a well-formed action record of version ACTION_VERSION (or 1, whose kind is unknown and
+ * counts are 0); -1 otherwise. */
 int store_decode_action(const MDB_val *v, struct action_meta *m);
 
 /* The LMDB key of a digest. */

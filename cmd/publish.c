@@ -79,6 +79,8 @@ static void take_steps(struct analysis *a, struct results *r)
 		memcpy(to->output, from->output, sizeof(to->output));
 		to->tokens_in = from->tokens_in;
 		to->tokens_out = from->tokens_out;
+		to->corrections = from->corrections;
+		to->dropped_quotes = from->dropped_quotes;
 	}
 }
 

@@ -31,6 +31,7 @@
 #include "report.h"
 #include "stdio_guard.h"
 #include "util.h"
+#include "validate.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
@@ -46,6 +47,8 @@ struct options {
 	const char *max_size;
 	size_t embed_batch;
 	int retries;
+	int corrections;
+	bool repair;
 	long timeout_ms, connect_timeout_ms;
 	const char *overrides[64][2];
 	size_t noverrides;
@@ -90,11 +93,12 @@ static void usage(FILE *f)
 	      "  --model KIND=M       model for one step kind (summary, outline, sheet, embedding, all)\n"
 	      "  --max-tokens KIND=N  --temperature KIND=T  --dims embedding=N  --prompt KIND=FILE (system prompt)\n"
 	      "  --retries N          retries per request (default 4)\n"
+	      "  --corrections N      correction turns per step after an invalid answer (default 2)\n"
 	      "  --timeout S          seconds per request (default 300)  --connect-timeout S (default 10)\n"
 	      "  -q, -v               quieter, more verbose\n"
 	      "  -h, -V               help, version\n"
 	      "\n"
-	      "tools (-t): parse SCRIPT | stats | verify | gc --max-size SIZE | verify-archive FILE\n"
+	      "tools (-t): parse SCRIPT | stats | verify [--repair] | gc --max-size SIZE | verify-archive FILE\n"
 	      "exit: 0 all steps done, 1 some step failed, 2 usage or input error\n",
 	      f);
 }
@@ -127,7 +131,7 @@ static int parse_seconds(const char *flag, const char *s, long *ms)
 enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
-	OPT_FORCE_OUTPUT
+	OPT_FORCE_OUTPUT, OPT_CORRECTIONS, OPT_REPAIR
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -150,6 +154,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"partial", no_argument, NULL, OPT_PARTIAL},
 		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
 		{"force-output", no_argument, NULL, OPT_FORCE_OUTPUT},
+		{"corrections", required_argument, NULL, OPT_CORRECTIONS},
+		{"repair", no_argument, NULL, OPT_REPAIR},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -165,6 +171,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->keep_going = 1;
 	o->embed_batch = 2048;
 	o->retries = 4;
+	o->corrections = NET_CORRECTIONS;
 	o->timeout_ms = 300000;
 	o->connect_timeout_ms = 10000;
 	while ((c = getopt_long(argc, argv, "j:k:nd:t:o:qvhV", longopts, NULL)) != -1) {
@@ -268,6 +275,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_FORCE_OUTPUT:
 			o->force_output = true;
 			break;
+		case OPT_CORRECTIONS:
+			if (parse_count("--corrections", optarg, 0, 10, &v) < 0)
+				return -1;
+			o->corrections = (int)v;
+			break;
+		case OPT_REPAIR:
+			o->repair = true;
+			break;
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
 			return -1;
@@ -317,6 +332,10 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 	case BUILD_STEP_EXPLAIN:
 		status_clear(s);
 		fprintf(stderr, "scriptbuild: explain: %s: %s\n", ev->step->label, ev->message ? ev->message : "");
+		break;
+	case BUILD_STEP_REPAIRED:
+		status_clear(s);
+		fprintf(stderr, "scriptbuild: note: %s\n", ev->message ? ev->message : ev->step->label);
 		break;
 	case BUILD_STEP_STALE:
 	case BUILD_STEP_DONE:
@@ -433,6 +452,31 @@ static int tool_parse(const struct options *o)
 	return rc < 0 ? EXIT_FAILED : EXIT_OK;
 }
 
+/* Re-validation of every cached result: what -t verify finds beyond damage. */
+struct revalidation {
+	struct digest *invalid;
+	size_t ninvalid, cap;
+	size_t checked;
+};
+
+static int revalidate_entry(void *ctx, const struct cache_entry *e)
+{
+	struct revalidation *rv = ctx;
+	char why[400], hex[DIGEST_HEX_LEN + 1];
+	enum step_kind kind = e->meta.kind < STEP_KINDS ? (enum step_kind)e->meta.kind : STEP_KINDS;
+	rv->checked++;
+	if (result_check(kind, e->meta.provider, e->data, e->len, why, sizeof(why)) == 0)
+		return 0;
+	digest_to_hex(&e->key, hex);
+	kind = result_kind(kind, e->data, e->len);
+	fprintf(stderr, "scriptbuild: invalid %s result %s (%s %s): %s\n",
+	        kind < STEP_KINDS ? step_kind_name(kind) : "cached", hex, e->meta.provider,
+	        e->meta.model[0] ? e->meta.model : "-", why);
+	rv->invalid = xgrow(rv->invalid, &rv->cap, rv->ninvalid + 1, sizeof(*rv->invalid));
+	rv->invalid[rv->ninvalid++] = e->key;
+	return 0;
+}
+
 static int tool_cache(const struct options *o)
 {
 	struct cache *c;
@@ -456,16 +500,35 @@ static int tool_cache(const struct options *o)
 		}
 	} else if (strcmp(o->tool, "verify") == 0) {
 		long problems = cache_verify(c, print_problem, NULL, err, sizeof(err));
+		struct revalidation rv = {0};
+		if (problems >= 0 && cache_foreach(c, revalidate_entry, &rv, err, sizeof(err)) < 0)
+			problems = -1;
 		if (problems < 0) {
 			fprintf(stderr, "scriptbuild: %s\n", err);
 			rc = EXIT_FAILED;
-		} else if (problems > 0) {
+		} else if (rv.ninvalid > 0 && o->repair) {
+			size_t removed = 0;
+			if (cache_evict(c, rv.invalid, rv.ninvalid, &removed, err, sizeof(err)) < 0) {
+				fprintf(stderr, "scriptbuild: %s\n", err);
+				rc = EXIT_FAILED;
+			} else {
+				printf("repaired: evicted %zu invalid results; the next run recomputes them\n", removed);
+			}
+		}
+		if (problems > 0) {
 			fprintf(stderr, "scriptbuild: the cache has %ld damaged entries (a run treats them as misses;"
 			                " `scriptbuild -t gc` or removing the cache directory clears them)\n", problems);
 			rc = EXIT_FAILED;
-		} else {
-			printf("ok: every blob matches its digest and every action has its blob\n");
 		}
+		if (problems >= 0 && rv.ninvalid > 0 && !o->repair) {
+			fprintf(stderr, "scriptbuild: the cache has %zu results that are invalid under the current rules (a run "
+			                "never serves them; `scriptbuild -t verify --repair` evicts them)\n", rv.ninvalid);
+			rc = EXIT_FAILED;
+		}
+		if (problems == 0 && rv.ninvalid == 0)
+			printf("ok: every blob matches its digest, every action has its blob, and every result of %zu is "
+			       "valid under its kind's current schema and rules\n", rv.checked);
+		free(rv.invalid);
 	} else {
 		uint64_t max, evicted;
 		if (!o->max_size || parse_size(o->max_size, &max) < 0) {
@@ -593,10 +656,11 @@ static void print_dry_run(const struct graph *g, const struct run_config *rc)
 }
 
 /* 0, or -1 after saying why the report could not be written (a requested output that failed fails the run). */
-static int write_report(const char *path, const struct build_result *r, const struct run_config *rc, double seconds,
-                        const char *archive)
+static int write_report(const char *path, const struct build_result *r, const struct graph *g,
+                        const struct run_config *rc, double seconds, const char *archive)
 {
 	cJSON *root = report_json(r, rc->step, seconds, archive);
+	report_add_repairs(root, r, g);
 	char *text = cJSON_Print(root);
 	cJSON_Delete(root);
 	FILE *f = fopen(path, "w");
@@ -683,8 +747,10 @@ static int plan(struct session *s)
 	s->gate = gate_new(o->jobs);
 	s->status = (struct status){isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false};
 	/* Keys and base URLs come from each provider's own SDK variables, read where the endpoint is made. */
-	struct net_config net = {NULL, NULL, o->retries, o->connect_timeout_ms, o->timeout_ms,
-	                         o->verbose ? net_log : NULL, &s->status, s->gate};
+	struct net_config net = {.retries = o->retries, .connect_timeout_ms = o->connect_timeout_ms,
+	                         .timeout_ms = o->timeout_ms,
+	                         .corrections = o->corrections ? o->corrections : NET_NO_CORRECTIONS,
+	                         .log = o->verbose ? net_log : NULL, .log_ctx = &s->status, .gate = s->gate};
 	if (!o->dry_run && !o->frozen &&
 	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
@@ -792,7 +858,7 @@ static int report(struct session *s, int exit_code)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double seconds = (double)(now.tv_sec - s->started.tv_sec) + (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	if (o->report_path && write_report(o->report_path, &s->result, &s->rc, seconds, s->archive_path) < 0)
+	if (o->report_path && write_report(o->report_path, &s->result, s->g, &s->rc, seconds, s->archive_path) < 0)
 		exit_code = EXIT_FAILED;
 	if (!o->quiet || exit_code != EXIT_OK || s->result.interrupted)
 		print_summary(&s->result, &s->rc, seconds);

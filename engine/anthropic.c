@@ -16,9 +16,8 @@ struct anthropic {
 	struct net_endpoint ep;
 };
 
-static char *request_body(const struct job *job)
+static char *request_body(const struct job *job, int max_tokens, const cJSON *turns)
 {
-	int max_tokens = job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind);
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "model", job->params->model);
 	cJSON_AddNumberToObject(root, "max_tokens", max_tokens);
@@ -27,7 +26,11 @@ static char *request_body(const struct job *job)
 	cJSON *msg = cJSON_CreateObject();
 	cJSON_AddStringToObject(msg, "role", "user");
 	cJSON_AddStringToObject(msg, "content", job->user);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "messages"), msg);
+	cJSON *messages = cJSON_AddArrayToObject(root, "messages");
+	cJSON_AddItemToArray(messages, msg);
+	const cJSON *turn;
+	cJSON_ArrayForEach(turn, turns)
+		cJSON_AddItemToArray(messages, cJSON_Duplicate(turn, 1));
 	cJSON *tool = cJSON_CreateObject();
 	cJSON_AddStringToObject(tool, "name", job->tool_name);
 	cJSON_AddStringToObject(tool, "description", job->tool_description ? job->tool_description : "");
@@ -42,7 +45,32 @@ static char *request_body(const struct job *job)
 	return text;
 }
 
-enum net_answer anthropic_take_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
+/* The correction turn for an invalid tool call: the assistant's content as given, then a tool_result for its
+ * tool_use_id with is_error and what is wrong, as the Messages API expects a failed tool call to be answered. */
+static cJSON *correction_turn(const cJSON *content, const char *tool_use_id, const char *tool, const char *problems)
+{
+	cJSON *turn = cJSON_CreateArray();
+	cJSON *assistant = cJSON_CreateObject();
+	cJSON_AddStringToObject(assistant, "role", "assistant");
+	cJSON_AddItemToObject(assistant, "content", cJSON_Duplicate(content, 1));
+	cJSON_AddItemToArray(turn, assistant);
+	cJSON *user = cJSON_CreateObject();
+	cJSON_AddStringToObject(user, "role", "user");
+	cJSON *result = cJSON_CreateObject();
+	cJSON_AddStringToObject(result, "type", "tool_result");
+	cJSON_AddStringToObject(result, "tool_use_id", tool_use_id);
+	cJSON_AddBoolToObject(result, "is_error", 1);
+	char *text = xasprintf("The %s call is invalid: %s. Call %s again with the whole corrected answer.", tool,
+	                       problems, tool);
+	cJSON_AddStringToObject(result, "content", text);
+	free(text);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(user, "content"), result);
+	cJSON_AddItemToArray(turn, user);
+	return turn;
+}
+
+enum net_answer anthropic_take_answer(struct job *job, const struct http_result *r, struct net_turn *turn, char *cause,
+                                      size_t len)
 {
 	cJSON *root = net_parse_answer(r, cause, len);
 	if (!root)
@@ -55,7 +83,7 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 
 	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop_reason");
 	const char *stop_reason = cJSON_IsString(stop) ? stop->valuestring : "";
-	const cJSON *input = NULL, *block;
+	const cJSON *input = NULL, *block, *tool_use_id = NULL;
 	size_t text_len = 0;
 	const char *text = NULL;
 	cJSON_ArrayForEach(block, cJSON_GetObjectItemCaseSensitive(root, "content")) {
@@ -66,6 +94,7 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 		if (strcmp(type->valuestring, "tool_use") == 0 && cJSON_IsString(name) &&
 		    strcmp(name->valuestring, job->tool_name) == 0 && !input) {
 			input = cJSON_GetObjectItemCaseSensitive(block, "input");
+			tool_use_id = cJSON_GetObjectItemCaseSensitive(block, "id");
 		} else if (strcmp(type->valuestring, "text") == 0) {
 			const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
 			if (cJSON_IsString(t) && t->valuestring[strspn(t->valuestring, " \t\r\n")]) {
@@ -74,11 +103,13 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 			}
 		}
 	}
-	char why[300];
+	char why[900];
+	struct prompt_repairs repairs;
+	cJSON *answer = NULL;
 	enum net_answer verdict = NET_ANSWER_BAD;
 	if (strcmp(stop_reason, "max_tokens") == 0) {
-		snprintf(cause, len, "answer was cut off at max_tokens %d: raise --max-tokens",
-		         job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind));
+		snprintf(cause, len, "answer was cut off at max_tokens (asked %d): raise --max-tokens",
+		         net_max_tokens(job));
 		verdict = NET_ANSWER_CUT_OFF;
 	} else if (strcmp(stop_reason, "refusal") == 0) {
 		snprintf(cause, len, "model refused to answer");
@@ -88,16 +119,22 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 		snprintf(cause, len, "answered with no content (stop_reason \"%.40s\")", stop_reason);
 	} else if (!cJSON_IsObject(input)) {
 		snprintf(cause, len, "called %s with an input that is not a JSON object", job->tool_name);
-	} else if (prompt_validate(job, input, why, sizeof(why)) < 0) {
+	} else if (prompt_repair(job, (answer = cJSON_Duplicate(input, 1)), &repairs, why, sizeof(why)) < 0) {
 		snprintf(cause, len, "answered an invalid %s: %s", job->tool_name, why);
-	} else if (!(job->output = cJSON_PrintUnformatted(input))) {
+		verdict = NET_ANSWER_INVALID;
+		if (turn && cJSON_IsString(tool_use_id))
+			turn->messages = correction_turn(cJSON_GetObjectItemCaseSensitive(root, "content"),
+			                                 tool_use_id->valuestring, job->tool_name, why);
+	} else if (!(job->output = cJSON_PrintUnformatted(answer))) {
 		snprintf(cause, len, "answer could not be stored (out of memory)");
 	} else {
+		job->dropped_quotes = repairs.dropped_quotes;
 		/* Only the answer kept is counted: the step's usage must not depend on the faults met on the way. */
 		job->tokens_in += tokens_in;
 		job->tokens_out += tokens_out;
 		verdict = NET_ANSWER_OK;
 	}
+	cJSON_Delete(answer);
 	cJSON_Delete(root);
 	return verdict;
 }
@@ -117,7 +154,7 @@ static int anthropic_start(struct provider *p, struct job *job)
 		         job->label);
 		return -1;
 	}
-	return net_send(p->loop, &a->ep, job, request_body(job), anthropic_take_answer);
+	return net_send(p->loop, &a->ep, job, request_body, anthropic_take_answer);
 }
 
 static void anthropic_destroy(struct provider *p)

@@ -18,6 +18,7 @@
 #include "prompts.h"
 #include "buildlog.h"
 #include "util.h"
+#include "validate.h"
 
 struct runner {
 	struct graph *g;
@@ -53,6 +54,7 @@ struct unit {
 };
 
 static void settle(struct runner *run, size_t s);
+static void bisect_batch(struct runner *run, struct unit *u);
 
 static double now_seconds(const struct timespec *t)
 {
@@ -240,6 +242,17 @@ static void settle(struct runner *run, size_t s)
 		finish(run, st, STEP_SKIPPED);
 		return;
 	}
+	char invalid[300];
+	if (found == CACHE_HIT && result_check(st->kind, st->meta.provider, data, len, invalid, sizeof(invalid)) < 0) {
+		/* Cached by an earlier version under rules it no longer meets: never served, run again and replaced. */
+		free(data);
+		data = NULL;
+		found = CACHE_MISS;
+		if (o->explain) {
+			free(st->why);
+			st->why = xasprintf("its cached result is invalid now (%s)", invalid);
+		}
+	}
 	if (found == CACHE_HIT) {
 		if (accept_output(st, data, len) == 0) {
 			st->cached = true;
@@ -310,6 +323,10 @@ static void fill_meta(struct runner *run, struct step *st, const struct unit *u,
 	st->meta.tokens_in = tin;
 	st->meta.tokens_out = tout;
 	st->meta.duration_ms = (uint32_t)((now_seconds(&end) - now_seconds(&u->started)) * 1000.0);
+	st->meta.kind = (int)st->kind;
+	st->meta.corrections = (uint16_t)u->job.corrections;
+	st->meta.max_tokens_retries = (uint16_t)u->job.max_tokens_retries;
+	st->meta.dropped_quotes = (uint16_t)u->job.dropped_quotes;
 }
 
 static void unit_free(struct unit *u)
@@ -340,6 +357,9 @@ static void on_done(struct job *job)
 	run->r->tokens_out += job->tokens_out;
 	run->r->kinds[job->kind].tokens_in += job->tokens_in;
 	run->r->kinds[job->kind].tokens_out += job->tokens_out;
+	run->r->kinds[job->kind].corrections += (unsigned long)job->corrections;
+	run->r->kinds[job->kind].max_tokens_retries += (unsigned long)job->max_tokens_retries;
+	run->r->kinds[job->kind].dropped_quotes += (unsigned long)job->dropped_quotes;
 
 	if (job->status == JOB_OK && job->kind == STEP_EMBEDDING &&
 	    (!job->vectors || job->dims == 0 || (run->o->config[STEP_EMBEDDING].params.dims > 0 &&
@@ -352,6 +372,12 @@ static void on_done(struct job *job)
 		for (size_t i = 0; i < u->nsteps; i++)
 			finish(run, &g->steps[u->steps[i]], STEP_SKIPPED);
 		unit_free(u);
+		return;
+	}
+	if (job->status == JOB_FAILED && job->kind == STEP_EMBEDDING && job->http_status == 400 && u->nsteps > 1) {
+		/* One input the API refuses must not sink the others: halve the batch until it stands alone. */
+		run->r->bisections++;
+		bisect_batch(run, u);
 		return;
 	}
 	if (job->status != JOB_OK) {
@@ -403,6 +429,39 @@ static void on_done(struct job *job)
 	unit_free(u);
 }
 
+static struct unit *unit_new(struct runner *run, enum step_kind kind);
+static void launch(struct runner *run, struct unit *u);
+
+/* The steps of u[from, from+n) as a batch of their own, texts taken over. */
+static struct unit *sub_batch(struct runner *run, struct unit *u, size_t from, size_t n)
+{
+	struct unit *half = unit_new(run, STEP_EMBEDDING);
+	half->steps = xmalloc(n * sizeof(size_t));
+	half->texts = xmalloc(n * sizeof(char *));
+	memcpy(half->steps, u->steps + from, n * sizeof(size_t));
+	memcpy(half->texts, u->texts + from, n * sizeof(char *));
+	for (size_t i = from; i < from + n; i++)
+		u->texts[i] = NULL;
+	half->nsteps = n;
+	half->job.texts = (const char *const *)half->texts;
+	half->job.ntexts = n;
+	half->job.label = n == 1 ? run->g->steps[half->steps[0]].label : "embedding batch";
+	return half;
+}
+
+static void bisect_batch(struct runner *run, struct unit *u)
+{
+	size_t first = u->nsteps / 2;
+	struct unit *a = sub_batch(run, u, 0, first), *b = sub_batch(run, u, first, u->nsteps - first);
+	char why[200];
+	snprintf(why, sizeof(why), "an embedding batch of %zu inputs was refused (HTTP 400): retrying it as %zu + %zu to "
+	         "find the input the API refuses", u->nsteps, a->nsteps, b->nsteps);
+	emit(run, BUILD_STEP_REPAIRED, &run->g->steps[u->steps[0]], why, u->nsteps);
+	unit_free(u);
+	launch(run, a);
+	launch(run, b);
+}
+
 static struct unit *unit_new(struct runner *run, enum step_kind kind)
 {
 	struct unit *u = xcalloc(1, sizeof(*u));
@@ -450,6 +509,21 @@ static void start_step(struct runner *run, size_t s)
 	launch(run, u);
 }
 
+/* Cuts text to about limit tokens at a character boundary, and says so: the provider refuses a longer input, and one
+ * such input would fail its whole batch. */
+static void truncate_input(struct runner *run, const struct step *st, char *text, size_t tokens, size_t limit)
+{
+	size_t keep = limit * 4 > 3 ? limit * 4 - 3 : 0;
+	while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+		keep--;
+	text[keep] = '\0';
+	run->r->truncated_inputs++;
+	char why[200];
+	snprintf(why, sizeof(why), "%s: its input of ~%zu tokens exceeds the provider's per-input limit of %zu: "
+	         "embedding its first %zu tokens", st->label, tokens, limit, limit);
+	emit(run, BUILD_STEP_REPAIRED, st, why, 1);
+}
+
 /* Sends the waiting embeddings, as few requests as the limits allow. */
 static void start_embedding_batch(struct runner *run)
 {
@@ -460,6 +534,11 @@ static void start_embedding_batch(struct runner *run)
 	while (n < run->nbatch && n < limit) {
 		char *text = embedding_input(run->g, &run->g->steps[run->batch[n]]);
 		size_t t = (size_t)estimate_tokens(strlen(text));
+		size_t limit_tokens = run->o->provider[STEP_EMBEDDING]->max_input_tokens;
+		if (limit_tokens && t > limit_tokens) {
+			truncate_input(run, &run->g->steps[run->batch[n]], text, t, limit_tokens);
+			t = limit_tokens;
+		}
 		if (n > 0 && tokens + t > run->o->embed_batch_tokens) {
 			free(text);
 			break;

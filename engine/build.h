@@ -21,7 +21,9 @@ enum build_event_type {
 	BUILD_STEP_DONE,      /* a step finished: step->cached says whether from the cache */
 	BUILD_STEP_FAILED,    /* message says why */
 	BUILD_STEP_STALE,     /* -n / --frozen: the step would run; step->why says why when known */
-	BUILD_STEP_EXPLAIN    /* -d explain: the step runs because step->why */
+	BUILD_STEP_EXPLAIN,   /* -d explain: the step runs because step->why */
+	BUILD_STEP_REPAIRED   /* message: how a step's input was adapted to the provider (an embedding input cut to its
+	                         per-input limit, a refused batch split): the user should know */
 };
 
 struct build_event {
@@ -61,6 +63,9 @@ struct build_kind_counts {
 	size_t stale;     /* -n / --frozen */
 	uint64_t tokens_in;   /* spent by this kind's requests in this run */
 	uint64_t tokens_out;
+	unsigned long corrections;        /* correction turns sent this run */
+	unsigned long max_tokens_retries; /* re-sends with a doubled max_tokens this run */
+	unsigned long dropped_quotes;     /* quotations dropped from answers received this run */
 };
 
 struct build_result {
@@ -68,6 +73,8 @@ struct build_result {
 	unsigned long llm_requests;
 	unsigned long embedding_requests;
 	unsigned long retries;
+	unsigned long bisections;       /* embedding batches refused with 400 and split to find the bad input */
+	unsigned long truncated_inputs; /* embedding inputs cut to the provider's per-input token limit */
 	uint64_t tokens_in;             /* spent by this run */
 	uint64_t tokens_out;
 	uint64_t tokens_saved_in;       /* of the results served from the cache */

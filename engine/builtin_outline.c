@@ -21,9 +21,9 @@ static char *gist(const cJSON *summary)
 	if (cJSON_IsString(first))
 		return xstrdup(first->valuestring);
 	struct lines sentences = {0};
-	split_sentences(json_str(summary, "summary"), &sentences);
+	builtin_split_sentences(builtin_json_str(summary, "summary"), &sentences);
 	char *g = xstrdup(sentences.n ? sentences.v[0] : "");
-	lines_free(&sentences);
+	builtin_lines_free(&sentences);
 	return g;
 }
 
@@ -95,7 +95,7 @@ static void add_beats(cJSON *beats, const struct fountain_script *s, const cJSON
 		char *g = gist(summaries[i - 1]);
 		const char *heading = i <= s->nscenes ? s->scenes[i - 1].heading : "";
 		char *beat = xasprintf("%s%s%s", heading, *heading && *g ? ": " : "", g);
-		push_str(beats, beat);
+		builtin_push_str(beats, beat);
 		free(beat);
 		free(g);
 	}
@@ -103,11 +103,11 @@ static void add_beats(cJSON *beats, const struct fountain_script *s, const cJSON
 
 static cJSON *span_object(const struct span *sp)
 {
-	cJSON *o = must(cJSON_CreateObject());
-	put_str(o, "title", sp->title);
-	cJSON *range = put_array(o, "scenes");
-	cJSON_AddItemToArray(range, must(cJSON_CreateNumber((double)sp->first)));
-	cJSON_AddItemToArray(range, must(cJSON_CreateNumber((double)sp->last)));
+	cJSON *o = builtin_must(cJSON_CreateObject());
+	builtin_put_str(o, "title", sp->title);
+	cJSON *range = builtin_put_array(o, "scenes");
+	cJSON_AddItemToArray(range, builtin_must(cJSON_CreateNumber((double)sp->first)));
+	cJSON_AddItemToArray(range, builtin_must(cJSON_CreateNumber((double)sp->last)));
 	return o;
 }
 
@@ -131,10 +131,10 @@ static void add_logline(struct buf *b, const struct fountain_script *s, const cJ
 		const cJSON *c;
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(summaries[i], "characters"))
 			if (cJSON_IsString(c))
-				tally_add(&cast, c->valuestring, 1);
+				builtin_tally_add(&cast, c->valuestring, 1);
 	}
 	size_t top[2];
-	size_t ntop = tally_top(&cast, 2, top);
+	size_t ntop = builtin_tally_top(&cast, 2, top);
 	if (ntop == 2 && top[0] > top[1]) {
 		size_t t = top[0];
 		top[0] = top[1];
@@ -144,7 +144,7 @@ static void add_logline(struct buf *b, const struct fountain_script *s, const cJ
 	if (ntop) {
 		char *names[2] = {cast.name[top[0]], ntop > 1 ? cast.name[top[1]] : NULL};
 		buf_puts(b, " follows ");
-		add_names(b, names, ntop);
+		builtin_add_names(b, names, ntop);
 		buf_printf(b, " across %zu scene%s", n, n == 1 ? "" : "s");
 	} else {
 		buf_printf(b, " runs %zu scene%s", n, n == 1 ? "" : "s");
@@ -158,22 +158,22 @@ static void add_logline(struct buf *b, const struct fountain_script *s, const cJ
 	else if (*from)
 		buf_printf(b, " at %s", from);
 	buf_puts(b, ".");
-	tally_free(&cast);
+	builtin_tally_free(&cast);
 	free(title);
 }
 
 static void add_synopsis(struct buf *b, const struct fountain_script *s, const cJSON *const *summaries, size_t n)
 {
 	for (size_t i = 0; i < s->nsynopses; i++)
-		add_sentence(b, s->synopses[i].text);
+		builtin_add_sentence(b, s->synopses[i].text);
 	if (!n) {
-		add_sentence(b, "The script has no scenes.");
+		builtin_add_sentence(b, "The script has no scenes.");
 		return;
 	}
 	char *open = gist(summaries[0]);
 	if (*open) {
 		char *t = xasprintf("It opens: %s", open);
-		add_sentence(b, t);
+		builtin_add_sentence(b, t);
 		free(t);
 	}
 	free(open);
@@ -181,7 +181,7 @@ static void add_synopsis(struct buf *b, const struct fountain_script *s, const c
 		char *close = gist(summaries[n - 1]);
 		if (*close) {
 			char *t = xasprintf("It ends: %s", close);
-			add_sentence(b, t);
+			builtin_add_sentence(b, t);
 			free(t);
 		}
 		free(close);
@@ -201,15 +201,15 @@ cJSON *builtin_outline(const struct fountain_script *s, const cJSON *const *summ
 	add_logline(&logline, s, summaries, n);
 	add_synopsis(&synopsis, s, summaries, n);
 
-	cJSON *o = must(cJSON_CreateObject());
-	put_str(o, "logline", logline.data);
-	put_str(o, "synopsis", synopsis.data);
-	cJSON *jacts = put_array(o, "acts");
+	cJSON *o = builtin_must(cJSON_CreateObject());
+	builtin_put_str(o, "logline", logline.data);
+	builtin_put_str(o, "synopsis", synopsis.data);
+	cJSON *jacts = builtin_put_array(o, "acts");
 	struct span *seqs = xcalloc(s->nsections + 1, sizeof(*seqs));
 	for (size_t a = 0; a < nacts; a++) {
 		cJSON *act = span_object(&acts[a]);
 		cJSON_AddItemToArray(jacts, act);
-		cJSON *jseqs = put_array(act, "sequences");
+		cJSON *jseqs = builtin_put_array(act, "sequences");
 		size_t nseqs = cut_spans(s, acts[a].sec_lo, acts[a].sec_hi, acts[a].depth, acts[a].first, acts[a].last,
 		                         acts[a].title, seqs);
 		if (!nseqs)
@@ -217,11 +217,11 @@ cJSON *builtin_outline(const struct fountain_script *s, const cJSON *const *summ
 		for (size_t q = 0; q < nseqs; q++) {
 			cJSON *seq = span_object(&seqs[q]);
 			cJSON_AddItemToArray(jseqs, seq);
-			add_beats(put_array(seq, "beats"), s, summaries, seqs[q].first, seqs[q].last);
+			add_beats(builtin_put_array(seq, "beats"), s, summaries, seqs[q].first, seqs[q].last);
 		}
 	}
-	put_int(o, "scene_count", (long long)n);
-	put_str(o, "analyser", BUILTIN_ANALYSER);
+	builtin_put_int(o, "scene_count", (long long)n);
+	builtin_put_str(o, "analyser", BUILTIN_ANALYSER);
 	free(seqs);
 	free(acts);
 	buf_free(&logline);

@@ -17,9 +17,9 @@
 static size_t substance(const char *line)
 {
 	struct terms t = {0};
-	add_terms(&t, line);
-	terms_sort(&t);
-	terms_unique(&t);
+	builtin_add_terms(&t, line);
+	builtin_terms_sort(&t);
+	builtin_terms_unique(&t);
 	free(t.h);
 	return t.n;
 }
@@ -47,7 +47,7 @@ static char *describe(const char *name, int cues, int words, size_t n, const str
 		add_counted(&b, " (", partners->count[top_partner], "scene)", "scenes)");
 	} else if (with) {
 		buf_puts(&b, ", alongside ");
-		add_names(&b, partners->name, partners->n);
+		builtin_add_names(&b, partners->name, partners->n);
 	}
 	if (places->n && places->count[top_place] >= 2) {
 		buf_printf(&b, "%s usually at %s", with ? " and" : ",", places->name[top_place]);
@@ -78,21 +78,21 @@ cJSON *builtin_sheet(const struct fountain_script *s, size_t character, const cJ
 			cues++;
 			words += sc->cues[c].words;
 			scene_words[i] += sc->cues[c].words;
-			dialogue_lines(sc->cues[c].dialogue, &said);
+			builtin_dialogue_lines(sc->cues[c].dialogue, &said);
 		}
 		if (sc->location && *sc->location)
-			tally_add(&places, sc->location, 1);
+			builtin_tally_add(&places, sc->location, 1);
 		const cJSON *c;
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(summaries[i], "characters"))
 			if (cJSON_IsString(c) && strcmp(c->valuestring, ch->name) != 0)
-				tally_add(&partners, c->valuestring, 1);
+				builtin_tally_add(&partners, c->valuestring, 1);
 	}
 
 	/* Key lines: the ones that say the most, each text once, in script order. */
 	struct ranked *rank = xcalloc(said.n, sizeof(*rank));
 	for (size_t i = 0; i < said.n; i++)
 		rank[i] = (struct ranked){i, (double)substance(said.v[i]), strlen(said.v[i])};
-	qsort(rank, said.n, sizeof(*rank), cmp_ranked);
+	qsort(rank, said.n, sizeof(*rank), builtin_cmp_ranked);
 	size_t keys[SHEET_KEY_LINES], nkeys = 0;
 	for (size_t i = 0; i < said.n && nkeys < SHEET_KEY_LINES; i++) {
 		bool dup = false;
@@ -101,7 +101,7 @@ cJSON *builtin_sheet(const struct fountain_script *s, size_t character, const cJ
 		if (!dup)
 			keys[nkeys++] = rank[i].index;
 	}
-	qsort(keys, nkeys, sizeof(size_t), cmp_size);
+	qsort(keys, nkeys, sizeof(size_t), builtin_cmp_size);
 
 	/* Turning scenes: first appearance, the scene where it says the most, last appearance. */
 	size_t turning[3], nturning = 0;
@@ -117,57 +117,57 @@ cJSON *builtin_sheet(const struct fountain_script *s, size_t character, const cJ
 	}
 
 	size_t top_partners[SHEET_PARTNERS] = {0}, top_places[SHEET_LOCATIONS] = {0};
-	size_t npartners = tally_top(&partners, SHEET_PARTNERS, top_partners);
-	size_t nplaces = tally_top(&places, SHEET_LOCATIONS, top_places);
+	size_t npartners = builtin_tally_top(&partners, SHEET_PARTNERS, top_partners);
+	size_t nplaces = builtin_tally_top(&places, SHEET_LOCATIONS, top_places);
 
 	char *desc = describe(ch->name, cues, words, n, &partners, top_partners[0], &places, top_places[0]);
 
-	cJSON *o = must(cJSON_CreateObject());
-	put_str(o, "description", desc);
-	put_str(o, "want", "");
-	put_str(o, "need", "");
-	put_str(o, "arc", "");
-	cJSON *a = put_array(o, "turning_scenes");
+	cJSON *o = builtin_must(cJSON_CreateObject());
+	builtin_put_str(o, "description", desc);
+	builtin_put_str(o, "want", "");
+	builtin_put_str(o, "need", "");
+	builtin_put_str(o, "arc", "");
+	cJSON *a = builtin_put_array(o, "turning_scenes");
 	for (size_t i = 0; i < nturning; i++)
-		cJSON_AddItemToArray(a, must(cJSON_CreateNumber((double)turning[i])));
-	a = put_array(o, "relationships");
+		cJSON_AddItemToArray(a, builtin_must(cJSON_CreateNumber((double)turning[i])));
+	a = builtin_put_array(o, "relationships");
 	for (size_t i = 0; i < npartners; i++) {
-		cJSON *r = must(cJSON_CreateObject());
+		cJSON *r = builtin_must(cJSON_CreateObject());
 		cJSON_AddItemToArray(a, r);
-		put_str(r, "character", partners.name[top_partners[i]]);
+		builtin_put_str(r, "character", partners.name[top_partners[i]]);
 		char *rel = xasprintf("shares %d scene%s", partners.count[top_partners[i]],
 		                      partners.count[top_partners[i]] == 1 ? "" : "s");
-		put_str(r, "relation", rel);
+		builtin_put_str(r, "relation", rel);
 		free(rel);
 	}
-	a = put_array(o, "key_lines");
+	a = builtin_put_array(o, "key_lines");
 	for (size_t i = 0; i < nkeys; i++)
-		push_str(a, said.v[keys[i]]);
-	put_str(o, "name", ch->name);
-	put_int(o, "scene_count", (long long)n);
-	put_int(o, "cues", cues);
-	put_int(o, "words", words);
-	a = put_array(o, "partners");
+		builtin_push_str(a, said.v[keys[i]]);
+	builtin_put_str(o, "name", ch->name);
+	builtin_put_int(o, "scene_count", (long long)n);
+	builtin_put_int(o, "cues", cues);
+	builtin_put_int(o, "words", words);
+	a = builtin_put_array(o, "partners");
 	for (size_t i = 0; i < npartners; i++) {
-		cJSON *r = must(cJSON_CreateObject());
+		cJSON *r = builtin_must(cJSON_CreateObject());
 		cJSON_AddItemToArray(a, r);
-		put_str(r, "character", partners.name[top_partners[i]]);
-		put_int(r, "scenes", partners.count[top_partners[i]]);
+		builtin_put_str(r, "character", partners.name[top_partners[i]]);
+		builtin_put_int(r, "scenes", partners.count[top_partners[i]]);
 	}
-	a = put_array(o, "locations");
+	a = builtin_put_array(o, "locations");
 	for (size_t i = 0; i < nplaces; i++) {
-		cJSON *r = must(cJSON_CreateObject());
+		cJSON *r = builtin_must(cJSON_CreateObject());
 		cJSON_AddItemToArray(a, r);
-		put_str(r, "location", places.name[top_places[i]]);
-		put_int(r, "scenes", places.count[top_places[i]]);
+		builtin_put_str(r, "location", places.name[top_places[i]]);
+		builtin_put_int(r, "scenes", places.count[top_places[i]]);
 	}
-	put_str(o, "analyser", BUILTIN_ANALYSER);
+	builtin_put_str(o, "analyser", BUILTIN_ANALYSER);
 
 	free(desc);
 	free(rank);
-	lines_free(&said);
-	tally_free(&partners);
-	tally_free(&places);
+	builtin_lines_free(&said);
+	builtin_tally_free(&partners);
+	builtin_tally_free(&places);
 	free(scene_words);
 	return o;
 }

@@ -14,6 +14,27 @@
 
 #include "builtin_int.h"
 
+struct mood_word {
+	const char *word;
+	const char *mood;
+};
+
+/* One word-like token of action text, for telling capitalised people from capitalised objects. */
+struct token {
+	const char *start;
+	size_t len;            /* without trailing '.', '-', apostrophes */
+	bool caps;             /* two or more capitals and no lower-case letter */
+	bool boundary;         /* starts a paragraph, sentence or clause */
+	bool closes;           /* a sentence ends right after it */
+	bool joined;           /* exactly one space separates it from the next token */
+	char next;             /* first non-blank character after it, '\0' at the end */
+};
+
+struct time_phrase {
+	const char *time;
+	const char *phrase;
+};
+
 /* Sorted for bsearch (byte order, as strcmp compares). */
 static const char *const stop_words[] = {
 	"a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
@@ -105,29 +126,31 @@ static const struct mood_word mood_lexicon[] = {
 
 static const char *const moods[] = {"angry", "calm", "joyful", "somber", "tender", "tense"};
 
-int cmp_str(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-bool in_list(const char *word, const char *const *list, size_t n)
+static bool in_list(const char *word, const char *const *list, size_t n)
 {
 	return bsearch(&word, list, n, sizeof(*list), cmp_str) != NULL;
 }
 
-bool is_word_byte(unsigned char c)
+#define IN_LIST(word, list) in_list((word), (list), sizeof(list) / sizeof((list)[0]))
+
+static bool is_word_byte(unsigned char c)
 {
 	return isalnum(c) || c >= 0x80;
 }
 
-bool is_curly_apostrophe(const char *p, const char *end)
+static bool is_curly_apostrophe(const char *p, const char *end)
 {
 	return end - p >= 3 && (unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 && (unsigned char)p[2] == 0x99;
 }
 
 /* Copies the next word at or after *p into buf lower-cased (letters, digits, UTF-8, inner apostrophes with ’ read as
  * '); returns its length, 0 at the end. Words longer than MAX_WORD-1 bytes are cut. */
-size_t next_word(const char **p, const char *end, char buf[MAX_WORD])
+static size_t next_word(const char **p, const char *end, char buf[MAX_WORD])
 {
 	const char *s = *p;
 	while (s < end && (!is_word_byte((unsigned char)*s) || is_curly_apostrophe(s, end)))
@@ -160,7 +183,7 @@ size_t next_word(const char **p, const char *end, char buf[MAX_WORD])
 }
 
 /* A word that carries meaning: not a stop word, not a bare number; "teo's" counts as "teo". */
-bool content_term(char *word, size_t *len)
+static bool content_term(char *word, size_t *len)
 {
 	if (*len >= 3 && strcmp(word + *len - 2, "'s") == 0)
 		word[*len -= 2] = '\0';
@@ -172,26 +195,26 @@ bool content_term(char *word, size_t *len)
 	return false;
 }
 
-void terms_add(struct terms *t, uint64_t h)
+static void terms_add(struct terms *t, uint64_t h)
 {
 	t->h = xgrow(t->h, &t->cap, t->n + 1, sizeof(*t->h));
 	t->h[t->n++] = h;
 }
 
-int cmp_u64(const void *a, const void *b)
+static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return (x > y) - (x < y);
 }
 
-void terms_sort(struct terms *t)
+void builtin_terms_sort(struct terms *t)
 {
 	if (t->n)
 		qsort(t->h, t->n, sizeof(*t->h), cmp_u64);
 }
 
 /* Drops repeats of a sorted bag. */
-void terms_unique(struct terms *t)
+void builtin_terms_unique(struct terms *t)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < t->n; i++)
@@ -201,7 +224,7 @@ void terms_unique(struct terms *t)
 }
 
 /* Occurrences of h in a sorted bag. */
-size_t terms_count(const struct terms *t, uint64_t h)
+static size_t terms_count(const struct terms *t, uint64_t h)
 {
 	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
@@ -218,7 +241,7 @@ size_t terms_count(const struct terms *t, uint64_t h)
 }
 
 /* Adds the content terms of text to t; returns the number of words (of any kind) seen. */
-size_t add_terms(struct terms *t, const char *text)
+size_t builtin_add_terms(struct terms *t, const char *text)
 {
 	const char *p = text, *end = text + strlen(text);
 	char w[MAX_WORD];
@@ -231,7 +254,7 @@ size_t add_terms(struct terms *t, const char *text)
 	return words;
 }
 
-size_t tally_find(const struct tally *t, const char *name)
+static size_t tally_find(const struct tally *t, const char *name)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->name[i], name) == 0)
@@ -239,7 +262,7 @@ size_t tally_find(const struct tally *t, const char *name)
 	return t->n;
 }
 
-void tally_add(struct tally *t, const char *name, int inc)
+void builtin_tally_add(struct tally *t, const char *name, int inc)
 {
 	size_t i = tally_find(t, name);
 	if (i < t->n) {
@@ -255,7 +278,7 @@ void tally_add(struct tally *t, const char *name, int inc)
 	t->count[t->n++] = inc;
 }
 
-void tally_free(struct tally *t)
+void builtin_tally_free(struct tally *t)
 {
 	for (size_t i = 0; i < t->n; i++)
 		free(t->name[i]);
@@ -264,7 +287,7 @@ void tally_free(struct tally *t)
 }
 
 /* Indexes of the at most max highest counts, ties to the earlier entry; returns how many were written to order. */
-size_t tally_top(const struct tally *t, size_t max, size_t *order)
+size_t builtin_tally_top(const struct tally *t, size_t max, size_t *order)
 {
 	size_t n = 0;
 	bool *taken = xcalloc(t->n, sizeof(bool));
@@ -283,7 +306,7 @@ size_t tally_top(const struct tally *t, size_t max, size_t *order)
 }
 
 /* Whole-word, case-insensitive occurrence of name in text. */
-bool mentions(const char *text, const char *name)
+static bool mentions(const char *text, const char *name)
 {
 	size_t n = strlen(name);
 	if (!n)
@@ -297,30 +320,30 @@ bool mentions(const char *text, const char *name)
 	return false;
 }
 
-void lines_push(struct lines *l, char *owned)
+static void lines_push(struct lines *l, char *owned)
 {
 	l->v = xgrow(l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = owned;
 }
 
-void lines_free(struct lines *l)
+void builtin_lines_free(struct lines *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
 }
 
-bool ends_sentence(char c)
+static bool ends_sentence(char c)
 {
 	return c == '.' || c == '!' || c == '?';
 }
 
-bool is_emphasis(char c)
+static bool is_emphasis(char c)
 {
 	return c == '*' || c == '_';
 }
 
-bool is_closer(char c)
+static bool is_closer(char c)
 {
 	return c == '"' || c == '\'' || c == ')' || c == ']' || is_emphasis(c) || ends_sentence(c);
 }
@@ -328,7 +351,7 @@ bool is_closer(char c)
 static const char *const abbreviations[] = {"dr", "jr", "mr", "mrs", "ms", "mt", "prof", "sr", "st", "vs"};
 
 /* True when the '.' at text[dot] closes an abbreviation or an initial ("Mr.", "J.") rather than a sentence. */
-bool abbreviation_dot(const char *text, size_t dot)
+static bool abbreviation_dot(const char *text, size_t dot)
 {
 	size_t start = dot;
 	while (start > 0 && isalpha((unsigned char)text[start - 1]))
@@ -345,7 +368,7 @@ bool abbreviation_dot(const char *text, size_t dot)
 	return IN_LIST(w, abbreviations);
 }
 
-void flush_sentence(struct buf *b, struct lines *out)
+static void flush_sentence(struct buf *b, struct lines *out)
 {
 	size_t len = b->len;
 	while (len > 0 && b->data[len - 1] == ' ')
@@ -357,7 +380,7 @@ void flush_sentence(struct buf *b, struct lines *out)
 
 /* Splits action text into sentences: blank lines and sentence-final punctuation end one; line breaks inside a
  * paragraph become spaces; emphasis markers go, as the sentences are read as prose. */
-void split_sentences(const char *text, struct lines *out)
+void builtin_split_sentences(const char *text, struct lines *out)
 {
 	struct buf b = {0};
 	size_t n = strlen(text);
@@ -402,12 +425,12 @@ void split_sentences(const char *text, struct lines *out)
 
 /* Sum over the distinct content terms of text of their frequency in the scene (tf); *nterms gets their number and
  * *nwords the number of words of any kind. */
-double term_weight(const char *text, const struct terms *tf, size_t *nterms, size_t *nwords)
+double builtin_term_weight(const char *text, const struct terms *tf, size_t *nterms, size_t *nwords)
 {
 	struct terms own = {0};
-	*nwords = add_terms(&own, text);
-	terms_sort(&own);
-	terms_unique(&own);
+	*nwords = builtin_add_terms(&own, text);
+	builtin_terms_sort(&own);
+	builtin_terms_unique(&own);
 	double sum = 0;
 	for (size_t i = 0; i < own.n; i++)
 		sum += (double)terms_count(tf, own.h[i]);
@@ -418,10 +441,10 @@ double term_weight(const char *text, const struct terms *tf, size_t *nterms, siz
 
 /* Salience of an action sentence: its term weight damped by the number of terms so length alone does not win; a
  * bonus for naming someone present and for opening the scene, a penalty for fragments. */
-double salience(const char *sentence, const struct terms *tf, const struct tally *present, bool first)
+double builtin_salience(const char *sentence, const struct terms *tf, const struct tally *present, bool first)
 {
 	size_t nterms, words;
-	double sum = term_weight(sentence, tf, &nterms, &words);
+	double sum = builtin_term_weight(sentence, tf, &nterms, &words);
 	double score = nterms ? sum / sqrt((double)nterms + 1.0) : 0;
 	if (words < 4)
 		score *= 0.5;
@@ -435,12 +458,12 @@ double salience(const char *sentence, const struct terms *tf, const struct tally
 	return score;
 }
 
-bool is_token_byte(unsigned char c)
+static bool is_token_byte(unsigned char c)
 {
 	return is_word_byte(c) || c == '\'' || c == '.' || c == '-' || c == '&';
 }
 
-size_t tokenize(const char *text, struct token **out)
+static size_t tokenize(const char *text, struct token **out)
 {
 	size_t n = 0, cap = 0;
 	struct token *t = NULL;
@@ -487,7 +510,7 @@ size_t tokenize(const char *text, struct token **out)
 	return n;
 }
 
-void lower_word(const struct token *t, char w[MAX_WORD])
+static void lower_word(const struct token *t, char w[MAX_WORD])
 {
 	size_t n = 0;
 	for (size_t i = 0; i < t->len && n < MAX_WORD - 1; i++)
@@ -496,7 +519,7 @@ void lower_word(const struct token *t, char w[MAX_WORD])
 }
 
 /* True when run names someone already present, in full or by a longer form ("ELLIS VANCE" for VANCE). */
-bool known_person(const struct tally *people, const char *run)
+static bool known_person(const struct tally *people, const char *run)
 {
 	for (size_t i = 0; i < people->n; i++)
 		if (mentions(run, people->name[i]))
@@ -508,7 +531,7 @@ bool known_person(const struct tally *people, const char *run)
  * clause and is followed by "(" (an age), "," or a verb-like word, or when it follows a word like "to" or "and"; it
  * is an object when it follows "the", "a", "his" and the like, unless it names a kind of person ("a NURSE").
  * Anything else (sound effects, camera directions, shouting, "BOOM.") is left out rather than guessed. */
-void capitalised_names(const char *action, const char *heading, struct tally *people, struct tally *props)
+void builtin_capitalised_names(const char *action, const char *heading, struct tally *people, struct tally *props)
 {
 	struct token *t;
 	size_t n = tokenize(action, &t);
@@ -547,15 +570,15 @@ void capitalised_names(const char *action, const char *heading, struct tally *pe
 		            (nl > 1 && next[nl - 1] == 's' && islower((unsigned char)t[j + 1].start[0]));
 		if (!skip && !sound && !t[i].boundary && IN_LIST(prev, determiners)) {
 			if (person) {
-				tally_add(people, run, 1);
+				builtin_tally_add(people, run, 1);
 			} else {
 				for (char *c = run; *c; c++)
 					*c = (char)tolower((unsigned char)*c);
-				tally_add(props, run, 1);
+				builtin_tally_add(props, run, 1);
 			}
 		} else if (!skip && !sound && ((t[i].boundary && acts) || IN_LIST(prev, name_leads)) &&
 		           !known_person(people, run)) {
-			tally_add(people, run, 1);
+			builtin_tally_add(people, run, 1);
 		}
 		free(run);
 		i = j;
@@ -564,41 +587,41 @@ void capitalised_names(const char *action, const char *heading, struct tally *pe
 }
 
 /* Aborts like util.c's allocators: a half-built result must never be cached as if complete. */
-cJSON *must(cJSON *item)
+cJSON *builtin_must(cJSON *item)
 {
 	if (!item)
 		out_of_memory();
 	return item;
 }
 
-void put_str(cJSON *o, const char *key, const char *value)
+void builtin_put_str(cJSON *o, const char *key, const char *value)
 {
-	must(cJSON_AddStringToObject(o, key, value ? value : ""));
+	builtin_must(cJSON_AddStringToObject(o, key, value ? value : ""));
 }
 
-void put_int(cJSON *o, const char *key, long long value)
+void builtin_put_int(cJSON *o, const char *key, long long value)
 {
-	must(cJSON_AddNumberToObject(o, key, (double)value));
+	builtin_must(cJSON_AddNumberToObject(o, key, (double)value));
 }
 
-void push_str(cJSON *array, const char *value)
+void builtin_push_str(cJSON *array, const char *value)
 {
-	cJSON_AddItemToArray(array, must(cJSON_CreateString(value ? value : "")));
+	cJSON_AddItemToArray(array, builtin_must(cJSON_CreateString(value ? value : "")));
 }
 
-cJSON *put_array(cJSON *o, const char *key)
+cJSON *builtin_put_array(cJSON *o, const char *key)
 {
-	return must(cJSON_AddArrayToObject(o, key));
+	return builtin_must(cJSON_AddArrayToObject(o, key));
 }
 
-const char *json_str(const cJSON *o, const char *key)
+const char *builtin_json_str(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 /* "A", "A and B", "A, B and C", "A, B, C and 2 others". */
-void add_names(struct buf *b, char *const *names, size_t n)
+void builtin_add_names(struct buf *b, char *const *names, size_t n)
 {
 	size_t shown = n > 4 ? 3 : n;
 	for (size_t i = 0; i < shown; i++) {
@@ -617,7 +640,7 @@ static const struct time_phrase time_phrases[] = {
 };
 
 /* Writes time as prose ("at night", "at night (1973)") into out; false when the time is not a plain time of day. */
-bool time_phrase(const char *time, struct buf *out)
+static bool time_phrase(const char *time, struct buf *out)
 {
 	if (!time)
 		return false;
@@ -639,7 +662,7 @@ bool time_phrase(const char *time, struct buf *out)
 }
 
 /* "At THE HARBOR at dawn, MARA and TEO are present." and its variants for a missing place, time or cast. */
-void add_opening(struct buf *b, const struct fountain_scene *sc, const struct tally *people)
+void builtin_add_opening(struct buf *b, const struct fountain_scene *sc, const struct tally *people)
 {
 	const char *place = sc->location && *sc->location ? sc->location : NULL;
 	struct buf when = {0}, where = {0};
@@ -658,7 +681,7 @@ void add_opening(struct buf *b, const struct fountain_scene *sc, const struct ta
 			where.data[0] = (char)toupper((unsigned char)where.data[0]);
 			buf_printf(b, "%s, ", where.data);
 		}
-		add_names(b, people->name, people->n);
+		builtin_add_names(b, people->name, people->n);
 		buf_puts(b, people->n == 1 ? " is present." : " are present.");
 	} else if (where.len) {
 		buf_printf(b, "The scene is set %s; no one speaks.", where.data);
@@ -669,7 +692,7 @@ void add_opening(struct buf *b, const struct fountain_scene *sc, const struct ta
 	buf_free(&where);
 }
 
-void add_sentence(struct buf *b, const char *sentence)
+void builtin_add_sentence(struct buf *b, const char *sentence)
 {
 	if (b->len)
 		buf_puts(b, " ");
@@ -681,7 +704,7 @@ void add_sentence(struct buf *b, const char *sentence)
 
 /* The key line as prose: white space runs made single, and a long line cut after its last whole sentence that fits
  * (else at a word, with "..."). */
-void add_quote(struct buf *b, const char *speaker, const char *line)
+void builtin_add_quote(struct buf *b, const char *speaker, const char *line)
 {
 	struct buf q = {0};
 	for (const char *p = line; *p; p++)
@@ -705,13 +728,13 @@ void add_quote(struct buf *b, const char *speaker, const char *line)
 	buf_free(&q);
 }
 
-int cmp_mood(const void *key, const void *elem)
+static int cmp_mood(const void *key, const void *elem)
 {
 	return strcmp((const char *)key, ((const struct mood_word *)elem)->word);
 }
 
 /* The mood whose lexicon cues clearly dominate text, or "". */
-const char *mood_of(const char *const *texts, size_t ntexts)
+const char *builtin_mood_of(const char *const *texts, size_t ntexts)
 {
 	int count[sizeof(moods) / sizeof(moods[0])] = {0};
 	char w[MAX_WORD];
@@ -738,7 +761,7 @@ const char *mood_of(const char *const *texts, size_t ntexts)
 }
 
 /* Splits dialogue into its non-empty lines, trimmed (each one still occurs verbatim in the dialogue). */
-void dialogue_lines(const char *dialogue, struct lines *out)
+void builtin_dialogue_lines(const char *dialogue, struct lines *out)
 {
 	const char *p = dialogue;
 	while (p && *p) {
@@ -757,7 +780,7 @@ void dialogue_lines(const char *dialogue, struct lines *out)
 }
 
 /* Higher score first, then longer, then earlier. */
-int cmp_ranked(const void *a, const void *b)
+int builtin_cmp_ranked(const void *a, const void *b)
 {
 	const struct ranked *x = a, *y = b;
 	if (x->score != y->score)
@@ -767,7 +790,7 @@ int cmp_ranked(const void *a, const void *b)
 	return (x->index > y->index) - (x->index < y->index);
 }
 
-int cmp_size(const void *a, const void *b)
+int builtin_cmp_size(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 	return (x > y) - (x < y);
@@ -792,7 +815,7 @@ void builtin_embed(const char *text, size_t dims, float *out)
 		prev = h;
 		have_prev = true;
 	}
-	terms_sort(&t);
+	builtin_terms_sort(&t);
 	double *acc = xcalloc(dims, sizeof(double));
 	/* Summing in hash order makes the result independent of word order within equal counts. */
 	for (size_t i = 0; i < t.n;) {

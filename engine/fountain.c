@@ -52,6 +52,7 @@ struct parser {
 	struct vec cues;         /* struct fountain_cue of the open scene */
 	struct vec names;        /* char *: characters of the open scene */
 	struct vec sections, synopses, title_page;
+	struct vec spoken;       /* struct fountain_spoken_line of the open cue */
 	size_t *slots;           /* open-addressing table of character index + 1, 0 = empty */
 	size_t nslots;
 	struct buf scene_text, action, dialogue, parens, scratch;
@@ -458,6 +459,12 @@ static int close_cue(struct parser *p)
 		return -1;
 	if (p->parens.len && !(cue->parentheticals = buf_to_arena(p, &p->parens)))
 		return -1;
+	bool ok = true;
+	cue->lines = arena_items(p->out, &p->spoken, sizeof *cue->lines, &ok);
+	cue->nlines = p->spoken.n;
+	p->spoken.n = 0;
+	if (!ok)
+		return -1;
 	size_t words = count_words(p->dialogue.data, p->dialogue.len);
 	cue->words = words > INT32_MAX ? INT32_MAX : (int)words;
 	((struct fountain_character *)p->characters.items)[p->cue_character].words += cue->words;
@@ -700,6 +707,11 @@ static int dialogue_line(struct parser *p, const struct line *l)
 			n--;
 			trim(&t, &n);
 		}
+		struct fountain_spoken_line *sl = vec_push(&p->spoken, sizeof *sl);
+		if (!sl)
+			return -1;
+		sl->offset = p->dialogue.len ? p->dialogue.len + 1 : 0;
+		sl->line = l->no;
 		rc = buf_line(&p->dialogue, "\n", t, n);
 	}
 	return rc < 0 ? -1 : text_line(p, l->s, l->n);
@@ -1005,6 +1017,7 @@ static void parser_free(struct parser *p)
 	free(p->characters.items);
 	free(p->last_scene.items);
 	free(p->cues.items);
+	free(p->spoken.items);
 	free(p->names.items);
 	free(p->sections.items);
 	free(p->synopses.items);

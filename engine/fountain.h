@@ -28,6 +28,12 @@ struct cJSON;
 /* Largest script accepted: a feature film is about 200 KB; the cap bounds the memory a hostile file can cost. */
 #define FOUNTAIN_MAX_BYTES ((size_t)8 << 20)
 
+/* Where one spoken line of a cue starts in its dialogue text, and the file line it was written on. */
+struct fountain_spoken_line {
+	size_t offset;        /* byte offset in the cue's dialogue */
+	int line;             /* 1-based line in the script file */
+};
+
 /* One character cue and the dialogue under it. */
 struct fountain_cue {
 	char *name;           /* canonical name: no @, no ^, no extensions, all white space (U+00A0 too) trimmed,
@@ -36,6 +42,9 @@ struct fountain_cue {
 	char *dialogue;       /* spoken lines, trimmed, joined by '\n'; parentheticals and lyrics markers excluded; "" if none */
 	char *parentheticals; /* parentheticals of this cue, parens kept, joined by '\n', or NULL */
 	int line;             /* 1-based line of the cue */
+	struct fountain_spoken_line *lines;  /* each spoken line of dialogue in order, so a quote can be anchored to its
+	                                        file line; NULL when dialogue is "" */
+	size_t nlines;
 	int words;            /* white-space separated words of dialogue */
 	bool dual;            /* cue ended with ^ (second half of dual dialogue) */
 };

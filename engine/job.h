@@ -56,6 +56,10 @@ struct job {
 	uint64_t tokens_out;
 	int requests;             /* HTTP requests sent, retries included */
 	int retries;
+	int corrections;          /* correction turns sent after answers that failed validation */
+	int max_tokens_retries;   /* requests re-sent with a doubled max_tokens after a cut-off answer */
+	int dropped_quotes;       /* sheet key lines that matched no line of the character, dropped */
+	long http_status;         /* the last HTTP status when the job failed on the wire (400: the input was refused) */
 	enum job_status status;
 	char error[512];          /* why it failed, naming the step; never contains a key */
 
@@ -71,6 +75,7 @@ struct provider {
 	int (*start)(struct provider *p, struct job *job);
 	/* Frees the provider. */
 	void (*destroy)(struct provider *p);
+	size_t max_input_tokens;  /* embeddings: most (estimated) tokens one input may have; 0 = no limit */
 	void *impl;
 };
 

@@ -1,5 +1,6 @@
 /* net.c - what the network providers share: endpoint set-up from config and environment, failing and completing jobs. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "loop.h"
 #include "net.h"
 #include "util.h"
+#include "validate.h"
 
 const char *net_default_model(const char *provider, enum step_kind kind)
 {
@@ -108,6 +110,7 @@ int net_endpoint_init(struct net_endpoint *ep, const char *provider, const struc
 	ep->client.retries = cfg->retries >= 0 ? cfg->retries : 4;
 	ep->client.connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
 	ep->client.timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 300000;
+	ep->corrections = cfg->corrections > 0 ? cfg->corrections : cfg->corrections == 0 ? NET_CORRECTIONS : 0;
 	ep->client.log = cfg->log;
 	ep->client.log_ctx = cfg->log_ctx;
 	ep->client.gate = cfg->gate;
@@ -144,46 +147,45 @@ static void fail_http(const struct net_endpoint *ep, struct job *job, const stru
 	else if (r->status == 400 || r->status == 404 || r->status == 413)
 		hint = "; the request was refused: check the model name and --max-tokens";
 	snprintf(job->error, sizeof(job->error), "%s: %s: %s%s", job->label, ep->provider, why, hint);
+	job->http_status = r->status;
 	http_scrub(&ep->client, job->error);
 	job->status = r->fatal ? JOB_FATAL : JOB_FAILED;
 }
 
-static enum http_verdict verdict_of(const struct net_endpoint *ep, struct job *job, const struct http_result *r,
-                                     enum net_answer verdict, const char *cause, int *cut_offs, char *why,
-                                     size_t whylen)
+int net_max_tokens(const struct job *job)
 {
-	if (verdict == NET_ANSWER_OK) {
-		job->status = JOB_OK;
-		job->error[0] = '\0';
-		return HTTP_ACCEPTED;
-	}
-	if (r->request_id[0])
-		snprintf(job->error, sizeof(job->error), "%s: %s %s (HTTP %ld, request-id %s)", job->label, ep->provider,
-		         cause, r->status, r->request_id);
-	else
-		snprintf(job->error, sizeof(job->error), "%s: %s %s (HTTP %ld)", job->label, ep->provider, cause, r->status);
-	http_scrub(&ep->client, job->error);
-	job->status = JOB_FAILED;
-	snprintf(why, whylen, "%s %s", ep->provider, cause);
-	http_scrub(&ep->client, why);
-	if (verdict == NET_ANSWER_CUT_OFF && ++*cut_offs > NET_CUT_OFF_RETRIES)
-		return HTTP_REJECTED;
-	return HTTP_RETRY;
+	return job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind);
 }
 
-static void complete(struct job *job, const struct http_result *r)
+int net_model_max_tokens(const char *model)
 {
-	job->requests += r->requests;
-	job->retries += r->retries;
-	job->done(job);
+	/* The documented output ceilings; an unknown model gets a bound a local server will accept or clamp. */
+	static const struct {
+		const char *prefix;
+		int limit;
+	} limits[] = {
+		{"claude-opus-4-1", 32000}, {"claude-opus-4-0", 32000}, {"claude-opus-4", 32000},
+		{"claude-sonnet-4", 64000}, {"claude-haiku-4", 64000}, {"claude-3-7-sonnet", 64000},
+		{"claude-3-5-haiku", 8192}, {"claude-3-5-sonnet", 8192}, {"claude-3-haiku", 4096},
+		{"gpt-4o", 16384}, {"gpt-4.1", 32768}, {"gpt-5", 128000},
+	};
+	for (size_t i = 0; model && i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (strncmp(model, limits[i].prefix, strlen(limits[i].prefix)) == 0)
+			return limits[i].limit;
+	return 32768;
 }
 
-/* One request in flight for a job. */
+/* One step's conversation with the API: every request of it, first, corrected or with more max_tokens. */
 struct call {
+	struct loop *loop;
 	const struct net_endpoint *ep;
 	struct job *job;
+	net_builder build;
 	net_reader read;
-	int cut_offs;
+	cJSON *turns;             /* correction turns sent so far */
+	cJSON *pending;           /* the correction turn the last answer calls for */
+	int max_tokens;
+	bool cut_off;             /* the last answer stopped at max_tokens */
 };
 
 /* Whether the answer carries the endpoint's own key (a model echoing what a prompt or a proxy showed it). */
@@ -199,47 +201,158 @@ static bool answer_has_key(const struct net_endpoint *ep, const struct http_resu
 	return false;
 }
 
+static void set_answer_error(struct call *c, const struct http_result *r, const char *cause)
+{
+	struct job *job = c->job;
+	char after[96] = "";
+	if (job->corrections)
+		snprintf(after, sizeof(after), ", after %d correction turn%s", job->corrections,
+		         job->corrections == 1 ? "" : "s");
+	else if (job->max_tokens_retries)
+		snprintf(after, sizeof(after), ", after one more try with max_tokens %d", c->max_tokens);
+	if (r->request_id[0])
+		snprintf(job->error, sizeof(job->error), "%.60s: %s %.360s (HTTP %ld, request-id %.40s%s)", job->label,
+		         c->ep->provider, cause, r->status, r->request_id, after);
+	else
+		snprintf(job->error, sizeof(job->error), "%.60s: %s %.400s (HTTP %ld%s)", job->label, c->ep->provider, cause,
+		         r->status, after);
+	http_scrub(&c->ep->client, job->error);
+	job->status = JOB_FAILED;
+}
+
 static enum http_verdict accept_answer(void *ctx, const struct http_result *r, char *why, size_t whylen)
 {
 	struct call *c = ctx;
-	char cause[400];
+	char cause[1024];
+	struct net_turn turn = {NULL};
+	cJSON_Delete(c->pending);
+	c->pending = NULL;
+	c->cut_off = false;
 	/* A key must never reach the cache or the archive: an answer holding one is malformed, whatever else it is. */
 	enum net_answer verdict = NET_ANSWER_BAD;
 	if (answer_has_key(c->ep, r))
 		snprintf(cause, sizeof(cause), "answered with the API key in its text (such an answer is never stored)");
 	else
-		verdict = c->read(c->job, r, cause, sizeof(cause));
-	return verdict_of(c->ep, c->job, r, verdict, cause, &c->cut_offs, why, whylen);
+		verdict = c->read(c->job, r, &turn, cause, sizeof(cause));
+	if (verdict == NET_ANSWER_OK) {
+		cJSON_Delete(turn.messages);
+		c->job->status = JOB_OK;
+		c->job->error[0] = '\0';
+		return HTTP_ACCEPTED;
+	}
+	set_answer_error(c, r, cause);
+	snprintf(why, whylen, "%s %s", c->ep->provider, cause);
+	http_scrub(&c->ep->client, why);
+	if (verdict == NET_ANSWER_INVALID) {
+		/* The same request at temperature 0 buys the same wrong answer: continue the conversation instead. */
+		c->pending = turn.messages;
+		return HTTP_REJECTED;
+	}
+	cJSON_Delete(turn.messages);
+	if (verdict == NET_ANSWER_CUT_OFF) {
+		c->cut_off = true;
+		return HTTP_REJECTED;
+	}
+	return HTTP_RETRY;
+}
+
+static const struct http_callbacks callbacks;
+
+static void log_line(const struct net_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(const struct net_endpoint *ep, const char *fmt, ...)
+{
+	if (!ep->client.log)
+		return;
+	char line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	http_scrub(&ep->client, line);
+	ep->client.log(ep->client.log_ctx, line);
+}
+
+/* Sends the call's next request; 0, or -1 with job->error set. */
+static int post(struct call *c)
+{
+	struct job *job = c->job;
+	char *body = c->build(job, c->max_tokens, c->turns);
+	if (!body) {
+		snprintf(job->error, sizeof(job->error), "%s: %s: out of memory building the request", job->label,
+		         c->ep->provider);
+		return -1;
+	}
+	char err[256];
+	if (http_post(c->loop, &c->ep->client, job->label, body, &callbacks, c, err, sizeof(err)) < 0) {
+		snprintf(job->error, sizeof(job->error), "%s: %s: %s", job->label, c->ep->provider, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* After an answer that was refused: the next request of the conversation, when one may help. */
+static bool continue_call(struct call *c)
+{
+	struct job *job = c->job;
+	if (c->pending && job->corrections < c->ep->corrections) {
+		cJSON *m;
+		while ((m = cJSON_DetachItemFromArray(c->pending, 0)))
+			cJSON_AddItemToArray(c->turns, m);
+		cJSON_Delete(c->pending);
+		c->pending = NULL;
+		job->corrections++;
+		log_line(c->ep, "%s: answer failed validation: correction turn %d of %d", job->label, job->corrections,
+		         c->ep->corrections);
+		return post(c) == 0;
+	}
+	int limit = net_model_max_tokens(job->params->model);
+	if (c->cut_off && job->max_tokens_retries == 0 && c->max_tokens < limit) {
+		int more = c->max_tokens > limit / 2 ? limit : c->max_tokens * 2;
+		log_line(c->ep, "%s: answer cut off at max_tokens %d: asking once more with max_tokens %d", job->label,
+		         c->max_tokens, more);
+		c->max_tokens = more;
+		job->max_tokens_retries++;
+		c->cut_off = false;
+		return post(c) == 0;
+	}
+	return false;
 }
 
 static void on_done(void *ctx, const struct http_result *r)
 {
 	struct call *c = ctx;
 	struct job *job = c->job;
+	job->requests += r->requests;
+	job->retries += r->retries;
 	/* An accepted or finally rejected answer already set the job; anything else failed on the wire. */
-	if (!http_ok(r))
+	if (!http_ok(r)) {
 		fail_http(c->ep, job, r);
+	} else if (job->status != JOB_OK && !r->cancelled && continue_call(c)) {
+		return;
+	}
+	cJSON_Delete(c->turns);
+	cJSON_Delete(c->pending);
 	free(c);
-	complete(job, r);
+	job->done(job);
 }
 
 static const struct http_callbacks callbacks = {accept_answer, on_done};
 
-int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, char *body, net_reader read)
+int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, net_builder build, net_reader read)
 {
-	if (!body) {
-		snprintf(job->error, sizeof(job->error), "%s: %s: out of memory building the request", job->label,
-		         ep->provider);
-		return -1;
-	}
 	struct call *c = xcalloc(1, sizeof(*c));
+	c->loop = l;
 	c->ep = ep;
 	c->job = job;
+	c->build = build;
 	c->read = read;
-	char err[256];
-	if (http_post(l, &ep->client, job->label, body, &callbacks, c, err, sizeof(err)) < 0) {
+	c->turns = cJSON_CreateArray();
+	c->max_tokens = job->kind == STEP_EMBEDDING ? 0 : net_max_tokens(job);
+	if (!c->turns || post(c) < 0) {
+		cJSON_Delete(c->turns);
 		free(c);
-		snprintf(job->error, sizeof(job->error), "%s: %s: %s", job->label, ep->provider, err);
+		if (!job->error[0])
+			snprintf(job->error, sizeof(job->error), "%s: %s: out of memory", job->label, ep->provider);
 		return -1;
 	}
 	return 0;
@@ -247,12 +360,24 @@ int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, cha
 
 cJSON *net_parse_answer(const struct http_result *r, char *cause, size_t len)
 {
+	char why[300];
+	if (answer_check_bytes(r->body, r->body_len, why, sizeof(why)) < 0) {
+		snprintf(cause, len, "answered malformed text: %s", why);
+		return NULL;
+	}
 	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
-	if (cJSON_IsObject(root))
-		return root;
-	snprintf(cause, len, "answered with malformed JSON");
-	cJSON_Delete(root);
-	return NULL;
+	if (!cJSON_IsObject(root)) {
+		snprintf(cause, len, "answered with malformed JSON");
+		cJSON_Delete(root);
+		return NULL;
+	}
+	/* cJSON keeps the first of two equal keys silently: which one the model meant is unknowable. */
+	if (answer_check_tree(root, why, sizeof(why)) < 0) {
+		snprintf(cause, len, "answered malformed JSON: %s", why);
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
 }
 
 uint64_t net_usage(const cJSON *usage, const char *name)

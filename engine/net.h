@@ -20,6 +20,8 @@ struct net_config {
 	int retries;              /* --retries; < 0 means the default, 4 */
 	long connect_timeout_ms;  /* <= 0 means the default, 10000 */
 	long timeout_ms;          /* per request; <= 0 means the default, 300000 */
+	int corrections;          /* --corrections: most correction turns per step; 0 means the default (2),
+	                             NET_NO_CORRECTIONS none */
 	void (*log)(void *ctx, const char *line);  /* -v diagnostics: method, url path, status, request-id, retry
 	                                              waits; NULL = silent; never the key */
 	void *log_ctx;
@@ -53,6 +55,7 @@ struct net_endpoint {
 	char *url;
 	char *path;
 	char *key;
+	int corrections;          /* most correction turns per step */
 };
 
 /* Resolves cfg against the environment variables key_env / base_env and default_base, then builds the endpoint at
@@ -66,21 +69,47 @@ int net_endpoint_init(struct net_endpoint *ep, const char *provider, const struc
 void net_endpoint_free(struct net_endpoint *ep);
 
 /* What a provider made of a 2xx answer. */
-enum net_answer { NET_ANSWER_OK, NET_ANSWER_BAD, NET_ANSWER_CUT_OFF };
+enum net_answer {
+	NET_ANSWER_OK,
+	NET_ANSWER_BAD,       /* malformed (not JSON, broken text, duplicate keys): retried like a 5xx, never cached */
+	NET_ANSWER_INVALID,   /* well-formed but failing validation: answered by a correction turn, never resent as is */
+	NET_ANSWER_CUT_OFF    /* stopped at max_tokens: sent once more with max_tokens doubled */
+};
 
-/* A cut-off answer is tried again at most this often: a retry may stop sooner, but a prompt that always overruns
- * max_tokens must not spend the whole retry budget. */
-#define NET_CUT_OFF_RETRIES 2
+/* Default most correction turns per step, and the net_config value that allows none. */
+#define NET_CORRECTIONS 2
+#define NET_NO_CORRECTIONS (-1)
 
-/* Reads a 2xx answer into job (output or vectors, tokens): NET_ANSWER_OK, or another verdict with cause saying why. */
-typedef enum net_answer (*net_reader)(struct job *job, const struct http_result *r, char *cause, size_t len);
+/* The conversation turns a correction adds: the assistant's answer as given, then the user's message listing what is
+ * wrong (Anthropic: a tool_result with is_error for that tool_use_id). */
+struct net_turn {
+	struct cJSON *messages;   /* array of two messages, owned by the receiver; NULL when none was made */
+};
 
-/* POSTs body (taken over) to ep for job on l; read judges each 2xx answer, a bad one is retried like a 5xx, and job
- * completes through job->done from inside the loop with its status, error (prefixed with its label and scrubbed of
- * the key), requests and retries set. 0, or -1 with job->error set (done() never runs). */
-int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, char *body, net_reader read);
+/* Reads a 2xx answer into job (output or vectors, tokens): NET_ANSWER_OK, or another verdict with cause saying why;
+ * on NET_ANSWER_INVALID fills turn (when not NULL) with the correction turn to send. */
+typedef enum net_answer (*net_reader)(struct job *job, const struct http_result *r, struct net_turn *turn,
+                                      char *cause, size_t len);
 
-/* The answer's body as a JSON object, or NULL with cause saying it is malformed (caller deletes it). */
+/* Builds the request body of job with max_tokens and the correction turns so far (an array, empty at first), as
+ * malloc'd text; NULL on out of memory. */
+typedef char *(*net_builder)(const struct job *job, int max_tokens, const struct cJSON *turns);
+
+/* POSTs build's body to ep for job on l; read judges each 2xx answer: a malformed one is retried like a 5xx, an
+ * invalid one continues the conversation with a correction turn (at most ep->corrections), a cut-off one is sent once
+ * more with max_tokens doubled within the model's limit. job completes through job->done from inside the loop with
+ * its status, error (prefixed with its label and scrubbed of the key), requests, retries and corrections set. 0, or
+ * -1 with job->error set (done() never runs). */
+int net_send(struct loop *l, const struct net_endpoint *ep, struct job *job, net_builder build, net_reader read);
+
+/* The max_tokens job asks for at first: --max-tokens, else the kind's default. */
+int net_max_tokens(const struct job *job);
+
+/* The most output tokens model may be asked for (a doubled max_tokens stays within it). */
+int net_model_max_tokens(const char *model);
+
+/* The answer's body as a JSON object with clean text and unique keys, or NULL with cause saying it is malformed
+ * (caller deletes it). */
 struct cJSON *net_parse_answer(const struct http_result *r, char *cause, size_t len);
 
 /* The token count `name` of an answer's usage object, or 0 when absent or not a count a server could mean. */

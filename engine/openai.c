@@ -16,15 +16,15 @@
 #include "prompts.h"
 #include "replies.h"
 #include "util.h"
+#include "validate.h"
 
 struct openai {
 	struct provider base;
 	struct net_endpoint ep;
 };
 
-static char *chat_body(const struct job *job)
+static char *chat_body(const struct job *job, int max_tokens, const cJSON *turns)
 {
-	int max_tokens = job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind);
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "model", job->params->model);
 	cJSON *messages = cJSON_AddArrayToObject(root, "messages");
@@ -36,6 +36,9 @@ static char *chat_body(const struct job *job)
 	cJSON_AddStringToObject(user, "role", "user");
 	cJSON_AddStringToObject(user, "content", job->user);
 	cJSON_AddItemToArray(messages, user);
+	const cJSON *turn;
+	cJSON_ArrayForEach(turn, turns)
+		cJSON_AddItemToArray(messages, cJSON_Duplicate(turn, 1));
 	/* max_tokens rather than max_completion_tokens: llama.cpp, Ollama and vLLM all read it. */
 	cJSON_AddNumberToObject(root, "max_tokens", max_tokens);
 	cJSON_AddNumberToObject(root, "temperature", job->params->temperature);
@@ -52,7 +55,27 @@ static char *chat_body(const struct job *job)
 	return text;
 }
 
-enum net_answer openai_take_chat_answer(struct job *job, const struct http_result *r, char *cause, size_t len)
+/* The correction turn for an invalid answer: the assistant's message as given, then a user message saying what is
+ * wrong. */
+static cJSON *correction_turn(const char *content, const char *name, const char *problems)
+{
+	cJSON *turn = cJSON_CreateArray();
+	cJSON *assistant = cJSON_CreateObject();
+	cJSON_AddStringToObject(assistant, "role", "assistant");
+	cJSON_AddStringToObject(assistant, "content", content);
+	cJSON_AddItemToArray(turn, assistant);
+	cJSON *user = cJSON_CreateObject();
+	cJSON_AddStringToObject(user, "role", "user");
+	char *text = xasprintf("The %s answer is invalid: %s. Answer again with the whole corrected JSON object.", name,
+	                       problems);
+	cJSON_AddStringToObject(user, "content", text);
+	free(text);
+	cJSON_AddItemToArray(turn, user);
+	return turn;
+}
+
+enum net_answer openai_take_chat_answer(struct job *job, const struct http_result *r, struct net_turn *turn,
+                                        char *cause, size_t len)
 {
 	cJSON *root = net_parse_answer(r, cause, len);
 	if (!root)
@@ -64,13 +87,13 @@ enum net_answer openai_take_chat_answer(struct job *job, const struct http_resul
 	const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(message, "refusal");
 	const cJSON *content = cJSON_GetObjectItemCaseSensitive(message, "content");
 	cJSON *output = NULL;
-	char why[300];
+	char why[900];
+	struct prompt_repairs repairs;
 	enum net_answer verdict = NET_ANSWER_BAD;
 	if (!choice) {
 		snprintf(cause, len, "answered with no choices");
 	} else if (strcmp(finish_reason, "length") == 0) {
-		snprintf(cause, len, "answer was cut off at max_tokens %d: raise --max-tokens",
-		         job->params->max_tokens > 0 ? job->params->max_tokens : net_default_max_tokens(job->kind));
+		snprintf(cause, len, "answer was cut off at max_tokens (asked %d): raise --max-tokens", net_max_tokens(job));
 		verdict = NET_ANSWER_CUT_OFF;
 	} else if (cJSON_IsString(refusal) || strcmp(finish_reason, "content_filter") == 0) {
 		snprintf(cause, len, "model refused to answer: \"%.120s\"",
@@ -79,11 +102,17 @@ enum net_answer openai_take_chat_answer(struct job *job, const struct http_resul
 		snprintf(cause, len, "answered with empty content");
 	} else if (!cJSON_IsObject(output = cJSON_Parse(content->valuestring))) {
 		snprintf(cause, len, "answered content that is not a JSON object: \"%.80s\"", content->valuestring);
-	} else if (prompt_validate(job, output, why, sizeof(why)) < 0) {
+	} else if (answer_check_tree(output, why, sizeof(why)) < 0) {
+		snprintf(cause, len, "answered malformed JSON content: %s", why);
+	} else if (prompt_repair(job, output, &repairs, why, sizeof(why)) < 0) {
 		snprintf(cause, len, "answered an invalid %s: %s", job->tool_name, why);
+		verdict = NET_ANSWER_INVALID;
+		if (turn)
+			turn->messages = correction_turn(content->valuestring, job->tool_name, why);
 	} else if (!(job->output = cJSON_PrintUnformatted(output))) {
 		snprintf(cause, len, "answer could not be stored (out of memory)");
 	} else {
+		job->dropped_quotes = repairs.dropped_quotes;
 		/* Only the answer kept is counted: the step's usage must not depend on the faults met on the way. */
 		job->tokens_in += net_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), "prompt_tokens");
 		job->tokens_out += net_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), "completion_tokens");
@@ -131,8 +160,10 @@ static int fill_row(float *row, size_t width, const unsigned char *bytes, const 
 
 /* Places every vector by its index, never by arrival order. An embedding is the base64 string asked for, or the array
  * of numbers an OpenAI-compatible server that ignores encoding_format sends: both are read. */
-enum net_answer openai_take_embeddings(struct job *job, const struct http_result *r, char *cause, size_t len)
+enum net_answer openai_take_embeddings(struct job *job, const struct http_result *r, struct net_turn *turn,
+                                       char *cause, size_t len)
 {
+	(void)turn;  /* an embedding has nothing to correct: a broken one is malformed */
 	cJSON *root = net_parse_answer(r, cause, len);
 	if (!root)
 		return NET_ANSWER_BAD;
@@ -177,6 +208,11 @@ enum net_answer openai_take_embeddings(struct job *job, const struct http_result
 			         i);
 			goto out;
 		}
+		char why[200];
+		if (embedding_check(vectors + i * width, width, 0, why, sizeof(why)) < 0) {
+			snprintf(cause, len, "returned a malformed embedding for input %zu: it %s", i, why);
+			goto out;
+		}
 	}
 	job->vectors = vectors;
 	job->dims = width;
@@ -205,7 +241,26 @@ static int chat_start(struct provider *p, struct job *job)
 		return -1;
 	}
 	struct openai *o = p->impl;
-	return net_send(p->loop, &o->ep, job, chat_body(job), openai_take_chat_answer);
+	return net_send(p->loop, &o->ep, job, chat_body, openai_take_chat_answer);
+}
+
+static char *embed_body(const struct job *job, int max_tokens, const cJSON *turns)
+{
+	(void)max_tokens;
+	(void)turns;
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "model", job->params->model);
+	cJSON *input = cJSON_AddArrayToObject(root, "input");
+	for (size_t i = 0; i < job->ntexts; i++)
+		cJSON_AddItemToArray(input, cJSON_CreateString(job->texts[i]));
+	/* base64 float32 rather than JSON numbers: a 1000 x 1536 answer is then 1000 strings to parse, not 1.5 million
+	 * cJSON nodes (71 % of a 1000-scene run's CPU, 165 MB of peak memory). */
+	cJSON_AddStringToObject(root, "encoding_format", "base64");
+	if (job->params->dims > 0)
+		cJSON_AddNumberToObject(root, "dimensions", job->params->dims);
+	char *body = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return body;
 }
 
 static int embed_start(struct provider *p, struct job *job)
@@ -221,27 +276,15 @@ static int embed_start(struct provider *p, struct job *job)
 		         job->label, NET_MAX_EMBED_INPUTS, job->ntexts);
 		return -1;
 	}
-	cJSON *root = cJSON_CreateObject();
-	cJSON_AddStringToObject(root, "model", job->params->model);
-	cJSON *input = cJSON_AddArrayToObject(root, "input");
 	for (size_t i = 0; i < job->ntexts; i++) {
 		/* The API refuses an empty string; say which input it was rather than fail the whole batch remotely. */
 		if (!job->texts[i] || !job->texts[i][0]) {
 			snprintf(job->error, sizeof(job->error), "%s: input %zu to embed is empty", job->label, i + 1);
-			cJSON_Delete(root);
 			return -1;
 		}
-		cJSON_AddItemToArray(input, cJSON_CreateString(job->texts[i]));
 	}
-	/* base64 float32 rather than JSON numbers: a 1000 x 1536 answer is then 1000 strings to parse, not 1.5 million
-	 * cJSON nodes (71 % of a 1000-scene run's CPU, 165 MB of peak memory). */
-	cJSON_AddStringToObject(root, "encoding_format", "base64");
-	if (job->params->dims > 0)
-		cJSON_AddNumberToObject(root, "dimensions", job->params->dims);
-	char *body = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
 	struct openai *o = p->impl;
-	return net_send(p->loop, &o->ep, job, body, openai_take_embeddings);
+	return net_send(p->loop, &o->ep, job, embed_body, openai_take_embeddings);
 }
 
 static void openai_destroy(struct provider *p)
@@ -266,6 +309,8 @@ static struct provider *openai_new(struct loop *l, const struct net_config *cfg,
 	o->base.start = start;
 	o->base.destroy = openai_destroy;
 	o->base.impl = o;
+	/* OpenAI's embedding models take at most 8192 tokens per input; keep a margin for the estimate's error. */
+	o->base.max_input_tokens = start == embed_start ? 8000 : 0;
 	return &o->base;
 }
 

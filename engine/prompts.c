@@ -3,6 +3,8 @@
  * Any change to a text below changes every action key of its kind: bump its prompt id with it. */
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,17 @@
 #include "fountain.h"
 #include "job.h"
 #include "prompts.h"
+#include "quotes.h"
 #include "util.h"
+#include "validate.h"
+
+/* Length limits (in characters) of the prose fields: a summary is 2-4 sentences, not a chapter; a model that runs on
+ * is corrected, and an over-long text never reaches the cache or the embeddings. */
+#define SUMMARY_MAX "1500"
+#define PROSE_MAX "4000"
+#define FIELD_MAX "600"
+#define NAME_MAX_ "160"
+#define LINE_MAX_ "1000"
 
 #define SCENE_RANGE                                                                                                   \
 	"{\"type\":\"array\",\"description\":\"[first, last] scene numbers as given, first <= last\","                   \
@@ -23,44 +35,48 @@ static const char summary_schema[] =
 	"\"required\":[\"summary\",\"goal\",\"conflict\",\"outcome\",\"turning_point\",\"mood\",\"story_function\","
 	"\"props\"],"
 	"\"properties\":{"
-	"\"summary\":{\"type\":\"string\",\"description\":\"2 to 4 sentences of prose: what happens in the scene\"},"
-	"\"goal\":{\"type\":\"string\",\"description\":\"what the scene's central character wants in it\"},"
-	"\"conflict\":{\"type\":\"string\",\"description\":\"what stands in the way\"},"
-	"\"outcome\":{\"type\":\"string\",\"description\":\"how the scene ends for that want\"},"
-	"\"turning_point\":{\"type\":\"string\",\"description\":\"the moment the scene turns; empty if it does not\"},"
-	"\"mood\":{\"type\":\"string\",\"description\":\"the mood in a few words\"},"
-	"\"story_function\":{\"type\":\"string\",\"description\":\"what the scene does for the story\"},"
-	"\"props\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+	"\"summary\":{\"type\":\"string\",\"maxLength\":" SUMMARY_MAX ","
+	"\"description\":\"2 to 4 sentences of prose: what happens in the scene\"},"
+	"\"goal\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX ",\"description\":\"what the scene's central character wants in it\"},"
+	"\"conflict\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX ",\"description\":\"what stands in the way\"},"
+	"\"outcome\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX ",\"description\":\"how the scene ends for that want\"},"
+	"\"turning_point\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX ","
+	"\"description\":\"the moment the scene turns; empty if it does not\"},"
+	"\"mood\":{\"type\":\"string\",\"maxLength\":" NAME_MAX_ ",\"description\":\"the mood in a few words\"},"
+	"\"story_function\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX ",\"description\":\"what the scene does for the story\"},"
+	"\"props\":{\"type\":\"array\",\"maxItems\":40,\"items\":{\"type\":\"string\",\"maxLength\":" NAME_MAX_ "},"
 	"\"description\":\"objects that matter to the action\"}}}";
 
 static const char outline_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,"
 	"\"required\":[\"logline\",\"synopsis\",\"acts\"],"
 	"\"properties\":{"
-	"\"logline\":{\"type\":\"string\",\"description\":\"the story in one sentence\"},"
-	"\"synopsis\":{\"type\":\"string\",\"description\":\"the story in one or two paragraphs\"},"
-	"\"acts\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"logline\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX ",\"description\":\"the story in one sentence\"},"
+	"\"synopsis\":{\"type\":\"string\",\"maxLength\":" PROSE_MAX ",\"description\":\"the story in one or two paragraphs\"},"
+	"\"acts\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":20,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
 	"\"required\":[\"title\",\"scenes\",\"sequences\"],"
-	"\"properties\":{\"title\":{\"type\":\"string\"},\"scenes\":" SCENE_RANGE ","
-	"\"sequences\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"properties\":{\"title\":{\"type\":\"string\",\"maxLength\":" NAME_MAX_ "},\"scenes\":" SCENE_RANGE ","
+	"\"sequences\":{\"type\":\"array\",\"maxItems\":100,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
 	"\"required\":[\"title\",\"scenes\",\"beats\"],"
-	"\"properties\":{\"title\":{\"type\":\"string\"},\"scenes\":" SCENE_RANGE ","
-	"\"beats\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}}}}}";
+	"\"properties\":{\"title\":{\"type\":\"string\",\"maxLength\":" NAME_MAX_ "},\"scenes\":" SCENE_RANGE ","
+	"\"beats\":{\"type\":\"array\",\"maxItems\":200,\"items\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX "}}}}}}}}}}";
 
 static const char sheet_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,"
 	"\"required\":[\"description\",\"want\",\"need\",\"arc\",\"turning_scenes\",\"relationships\",\"key_lines\"],"
 	"\"properties\":{"
-	"\"description\":{\"type\":\"string\",\"description\":\"who the character is, in two or three sentences\"},"
-	"\"want\":{\"type\":\"string\",\"description\":\"what the character consciously pursues\"},"
-	"\"need\":{\"type\":\"string\",\"description\":\"what the character actually needs\"},"
-	"\"arc\":{\"type\":\"string\",\"description\":\"how the character changes, or fails to\"},"
-	"\"turning_scenes\":{\"type\":\"array\",\"items\":{\"type\":\"integer\",\"minimum\":1},"
+	"\"description\":{\"type\":\"string\",\"maxLength\":" SUMMARY_MAX ","
+	"\"description\":\"who the character is, in two or three sentences\"},"
+	"\"want\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX ",\"description\":\"what the character consciously pursues\"},"
+	"\"need\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX ",\"description\":\"what the character actually needs\"},"
+	"\"arc\":{\"type\":\"string\",\"maxLength\":" SUMMARY_MAX ",\"description\":\"how the character changes, or fails to\"},"
+	"\"turning_scenes\":{\"type\":\"array\",\"maxItems\":20,\"items\":{\"type\":\"integer\",\"minimum\":1},"
 	"\"description\":\"numbers of the listed scenes (1 to k as given) where the character turns\"},"
-	"\"relationships\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+	"\"relationships\":{\"type\":\"array\",\"maxItems\":40,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
 	"\"required\":[\"character\",\"relation\"],"
-	"\"properties\":{\"character\":{\"type\":\"string\"},\"relation\":{\"type\":\"string\"}}}},"
-	"\"key_lines\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+	"\"properties\":{\"character\":{\"type\":\"string\",\"maxLength\":" NAME_MAX_ "},"
+	"\"relation\":{\"type\":\"string\",\"maxLength\":" FIELD_MAX "}}}},"
+	"\"key_lines\":{\"type\":\"array\",\"maxItems\":10,\"items\":{\"type\":\"string\",\"maxLength\":" LINE_MAX_ "},"
 	"\"description\":\"the character's most telling lines, quoted exactly as given\"}}}";
 
 static const char summary_system[] =
@@ -127,11 +143,11 @@ struct prompt {
 };
 
 static const struct prompt prompts[STEP_KINDS] = {
-	[STEP_SUMMARY] = {"summary/1", summary_system, summary_template, summary_schema, "record_scene_summary",
+	[STEP_SUMMARY] = {"summary/2", summary_system, summary_template, summary_schema, "record_scene_summary",
 	                  "Records the structured summary of the scene."},
-	[STEP_OUTLINE] = {"outline/1", outline_system, outline_template, outline_schema, "record_outline",
+	[STEP_OUTLINE] = {"outline/2", outline_system, outline_template, outline_schema, "record_outline",
 	                  "Records the outline of the whole screenplay: logline, synopsis, acts and sequences."},
-	[STEP_SHEET] = {"sheet/1", sheet_system, sheet_template, sheet_schema, "record_character_sheet",
+	[STEP_SHEET] = {"sheet/2", sheet_system, sheet_template, sheet_schema, "record_character_sheet",
 	                "Records the character sheet of one character."},
 	[STEP_EMBEDDING] = {"embedding/1", "", "", "", "", ""},
 };
@@ -381,6 +397,17 @@ static int check(const cJSON *schema, const cJSON *v, char *path, size_t pathlen
 			return -1;
 		}
 	}
+	const cJSON *maxlen = cJSON_GetObjectItemCaseSensitive(schema, "maxLength");
+	if (cJSON_IsString(v) && cJSON_IsNumber(maxlen)) {
+		size_t chars = 0;
+		for (const unsigned char *c = (const unsigned char *)v->valuestring; *c; c++)
+			chars += (*c & 0xC0) != 0x80;
+		if ((double)chars > maxlen->valuedouble) {
+			snprintf(err, errlen, "%s has %zu characters, more than the %g allowed: shorten it", where, chars,
+			         maxlen->valuedouble);
+			return -1;
+		}
+	}
 	size_t base = strlen(path);
 	if (cJSON_IsObject(v)) {
 		const cJSON *req;
@@ -437,36 +464,79 @@ static bool blank(const char *s)
 	return s[strspn(s, " \t\r\n")] == '\0';
 }
 
-/* Checks a [first, last] scene range against 1..n (the schema already made it two integers >= 1). */
-static int check_range(const cJSON *range, size_t n, const char *what, int i, int j, char *err, size_t errlen)
+/* Validation messages gathered for one answer: a correction turn tells the model everything wrong at once. */
+struct problems {
+	char *err;
+	size_t errlen;
+	int n;
+};
+
+static void problem(struct problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct problems *p, const char *fmt, ...)
 {
-	double first = cJSON_GetArrayItem(range, 0)->valuedouble, last = cJSON_GetArrayItem(range, 1)->valuedouble;
-	if (first <= last && last <= (double)n)
-		return 0;
-	if (j < 0)
-		snprintf(err, errlen, "acts[%d].scenes = [%g, %g] is not a range within scenes 1..%zu", i, first, last, n);
-	else
-		snprintf(err, errlen, "acts[%d].%s[%d].scenes = [%g, %g] is not a range within scenes 1..%zu", i, what, j,
-		         first, last, n);
-	return -1;
+	size_t used = strlen(p->err);
+	if (p->n == 0)
+		used = 0;
+	if (used + 4 >= p->errlen) {
+		p->n++;
+		return;
+	}
+	if (p->n)
+		used += (size_t)snprintf(p->err + used, p->errlen - used, "; ");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err + used, p->errlen - used, fmt, ap);
+	va_end(ap);
+	p->n++;
 }
 
-static int check_outline(const struct job *job, const cJSON *out, char *err, size_t errlen)
+static double range_at(const cJSON *range, int i)
+{
+	return cJSON_GetArrayItem(range, i)->valuedouble;
+}
+
+/* Checks a [first, last] scene range against 1..n and against the range before it (the schema already made it two
+ * integers >= 1). */
+static void check_range(struct problems *p, const char *name, const cJSON *range, size_t n, const cJSON *prev,
+                        const char *prev_name, const cJSON *outer)
+{
+	double first = range_at(range, 0), last = range_at(range, 1);
+	if (first > last)
+		problem(p, "%s = [%g, %g] runs backwards: write [first, last] with first <= last", name, first, last);
+	else if (last > (double)n)
+		problem(p, "%s = [%g, %g] is out of range: the scenes are numbered 1 to %zu", name, first, last, n);
+	else if (prev && first <= range_at(prev, 1))
+		problem(p, "%s = [%g, %g] overlaps %s = [%g, %g]: each must start after the one before ends", name, first,
+		        last, prev_name, range_at(prev, 0), range_at(prev, 1));
+	else if (outer && (first < range_at(outer, 0) || last > range_at(outer, 1)))
+		problem(p, "%s = [%g, %g] lies outside its act's scenes [%g, %g]", name, first, last, range_at(outer, 0),
+		        range_at(outer, 1));
+}
+
+static void check_outline(const struct job *job, const cJSON *out, struct problems *p)
 {
 	size_t n = job->script ? job->script->nscenes : job->nsummaries;
 	int i = 0;
-	const cJSON *act;
+	const cJSON *act, *prev_act = NULL;
+	char name[64], prev_name[64] = "";
 	cJSON_ArrayForEach(act, cJSON_GetObjectItemCaseSensitive(out, "acts")) {
-		if (check_range(cJSON_GetObjectItemCaseSensitive(act, "scenes"), n, NULL, i, -1, err, errlen) < 0)
-			return -1;
+		const cJSON *scenes = cJSON_GetObjectItemCaseSensitive(act, "scenes");
+		snprintf(name, sizeof(name), "acts[%d].scenes", i);
+		check_range(p, name, scenes, n, prev_act, prev_name, NULL);
+		snprintf(prev_name, sizeof(prev_name), "%s", name);
+		prev_act = scenes;
 		int j = 0;
-		const cJSON *seq;
-		cJSON_ArrayForEach(seq, cJSON_GetObjectItemCaseSensitive(act, "sequences"))
-			if (check_range(cJSON_GetObjectItemCaseSensitive(seq, "scenes"), n, "sequences", i, j++, err, errlen) < 0)
-				return -1;
+		const cJSON *seq, *prev_seq = NULL;
+		char seq_prev[64] = "";
+		cJSON_ArrayForEach(seq, cJSON_GetObjectItemCaseSensitive(act, "sequences")) {
+			const cJSON *r = cJSON_GetObjectItemCaseSensitive(seq, "scenes");
+			snprintf(name, sizeof(name), "acts[%d].sequences[%d].scenes", i, j++);
+			check_range(p, name, r, n, prev_seq, seq_prev, range_at(scenes, 0) <= range_at(scenes, 1) ? scenes : NULL);
+			snprintf(seq_prev, sizeof(seq_prev), "%s", name);
+			prev_seq = r;
+		}
 		i++;
 	}
-	return 0;
 }
 
 /* s with every run of white space made one space, trimmed (malloc'd). */
@@ -507,57 +577,130 @@ static bool spoken(const struct fountain_script *s, const struct fountain_charac
 	return found;
 }
 
-static int check_sheet(const struct job *job, const cJSON *out, char *err, size_t errlen)
+static const struct fountain_character *sheet_character(const struct job *job, struct problems *p)
 {
 	if (!job->script || job->character >= job->script->ncharacters) {
-		snprintf(err, errlen, "the step names no character of the script");
-		return -1;
+		problem(p, "the step names no character of the script");
+		return NULL;
 	}
-	const struct fountain_character *ch = &job->script->characters[job->character];
+	return &job->script->characters[job->character];
+}
+
+static void check_turning_scenes(const struct fountain_character *ch, const cJSON *out, struct problems *p)
+{
 	int i = 0;
 	const cJSON *t;
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(out, "turning_scenes")) {
-		if (t->valuedouble > (double)ch->nscenes) {
-			snprintf(err, errlen, "turning_scenes[%d] = %g, but %s speaks in only %zu scenes (numbered 1..%zu)", i,
-			         t->valuedouble, ch->name, ch->nscenes, ch->nscenes);
-			return -1;
-		}
+		if (t->valuedouble > (double)ch->nscenes)
+			problem(p, "turning_scenes[%d] = %g, but %s speaks in only %zu scenes (numbered 1..%zu)", i,
+			        t->valuedouble, ch->name, ch->nscenes, ch->nscenes);
 		i++;
 	}
-	i = 0;
+}
+
+static void check_sheet(const struct job *job, const cJSON *out, struct problems *p)
+{
+	const struct fountain_character *ch = sheet_character(job, p);
+	if (!ch)
+		return;
+	check_turning_scenes(ch, out, p);
+	int i = 0;
 	const cJSON *line;
 	cJSON_ArrayForEach(line, cJSON_GetObjectItemCaseSensitive(out, "key_lines")) {
-		if (blank(line->valuestring) || !spoken(job->script, ch, line->valuestring)) {
-			snprintf(err, errlen, "key_lines[%d] \"%.80s\" is not a line %s speaks", i, line->valuestring,
-			         ch->name);
-			return -1;
-		}
+		if (blank(line->valuestring) || !spoken(job->script, ch, line->valuestring))
+			problem(p, "key_lines[%d] \"%.80s\" is not a line %s speaks", i, line->valuestring, ch->name);
 		i++;
 	}
-	return 0;
+}
+
+static int check_kind(const struct job *job, const cJSON *output, struct problems *p)
+{
+	const cJSON *schema = prompt_schema(job->kind);
+	if (!schema) {
+		problem(p, "%s outputs are not JSON objects", prompt_id(job->kind));
+		return -1;
+	}
+	if (prompt_schema_check(schema, output, p->err, p->errlen) < 0)
+		return -1;
+	switch (job->kind) {
+	case STEP_SUMMARY:
+		if (blank(cJSON_GetObjectItemCaseSensitive(output, "summary")->valuestring))
+			problem(p, "summary is empty: write 2 to 4 sentences");
+		break;
+	case STEP_OUTLINE:
+		check_outline(job, output, p);
+		break;
+	case STEP_SHEET:
+		check_sheet(job, output, p);
+		break;
+	default:
+		break;
+	}
+	return p->n ? -1 : 0;
 }
 
 int prompt_validate(const struct job *job, const cJSON *output, char *err, size_t errlen)
 {
+	struct problems p = {err, errlen, 0};
+	err[0] = '\0';
+	return check_kind(job, output, &p);
+}
+
+/* Replaces every key line with the script's verbatim words, dropping (and counting) those that match no line of the
+ * character and repeats; fails only when the model quoted and nothing it quoted is the character's. */
+static void snap_key_lines(const struct job *job, const struct fountain_character *ch, cJSON *out,
+                           struct prompt_repairs *r, struct problems *p)
+{
+	cJSON *lines = cJSON_GetObjectItemCaseSensitive(out, "key_lines");
+	int given = cJSON_GetArraySize(lines), kept = 0;
+	cJSON *line = lines ? lines->child : NULL;
+	while (line) {
+		cJSON *next = line->next;
+		struct quote_match m;
+		if (quote_find(job->script, ch, line->valuestring, &m) == QUOTE_FOUND) {
+			bool repeat = false;
+			for (cJSON *before = lines->child; before != line; before = before->next)
+				repeat = repeat || strcmp(before->valuestring, m.text) == 0;
+			if (repeat) {
+				cJSON_Delete(cJSON_DetachItemViaPointer(lines, line));
+			} else {
+				if (strcmp(m.text, line->valuestring) != 0)
+					r->snapped_quotes++;
+				cJSON_ReplaceItemViaPointer(lines, line, cJSON_CreateString(m.text));
+				kept++;
+			}
+			free(m.text);
+		} else {
+			cJSON_Delete(cJSON_DetachItemViaPointer(lines, line));
+			r->dropped_quotes++;
+		}
+		line = next;
+	}
+	if (given > 0 && kept == 0)
+		problem(p, "key_lines: none of the %d quotes is a line %s speaks; quote %s's lines word for word as given",
+		        given, ch->name, ch->name);
+}
+
+int prompt_repair(const struct job *job, cJSON *output, struct prompt_repairs *r, char *err, size_t errlen)
+{
+	struct problems p = {err, errlen, 0};
+	err[0] = '\0';
+	memset(r, 0, sizeof(*r));
 	const cJSON *schema = prompt_schema(job->kind);
-	if (!schema) {
-		snprintf(err, errlen, "%s outputs are not JSON objects", prompt_id(job->kind));
+	if (!schema || !cJSON_IsObject(output)) {
+		problem(&p, "the answer is not a JSON object");
 		return -1;
 	}
+	r->stripped_fields = (int)answer_strip_unknown(schema, output);
 	if (prompt_schema_check(schema, output, err, errlen) < 0)
 		return -1;
-	switch (job->kind) {
-	case STEP_SUMMARY:
-		if (blank(cJSON_GetObjectItemCaseSensitive(output, "summary")->valuestring)) {
-			snprintf(err, errlen, "summary is empty");
+	if (job->kind == STEP_SHEET) {
+		const struct fountain_character *ch = sheet_character(job, &p);
+		if (!ch)
 			return -1;
-		}
-		return 0;
-	case STEP_OUTLINE:
-		return check_outline(job, output, err, errlen);
-	case STEP_SHEET:
-		return check_sheet(job, output, err, errlen);
-	default:
-		return 0;
+		check_turning_scenes(ch, output, &p);
+		snap_key_lines(job, ch, output, r, &p);
+		return p.n ? -1 : 0;
 	}
+	return check_kind(job, output, &p);
 }

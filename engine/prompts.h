@@ -35,8 +35,20 @@ char *prompt_render(const struct job *job);
  * range, key lines that occur in the character's dialogue); 0, or -1 with err saying what is wrong. */
 int prompt_validate(const struct job *job, const struct cJSON *output, char *err, size_t errlen);
 
+/* What prompt_repair changed in an answer. */
+struct prompt_repairs {
+	int stripped_fields;   /* members the schema does not have, removed */
+	int snapped_quotes;    /* key lines replaced by the script's verbatim words */
+	int dropped_quotes;    /* key lines that match no line of the character, removed */
+};
+
+/* Repairs what can be repaired exactly in output (removes fields the schema does not have; snaps each sheet key line
+ * to the script's verbatim words, dropping those that match nothing) and validates the rest as prompt_validate does;
+ * 0, or -1 with err holding every validation message (what, where, what is allowed) for a correction turn. */
+int prompt_repair(const struct job *job, struct cJSON *output, struct prompt_repairs *r, char *err, size_t errlen);
+
 /* Checks value against schema, in the JSON-Schema subset the prompts use (type, properties, required, items,
- * minItems, maxItems, minimum, maximum, enum); 0, or -1 with err naming the path and the problem. */
+ * minItems, maxItems, minimum, maximum, maxLength, enum); 0, or -1 with err naming the path and the problem. */
 int prompt_schema_check(const struct cJSON *schema, const struct cJSON *value, char *err, size_t errlen);
 
 #endif

@@ -10,15 +10,19 @@
 #include "net.h"
 
 /* Takes an Anthropic Messages answer r->body as job's output (the forced tool's input, validated) and adds its
- * usage to job; NET_ANSWER_OK, else the verdict and cause saying why not. */
-enum net_answer anthropic_take_answer(struct job *job, const struct http_result *r, char *cause, size_t len);
+ * usage to job; NET_ANSWER_OK, else the verdict and cause saying why not (NET_ANSWER_INVALID: turn, when not NULL,
+ * gets the correction turn to send). */
+enum net_answer anthropic_take_answer(struct job *job, const struct http_result *r, struct net_turn *turn, char *cause,
+                                      size_t len);
 
 /* The same for an OpenAI-compatible chat completions answer (the JSON object in choices[0].message.content). */
-enum net_answer openai_take_chat_answer(struct job *job, const struct http_result *r, char *cause, size_t len);
+enum net_answer openai_take_chat_answer(struct job *job, const struct http_result *r, struct net_turn *turn,
+                                        char *cause, size_t len);
 
 /* Takes an OpenAI embeddings answer as job->vectors (job->ntexts rows placed by index) and job->dims; NET_ANSWER_OK,
  * else NET_ANSWER_BAD and cause saying why (count, index or width wrong, not base64 of whole float32s,
  * a non-number or non-finite value). */
-enum net_answer openai_take_embeddings(struct job *job, const struct http_result *r, char *cause, size_t len);
+enum net_answer openai_take_embeddings(struct job *job, const struct http_result *r, struct net_turn *turn,
+                                       char *cause, size_t len);
 
 #endif

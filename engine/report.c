@@ -91,3 +91,29 @@ cJSON *report_json(const struct build_result *r, const struct step_config *cfg, 
 		cJSON_AddNullToObject(root, "archive");
 	return root;
 }
+
+void report_add_repairs(cJSON *root, const struct build_result *r, const struct graph *g)
+{
+	cJSON *corr = cJSON_AddObjectToObject(root, "corrections");
+	for (int k = 0; k < STEP_EMBEDDING; k++) {
+		cJSON *kc = cJSON_AddObjectToObject(corr, step_kind_name((enum step_kind)k));
+		cJSON_AddNumberToObject(kc, "turns", (double)r->kinds[k].corrections);
+		cJSON_AddNumberToObject(kc, "max_tokens_retries", (double)r->kinds[k].max_tokens_retries);
+	}
+	/* Per sheet, of the result the archive holds (cached or run now): the evidence of what the model got wrong. */
+	cJSON *dq = cJSON_AddObjectToObject(root, "dropped_quotes");
+	cJSON *by_sheet = cJSON_CreateObject();
+	unsigned long total = 0;
+	for (size_t c = 0; g && c < g->script->ncharacters; c++) {
+		const struct step *st = &g->steps[g->sheet_of_character[c]];
+		if (st->state != STEP_DONE)
+			continue;
+		cJSON_AddNumberToObject(by_sheet, g->script->characters[c].name, st->meta.dropped_quotes);
+		total += st->meta.dropped_quotes;
+	}
+	cJSON_AddNumberToObject(dq, "total", (double)total);
+	cJSON_AddItemToObject(dq, "by_sheet", by_sheet);
+	cJSON *emb = cJSON_AddObjectToObject(root, "embedding_inputs");
+	cJSON_AddNumberToObject(emb, "truncated", (double)r->truncated_inputs);
+	cJSON_AddNumberToObject(emb, "bisections", (double)r->bisections);
+}

@@ -30,4 +30,9 @@ void report_estimate(const struct graph *g, const struct step_config *cfg, struc
 struct cJSON *report_json(const struct build_result *r, const struct step_config *cfg, double seconds,
                           const char *archive);
 
+/* Adds to a --report object what repairing the answers took: "corrections" per LLM kind {turns, max_tokens_retries}
+ * this run, "dropped_quotes" {total, by_sheet {NAME: n}} of the sheets g holds, "embedding_inputs" {truncated,
+ * bisections} this run. */
+void report_add_repairs(struct cJSON *root, const struct build_result *r, const struct graph *g);
+
 #endif

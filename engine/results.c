@@ -7,6 +7,7 @@
 
 #include "float32.h"
 #include "fountain.h"
+#include "quotes.h"
 #include "results.h"
 #include "util.h"
 
@@ -39,8 +40,55 @@ static void collect_scenes(struct results *a, const struct graph *g)
 	}
 }
 
-/* The analyser numbered the character's scenes 1..k; the archive speaks in scene indexes. */
-static char *sheet_with_scene_indexes(const struct step *st, const struct fountain_character *ch)
+/* Each key line becomes {"text", "scene", "line"}: the script's verbatim words with the scene index and the file
+ * line where they are spoken, evidence a reader can check. The anchors are found here, against the script being
+ * archived, so a cached sheet stays valid when scenes move. A line the script no longer holds keeps null anchors. */
+static void anchor_key_lines(cJSON *sheet, const struct fountain_script *s, const struct fountain_character *ch)
+{
+	cJSON *lines = cJSON_GetObjectItemCaseSensitive(sheet, "key_lines");
+	cJSON *item = lines ? lines->child : NULL;
+	while (item) {
+		cJSON *next = item->next;
+		if (cJSON_IsString(item)) {
+			struct quote_match m;
+			cJSON *anchored = cJSON_CreateObject();
+			if (quote_anchor(s, ch, item->valuestring, &m) == QUOTE_FOUND) {
+				cJSON_AddStringToObject(anchored, "text", m.text);
+				cJSON_AddNumberToObject(anchored, "scene", (double)m.scene);
+				cJSON_AddNumberToObject(anchored, "line", m.line);
+				free(m.text);
+			} else {
+				cJSON_AddStringToObject(anchored, "text", item->valuestring);
+				cJSON_AddNullToObject(anchored, "scene");
+				cJSON_AddNullToObject(anchored, "line");
+			}
+			cJSON_ReplaceItemViaPointer(lines, item, anchored);
+		}
+		item = next;
+	}
+}
+
+/* Each relationship names a cast member as the parser spells the name, with "in_cast"; a name that maps to nobody
+ * is kept as written and marked false. */
+static void map_relationships(cJSON *sheet, const struct fountain_script *s)
+{
+	cJSON *rel;
+	cJSON_ArrayForEach(rel, cJSON_GetObjectItemCaseSensitive(sheet, "relationships")) {
+		cJSON *name = cJSON_GetObjectItemCaseSensitive(rel, "character");
+		if (!cJSON_IsString(name))
+			continue;
+		const struct fountain_character *who = quote_cast_member(s, name->valuestring);
+		if (who && strcmp(who->name, name->valuestring) != 0)
+			cJSON_ReplaceItemInObjectCaseSensitive(rel, "character", cJSON_CreateString(who->name));
+		cJSON_DeleteItemFromObjectCaseSensitive(rel, "in_cast");
+		cJSON_AddBoolToObject(rel, "in_cast", who != NULL);
+	}
+}
+
+/* The analyser numbered the character's scenes 1..k; the archive speaks in scene indexes, anchored lines and cast
+ * names. */
+static char *sheet_with_scene_indexes(const struct step *st, const struct fountain_script *s,
+                                      const struct fountain_character *ch)
 {
 	cJSON *sheet = cJSON_ParseWithLength(st->output, st->output_len);
 	cJSON *turning = cJSON_GetObjectItemCaseSensitive(sheet, "turning_scenes");
@@ -49,6 +97,8 @@ static char *sheet_with_scene_indexes(const struct step *st, const struct founta
 		if (cJSON_IsNumber(item) && item->valuedouble >= 1 && item->valuedouble <= (double)ch->nscenes)
 			cJSON_SetNumberValue(item, (double)ch->scenes[(size_t)item->valuedouble - 1]);
 	}
+	anchor_key_lines(sheet, s, ch);
+	map_relationships(sheet, s);
 	char *text = cJSON_PrintUnformatted(sheet);
 	cJSON_Delete(sheet);
 	return text;
@@ -74,6 +124,8 @@ static void add_done_step(struct results *a, const struct graph *g, const struct
 	digest_to_hex(&st->output_digest, rec->output);
 	rec->tokens_in = st->meta.tokens_in;
 	rec->tokens_out = st->meta.tokens_out;
+	rec->corrections = st->meta.corrections;
+	rec->dropped_quotes = st->meta.dropped_quotes;
 	a->tokens_in += st->meta.tokens_in;
 	a->tokens_out += st->meta.tokens_out;
 }
@@ -116,7 +168,7 @@ struct results *results_collect(const struct graph *g, const struct step_config 
 		sh->cues = ch->cues;
 		sh->words = ch->words;
 		if (st->state == STEP_DONE)
-			sh->json = sheet_with_scene_indexes(st, ch);
+			sh->json = sheet_with_scene_indexes(st, s, ch);
 	}
 
 	for (size_t i = 0; i < s->nscenes && a->dims == 0; i++) {
@@ -200,6 +252,7 @@ void results_identity(const struct graph *g, const struct step_config *cfg, uint
 		key_add_digest(&kb, &st->output_digest);
 		key_add_u64(&kb, st->meta.tokens_in);
 		key_add_u64(&kb, st->meta.tokens_out);
+		key_add_u64(&kb, (uint64_t)st->meta.corrections << 16 | st->meta.dropped_quotes);
 	}
 	key_end(&kb, out);
 }

@@ -29,6 +29,8 @@ struct results_step {
 	char output[DIGEST_HEX_LEN + 1];
 	uint64_t tokens_in;
 	uint64_t tokens_out;
+	uint64_t corrections;    /* correction turns the answer took (not part of the key) */
+	uint64_t dropped_quotes; /* sheet quotations that matched no line of the script */
 };
 
 struct results_sheet {

@@ -39,25 +39,6 @@ void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-void *grow(void *p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return p;
-	size_t n = *cap ? *cap : 16;
-	while (n < need) {
-		if (n > SIZE_MAX / 2)
-			return NULL;
-		n *= 2;
-	}
-	if (size && n > SIZE_MAX / size)
-		return NULL;
-	void *q = realloc(p, n * size > 0 ? n * size : 1);
-	if (!q)
-		return NULL;
-	*cap = n;
-	return q;
-}
-
 void *xgrow(void *p, size_t *cap, size_t need, size_t size)
 {
 	void *q = grow(p, cap, need, size);

@@ -5,12 +5,15 @@
  *     failed allocation ends the process through out_of_memory(): the run cannot make progress, and half a result
  *     must never be cached or archived;
  *   - the Fountain parser (untrusted input of any size) returns an error instead, through grow() and buf_try_add();
- *   - cache/ and export/ (below engine/, with no util.h) return an error that names what failed, and never print. */
+ *   - cache/ and export/ (below engine/, with no util.h) return an error that names what failed, and never print;
+ *     they grow arrays through cache/grow.h's grow(), the same rule xgrow() applies. */
 #ifndef SB_UTIL_H
 #define SB_UTIL_H
 
 #include <stdarg.h>
 #include <stddef.h>
+
+#include "grow.h"
 
 /* Says so on stderr and aborts: the engine cannot make progress, and half a result must never be cached. */
 _Noreturn void out_of_memory(void);
@@ -22,11 +25,9 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
-/* The one growth rule for every growable array: p (holding *cap elements of size bytes) grown to hold at least need,
- * by doubling from 16, with the byte count checked for overflow. xgrow aborts through out_of_memory; grow returns
- * NULL (p and *cap untouched) for the code that must report instead. */
+/* cache/grow.h's grow() (the one growth rule: doubling from 16, overflow-checked, NULL on failure), aborting through
+ * out_of_memory instead of returning NULL; grow() itself is for the code that must report instead. */
 void *xgrow(void *p, size_t *cap, size_t need, size_t size);
-void *grow(void *p, size_t *cap, size_t need, size_t size);
 
 /* Makes cJSON allocate through xmalloc, so that building or printing JSON follows the rule above; a program calls it
  * once before any cJSON use. */

@@ -42,6 +42,8 @@ struct analysis_step {
 	char output[33];             /* hex digest of the cached output */
 	uint64_t tokens_in;
 	uint64_t tokens_out;
+	uint64_t corrections;        /* correction turns the answer took (LLM steps) */
+	uint64_t dropped_quotes;     /* sheet quotations that matched no line of the script, dropped */
 };
 
 struct analysis_sheet {

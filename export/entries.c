@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "grow.h"
 #include "jsonfield.h"
 #include "entries.h"
 
@@ -279,18 +280,14 @@ static int take_output(const cJSON *o, char **out, const char *where, char *err,
 	return 0;
 }
 
-/* Grows *arr (of *cap elements of size elem) so that index n fits; -1 when out of memory. */
-static int grow(void *arr, size_t *cap, size_t n, size_t elem)
+/* Grows *arr (of *cap elements of size elem) so that index n fits, and zeroes element n; -1 when out of memory. */
+static int make_room(void *arr, size_t *cap, size_t n, size_t elem)
 {
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *p = realloc(*(void **)arr, ncap * elem);
+	void *p = grow(*(void **)arr, cap, n + 1, elem);
 	if (!p)
 		return -1;
-	memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
+	memset((char *)p + n * elem, 0, elem);
 	*(void **)arr = p;
-	*cap = ncap;
 	return 0;
 }
 
@@ -346,7 +343,7 @@ int entries_decode_scenes(const char *text, size_t len, struct analysis *a, char
 	cJSON *o;
 	lines_init(&l, "scenes.jsonl", text, len);
 	while ((o = next_record(&l, &failed, err, errlen))) {
-		if (grow(&a->scenes, &cap, a->nscenes, sizeof *a->scenes) < 0) {
+		if (make_room(&a->scenes, &cap, a->nscenes, sizeof *a->scenes) < 0) {
 			snprintf(err, errlen, "%s: out of memory", l.where);
 			failed = 1;
 		} else {
@@ -500,7 +497,7 @@ int entries_decode_sheets(const char *text, size_t len, struct analysis *a, char
 	cJSON *o;
 	lines_init(&l, "sheets.jsonl", text, len);
 	while ((o = next_record(&l, &failed, err, errlen))) {
-		if (grow(&a->sheets, &cap, a->nsheets, sizeof *a->sheets) < 0) {
+		if (make_room(&a->sheets, &cap, a->nsheets, sizeof *a->sheets) < 0) {
 			snprintf(err, errlen, "%s: out of memory", l.where);
 			failed = 1;
 		} else {

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "grow.h"
 #include "jsonfield.h"
 #include "load.h"
 #include "load_tables.h"
@@ -61,7 +62,7 @@ static char *own(struct load_set *set, char *s)
 {
 	if (!s)
 		return NULL;
-	char **grown = realloc(set->owned, (set->nowned + 1) * sizeof *grown);
+	char **grown = grow(set->owned, &set->owned_cap, set->nowned + 1, sizeof *grown);
 	if (!grown) {
 		free(s);
 		return NULL;

@@ -56,7 +56,7 @@ struct load_set {
 	size_t dims;
 	struct load_table tables[LOAD_TABLES];
 	char **owned;                /* strings made for cells (digest text, prose pulled out of outputs) */
-	size_t nowned;
+	size_t nowned, owned_cap;
 };
 
 /* A column as the database reports it: name and declared type (as the back end spells it). */

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "digest.h"
+#include "grow.h"
 #include "jsonfield.h"
 #include "manifest.h"
 
@@ -35,9 +36,9 @@ void manifest_counts_of(const struct analysis *a, struct manifest_counts *c)
 		c->sheets += a->sheets[i].json != NULL;
 }
 
-static int push_missing(char ***list, size_t *n, const char *kind, const char *target)
+static int push_missing(char ***list, size_t *n, size_t *cap, const char *kind, const char *target)
 {
-	char **grown = realloc(*list, (*n + 1) * sizeof **list);
+	char **grown = grow(*list, cap, *n + 1, sizeof **list);
 	if (!grown)
 		return -1;
 	*list = grown;
@@ -52,21 +53,22 @@ static int push_missing(char ***list, size_t *n, const char *kind, const char *t
 int manifest_missing_of(const struct analysis *a, char ***missing, size_t *nmissing)
 {
 	char num[32];
+	size_t cap = 0;
 	*missing = NULL;
 	*nmissing = 0;
 	for (size_t i = 0; i < a->nscenes; i++) {
 		snprintf(num, sizeof num, "%d", a->scenes[i].index);
-		if ((!a->summaries || !a->summaries[i]) && push_missing(missing, nmissing, "summary", num) < 0)
+		if ((!a->summaries || !a->summaries[i]) && push_missing(missing, nmissing, &cap, "summary", num) < 0)
 			goto oom;
 	}
-	if (!a->outline && push_missing(missing, nmissing, "outline", NULL) < 0)
+	if (!a->outline && push_missing(missing, nmissing, &cap, "outline", NULL) < 0)
 		goto oom;
 	for (size_t i = 0; i < a->nsheets; i++)
-		if (!a->sheets[i].json && push_missing(missing, nmissing, "sheet", a->sheets[i].character) < 0)
+		if (!a->sheets[i].json && push_missing(missing, nmissing, &cap, "sheet", a->sheets[i].character) < 0)
 			goto oom;
 	for (size_t i = 0; i < a->nscenes; i++) {
 		snprintf(num, sizeof num, "%d", a->scenes[i].index);
-		if (!manifest_has_embedding(a, i) && push_missing(missing, nmissing, "embedding", num) < 0)
+		if (!manifest_has_embedding(a, i) && push_missing(missing, nmissing, &cap, "embedding", num) < 0)
 			goto oom;
 	}
 	return 0;
@@ -171,9 +173,24 @@ char *manifest_write(const struct analysis *a, const struct manifest_entry entri
 		digest(&b, o, "output", s->output);
 		num(&b, o, "tokens_in", (double)s->tokens_in);
 		num(&b, o, "tokens_out", (double)s->tokens_out);
+		if (s->kind != ANALYSIS_EMBEDDING)
+			num(&b, o, "corrections", (double)s->corrections);
+		if (s->kind == ANALYSIS_SHEET)
+			num(&b, o, "dropped_quotes", (double)s->dropped_quotes);
 		if (o)
 			cJSON_AddItemToArray(steps, o);
 	}
+
+	/* What the answers took, per kind: repairs are part of the evidence, never part of a key. */
+	uint64_t turns[ANALYSIS_KINDS] = {0}, dropped = 0;
+	for (size_t i = 0; i < a->nsteps; i++) {
+		turns[a->steps[i].kind] += a->steps[i].corrections;
+		dropped += a->steps[i].dropped_quotes;
+	}
+	cJSON *corr = obj(&b, root, "corrections");
+	for (int k = 0; k < ANALYSIS_EMBEDDING; k++)
+		num(&b, corr, analysis_kind_name((enum analysis_kind)k), (double)turns[k]);
+	num(&b, root, "dropped_quotes", (double)dropped);
 
 	cJSON *tokens = obj(&b, root, "tokens");
 	num(&b, tokens, "input", (double)a->tokens_in);
@@ -266,6 +283,13 @@ static int read_steps(const cJSON *root, struct analysis *a, char *err, size_t e
 		    || jf_digest(s, "output", st->output, where, err, errlen) < 0
 		    || jf_uint(s, "tokens_in", TOKENS_MAX, &st->tokens_in, where, err, errlen) < 0
 		    || jf_uint(s, "tokens_out", TOKENS_MAX, &st->tokens_out, where, err, errlen) < 0)
+			return -1;
+		/* Archives written before answers were repaired have no counts: they took none. */
+		if ((cJSON_GetObjectItemCaseSensitive(s, "corrections") &&
+		     jf_uint(s, "corrections", COUNT_MAX, &st->corrections, where, err, errlen) < 0) ||
+
+		    (cJSON_GetObjectItemCaseSensitive(s, "dropped_quotes") &&
+		     jf_uint(s, "dropped_quotes", COUNT_MAX, &st->dropped_quotes, where, err, errlen) < 0))
 			return -1;
 	}
 	return 0;

@@ -26,6 +26,8 @@
 #include <microhttpd.h>
 #include <xxhash.h>
 
+#include "grow.h"
+
 #define MAX_BODY (32u << 20)      /* Anthropic's documented request size limit */
 #define MAX_EMBED_INPUTS 2048     /* OpenAI's documented limit on an embeddings input array */
 #define CREATED_AT 1700000000     /* chat "created" is fixed so that answers are byte-identical */
@@ -59,11 +61,32 @@ struct config {
 	int echo_key;             /* summaries quote the caller's API key back (a model that repeats what it was shown) */
 	char should_retry[6];     /* "", "true" or "false": x-should-retry on injected errors ("" omits it) */
 	int verbose;
+	/* Answers as real models give them (see "imperfect answers" below); each is undone by a correction turn. */
+	double quotes;            /* < 0: sheets quote nothing; else they quote the prompt's lines, this share imperfectly */
+	double bad_scenes;        /* share of sheet and outline answers with scene numbers out of range */
+	long bad_utf8;            /* the next N LLM answers hold a cut multi-byte character */
+	long duplicate_keys;      /* the next N LLM answers repeat a key */
+	int extra_fields;         /* tool inputs carry fields the schema does not have */
+	char long_summary[128];   /* a summary request whose prompt holds this text is answered with an over-long summary */
+	long long_summary_chars;
+	long zero_embedding;      /* the next N embeddings answers hold an all-zero vector */
+	long huge_embedding;      /* the next N embeddings answers hold a vector of 3e38s */
+	long embed_max_input_tokens; /* an embeddings input beyond this many tokens is refused with 400; 0: no limit */
+	char request_log[512];    /* every API request body is appended here, one per line */
 };
 
 struct stats {
 	unsigned long requests[APIS], by_kind[KINDS], embedding_inputs, rejected, faults[FAULTS], quota, cap, ok;
 	long in_flight, max_concurrency;
+	unsigned long bodies_repeated, max_repeats;    /* API requests whose body was sent before, byte for byte */
+	unsigned long corrections;                     /* requests that carried a correction turn */
+	unsigned long imperfect[10];                    /* imperfections served, by enum imperfection */
+};
+
+/* One distinct request body and how often it came. */
+struct body_seen {
+	XXH128_hash_t digest;
+	unsigned long count;
 };
 
 struct server {
@@ -75,6 +98,8 @@ struct server {
 	uint64_t rng;
 	long scheduled;           /* fault-eligible requests seen, for fail-first */
 	uint64_t sequence;        /* numbers the request-id headers */
+	struct body_seen *bodies; /* every API request body seen since the last reset */
+	size_t nbodies, capbodies;
 };
 
 /* ---- small utilities ---- */
@@ -89,18 +114,12 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 {
 	if (b->failed)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->data, cap);
-		if (!p) {
-			b->failed = 1;
-			return;
-		}
-		b->data = p;
-		b->cap = cap;
+	char *p = grow(b->data, &b->cap, b->len + n + 1, 1);
+	if (!p) {
+		b->failed = 1;
+		return;
 	}
+	b->data = p;
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
 	b->data[b->len] = '\0';
@@ -294,6 +313,53 @@ static int check_blocks(const cJSON *blocks, const char *where, int text_only, s
 	return 0;
 }
 
+/* As the Messages API demands: every tool_result answers a tool_use of the assistant turn just before it, and every
+ * tool_use of an assistant turn is answered in the next user turn. */
+static int check_tool_results(const cJSON *prev, const cJSON *message, int i, struct api_error *e)
+{
+	const cJSON *content = field(message, "content"), *block, *used;
+	int j = 0;
+	cJSON_ArrayForEach(block, (cJSON_IsArray(content) ? content : NULL)) {
+		const char *type = cJSON_GetStringValue(field(block, "type"));
+		if (!type || strcmp(type, "tool_result")) {
+			j++;
+			continue;
+		}
+		const char *id = cJSON_GetStringValue(field(block, "tool_use_id"));
+		if (!id)
+			return BAD_ANTHROPIC(e, "messages.%d.content.%d.tool_use_id: Field required", i, j);
+		int found = 0;
+		const cJSON *pc = field(prev, "content");
+		cJSON_ArrayForEach(used, (cJSON_IsArray(pc) ? pc : NULL)) {
+			const char *utype = cJSON_GetStringValue(field(used, "type"));
+			const char *uid = cJSON_GetStringValue(field(used, "id"));
+			found |= utype && !strcmp(utype, "tool_use") && uid && !strcmp(uid, id);
+		}
+		if (!found)
+			return BAD_ANTHROPIC(e, "messages.%d.content.%d: unexpected `tool_use_id` found in `tool_result` blocks: "
+					     "%.64s. Each `tool_result` block must have a corresponding `tool_use` block in the "
+					     "previous message.", i, j, id);
+		j++;
+	}
+	const cJSON *pc = field(prev, "content");
+	cJSON_ArrayForEach(used, (prev && cJSON_IsArray(pc) ? pc : NULL)) {
+		const char *utype = cJSON_GetStringValue(field(used, "type"));
+		const char *uid = cJSON_GetStringValue(field(used, "id"));
+		if (!utype || strcmp(utype, "tool_use") || !uid)
+			continue;
+		int answered = 0;
+		cJSON_ArrayForEach(block, (cJSON_IsArray(content) ? content : NULL)) {
+			const char *id = cJSON_GetStringValue(field(block, "tool_use_id"));
+			answered |= id && !strcmp(id, uid);
+		}
+		if (!answered)
+			return BAD_ANTHROPIC(e, "messages.%d: `tool_use` ids were found without `tool_result` blocks immediately "
+					     "after: %.64s. Each `tool_use` block must have a corresponding `tool_result` block in "
+					     "the next message.", i - 1, uid);
+	}
+	return 0;
+}
+
 static int check_conversation(const cJSON *messages, struct api_error *e)
 {
 	if (!messages)
@@ -331,6 +397,9 @@ static int check_conversation(const cJSON *messages, struct api_error *e)
 		char where[48];
 		snprintf(where, sizeof where, "messages.%d.content", i);
 		if (cJSON_IsArray(content) && check_blocks(content, where, 0, e))
+			return -1;
+		if (!strcmp(role->valuestring, "user") &&
+		    check_tool_results(i ? cJSON_GetArrayItem(messages, i - 1) : NULL, message, i, e))
 			return -1;
 		i++;
 	}
@@ -833,11 +902,33 @@ static void body_id(char *out, size_t size, const char *prefix, const char *salt
 		 (unsigned long long)(h.low64 >> 32));
 }
 
-static char *messages_answer(const cJSON *req, const char *body, size_t len, int cut_short)
+struct quirks;
+static void imperfect_input(const struct config *cfg, enum kind kind, const cJSON *req, cJSON *input, uint64_t seed,
+			    struct quirks *q);
+
+/* The seed of an answer: the request without its output budget, since a model at temperature 0 writes the same
+ * words whatever max_tokens allows (a retry with more room must get the same answer, only whole). */
+static uint64_t answer_seed(const cJSON *req, const char *body, size_t len, size_t *prompt_len)
+{
+	cJSON *copy = cJSON_Duplicate(req, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_tokens");
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_completion_tokens");
+	char *text = copy ? cJSON_PrintUnformatted(copy) : NULL;
+	cJSON_Delete(copy);
+	uint64_t seed = text ? XXH3_64bits(text, strlen(text)) : XXH3_64bits(body, len);
+	/* Input tokens count the prompt, not the budget. */
+	*prompt_len = text ? strlen(text) : len;
+	free(text);
+	return seed;
+}
+
+static char *messages_answer(const cJSON *req, const char *body, size_t len, int cut_short, const struct config *cfg,
+			     struct quirks *q)
 {
 	const cJSON *tool = forced_tool(req);
 	const char *tool_name = cJSON_GetStringValue(field(tool, "name"));
-	struct faker f = {XXH3_64bits(body, len), kind_name[kind_of_name(tool_name)]};
+	size_t prompt_len;
+	struct faker f = {answer_seed(req, body, len, &prompt_len), kind_name[kind_of_name(tool_name)]};
 	long max_tokens = (long)field(req, "max_tokens")->valuedouble, out_tokens;
 	char id[64];
 	cJSON *root = cJSON_CreateObject(), *block = cJSON_CreateObject();
@@ -849,6 +940,7 @@ static char *messages_answer(const cJSON *req, const char *body, size_t len, int
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "content"), block);
 	if (tool) {
 		cJSON *input = fake_value(&f, field(tool, "input_schema"), "", 0);
+		imperfect_input(cfg, kind_of_name(tool_name), req, input, f.seed, q);
 		char *text = cJSON_PrintUnformatted(input);
 		out_tokens = tokens_for(text ? strlen(text) : 0);
 		free(text);
@@ -874,19 +966,21 @@ static char *messages_answer(const cJSON *req, const char *body, size_t len, int
 	}
 	cJSON_AddNullToObject(root, "stop_sequence");
 	cJSON *usage = cJSON_AddObjectToObject(root, "usage");
-	cJSON_AddNumberToObject(usage, "input_tokens", (double)tokens_for(len));
+	cJSON_AddNumberToObject(usage, "input_tokens", (double)tokens_for(prompt_len));
 	cJSON_AddNumberToObject(usage, "output_tokens", (double)(cut_short ? max_tokens : out_tokens));
 	char *answer = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return answer;
 }
 
-static char *chat_answer(const cJSON *req, const char *body, size_t len, int cut_short)
+static char *chat_answer(const cJSON *req, const char *body, size_t len, int cut_short, const struct config *cfg,
+			 struct quirks *q)
 {
 	const cJSON *format = field(req, "response_format"), *json_schema = field(format, "json_schema");
 	const char *format_type = cJSON_GetStringValue(field(format, "type"));
 	const char *schema_name = cJSON_GetStringValue(field(json_schema, "name"));
-	struct faker f = {XXH3_64bits(body, len), kind_name[kind_of_name(schema_name)]};
+	size_t prompt_len;
+	struct faker f = {answer_seed(req, body, len, &prompt_len), kind_name[kind_of_name(schema_name)]};
 	const cJSON *limit = field(req, "max_completion_tokens") ? field(req, "max_completion_tokens")
 								  : field(req, "max_tokens");
 	long max_tokens = limit ? (long)limit->valuedouble : 0;
@@ -894,6 +988,7 @@ static char *chat_answer(const cJSON *req, const char *body, size_t len, int cut
 	if (format_type && !strcmp(format_type, "json_schema")) {
 		const cJSON *schema = field(json_schema, "schema");
 		cJSON *value = schema ? fake_value(&f, schema, "", 0) : cJSON_CreateObject();
+		imperfect_input(cfg, kind_of_name(schema_name), req, value, f.seed, q);
 		content = cJSON_PrintUnformatted(value);
 		cJSON_Delete(value);
 	} else if (format_type && !strcmp(format_type, "json_object")) {
@@ -927,9 +1022,9 @@ static char *chat_answer(const cJSON *req, const char *body, size_t len, int cut
 	cJSON_AddNullToObject(choice, "logprobs");
 	cJSON_AddStringToObject(choice, "finish_reason", cut_short ? "length" : "stop");
 	cJSON *usage = cJSON_AddObjectToObject(root, "usage");
-	cJSON_AddNumberToObject(usage, "prompt_tokens", (double)tokens_for(len));
+	cJSON_AddNumberToObject(usage, "prompt_tokens", (double)tokens_for(prompt_len));
 	cJSON_AddNumberToObject(usage, "completion_tokens", (double)out_tokens);
-	cJSON_AddNumberToObject(usage, "total_tokens", (double)(tokens_for(len) + out_tokens));
+	cJSON_AddNumberToObject(usage, "total_tokens", (double)(tokens_for(prompt_len) + out_tokens));
 	free(content);
 	char *answer = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
@@ -952,7 +1047,7 @@ static void buf_base64(struct buf *b, const unsigned char *bytes, size_t n)
 /* An L2-normalised float32 vector seeded by the text alone, so a text gets the same vector in any batch: a JSON
  * array of numbers with enough digits (%.9g) to parse back to the same float32, or the base64 of those float32s
  * little-endian (as OpenAI sends for encoding_format "base64"), so both decode to bit-identical vectors. */
-static void add_vector(struct buf *b, const char *text, long dims, int base64)
+static void add_vector(struct buf *b, const char *text, long dims, int base64, int bad)
 {
 	double *v = malloc((size_t)dims * sizeof *v), norm = 0;
 	unsigned char *le = malloc((size_t)dims * 4);
@@ -970,7 +1065,8 @@ static void add_vector(struct buf *b, const char *text, long dims, int base64)
 	norm = norm > 0 ? sqrt(norm) : 1;
 	buf_str(b, base64 ? "\"" : "[");
 	for (long i = 0; i < dims; i++) {
-		float f = (float)(v[i] / norm);
+		/* bad: 1 an all-zero vector, 2 one of 3e38s: finite floats, but no embedding. */
+		float f = bad == 1 ? 0.0f : bad == 2 ? 3e38f : (float)(v[i] / norm);
 		uint32_t bits;
 		memcpy(&bits, &f, sizeof bits);
 		for (int k = 0; k < 4; k++)
@@ -986,7 +1082,7 @@ static void add_vector(struct buf *b, const char *text, long dims, int base64)
 }
 
 /* Written by hand rather than through a cJSON tree: 2048 x 1536 numbers would be millions of nodes. */
-static char *embeddings_answer(const cJSON *req, int cut_short, int shuffle)
+static char *embeddings_answer(const cJSON *req, int cut_short, int shuffle, int bad_vector)
 {
 	const cJSON *input = field(req, "input"), *dimensions = field(req, "dimensions");
 	const char *model = cJSON_GetStringValue(field(req, "model"));
@@ -1001,7 +1097,7 @@ static char *embeddings_answer(const cJSON *req, int cut_short, int shuffle)
 		int i = shuffle ? count - 1 - k : k;
 		const char *text = cJSON_IsString(input) ? input->valuestring : cJSON_GetArrayItem(input, i)->valuestring;
 		buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", k ? "," : "", i);
-		add_vector(&b, text, dims, base64);
+		add_vector(&b, text, dims, base64, i == 0 ? bad_vector : 0);
 		buf_str(&b, "}");
 	}
 	for (int i = 0; i < n; i++)
@@ -1021,6 +1117,340 @@ static char *embeddings_answer(const cJSON *req, int cut_short, int shuffle)
 	}
 	free(quoted);
 	return b.data;
+}
+
+/* ---- imperfect answers: what real models send, each a mode, each undone by a correction turn ---- */
+
+enum imperfection {
+	IMP_QUOTE_MARKS, IMP_CURLY_APOSTROPHE, IMP_LOST_PERIOD, IMP_DOUBLE_SPACE, IMP_BAD_SCENES, IMP_LONG_SUMMARY,
+	IMP_EXTRA_FIELDS, IMP_BAD_UTF8, IMP_DUPLICATE_KEY, IMP_BAD_EMBEDDING, IMPERFECTIONS
+};
+static const char *const imperfection_name[IMPERFECTIONS] = {
+	"quote_marks", "curly_apostrophe", "lost_period", "double_space", "bad_scenes", "long_summary",
+	"extra_fields", "bad_utf8", "duplicate_key", "bad_embedding"};
+
+/* What one request's answer gets wrong, decided when it arrives. */
+struct quirks {
+	int corrected;            /* the request carries a correction turn: answer it right */
+	int bad_utf8, duplicate_key;
+	int bad_vector;           /* 1: an all-zero vector, 2: a vector of 3e38s */
+	unsigned long served[IMPERFECTIONS];
+};
+
+/* Whether the request continues a conversation after a refused answer: for Anthropic a tool_result with is_error in
+ * the last user turn, for chat an assistant turn followed by the user's correction. */
+static int is_correction(enum api api, const cJSON *req)
+{
+	const cJSON *messages = field(req, "messages"), *block, *message;
+	if (api == API_CHAT) {
+		cJSON_ArrayForEach(message, messages)
+			if (cJSON_IsString(field(message, "role")) && !strcmp(field(message, "role")->valuestring, "assistant"))
+				return 1;
+		return 0;
+	}
+	const cJSON *last = cJSON_GetArrayItem(messages, cJSON_GetArraySize(messages) - 1);
+	cJSON_ArrayForEach(block, field(last, "content")) {
+		const char *type = cJSON_GetStringValue(field(block, "type"));
+		if (type && !strcmp(type, "tool_result") && cJSON_IsTrue(field(block, "is_error")))
+			return 1;
+	}
+	return 0;
+}
+
+/* The first user message's text: the step's prompt. */
+static const char *prompt_of(const cJSON *req)
+{
+	const cJSON *message;
+	cJSON_ArrayForEach(message, field(req, "messages")) {
+		const char *role = cJSON_GetStringValue(field(message, "role"));
+		if (role && !strcmp(role, "user"))
+			return cJSON_GetStringValue(field(message, "content"));
+	}
+	return NULL;
+}
+
+static char *replace_first(const char *s, const char *what, const char *with)
+{
+	const char *at = strstr(s, what);
+	struct buf b = {0};
+	if (!at)
+		return strdup(s);
+	buf_add(&b, s, (size_t)(at - s));
+	buf_str(&b, with);
+	buf_str(&b, at + strlen(what));
+	return b.failed ? NULL : b.data;
+}
+
+static char *replace_all(const char *s, const char *what, const char *with)
+{
+	struct buf b = {0};
+	const char *at;
+	while ((at = strstr(s, what))) {
+		buf_add(&b, s, (size_t)(at - s));
+		buf_str(&b, with);
+		s = at + strlen(what);
+	}
+	buf_str(&b, s);
+	return b.failed ? NULL : b.data;
+}
+
+/* line quoted as a model might: wrapped in curly quotes, with a curly apostrophe, without its final period, or with a
+ * doubled space (kind picks; one that does not apply to the line falls to the next). */
+static char *misquote(const char *line, int kind, enum imperfection *done)
+{
+	size_t n = strlen(line);
+	for (int k = 0; k < 4; k++, kind = (kind + 1) % 4) {
+		*done = (enum imperfection)kind;
+		if (kind == IMP_CURLY_APOSTROPHE && strchr(line, '\''))
+			return replace_all(line, "'", "\xe2\x80\x99");
+		if (kind == IMP_LOST_PERIOD && n > 1 && strchr(".!?", line[n - 1]))
+			return strndup(line, n - 1);
+		if (kind == IMP_DOUBLE_SPACE && strchr(line, ' '))
+			return replace_first(line, " ", "  ");
+		if (kind == IMP_QUOTE_MARKS) {
+			struct buf b = {0};
+			buf_printf(&b, "\xe2\x80\x9c%s\xe2\x80\x9d", line);
+			return b.failed ? NULL : b.data;
+		}
+	}
+	return strdup(line);
+}
+
+/* A sheet's key lines taken from the prompt ("- LINE" under "lines in it, exactly as written"), up to five distinct
+ * ones, a share of them misquoted. */
+static void quote_lines(cJSON *input, const char *prompt, double rate, uint64_t seed, int corrected, struct quirks *q)
+{
+	cJSON *lines = cJSON_CreateArray();
+	int count = 0;
+	for (const char *p = prompt; p && count < 5 && (p = strstr(p, "\n- ")); ) {
+		p += 3;
+		size_t n = strcspn(p, "\n");
+		char *line = strndup(p, n);
+		int repeat = 0;
+		const cJSON *have;
+		cJSON_ArrayForEach(have, lines)
+			repeat |= !strcmp(have->valuestring, line);
+		if (!line || repeat || !n) {
+			free(line);
+			continue;
+		}
+		uint64_t state = seed + (uint64_t)count;
+		char *quoted = line;
+		if (!corrected && unit_interval(&state) < rate) {
+			enum imperfection done;
+			quoted = misquote(line, (int)(splitmix64(&state) % 4), &done);
+			q->served[done]++;
+			free(line);
+		}
+		if (quoted)
+			cJSON_AddItemToArray(lines, cJSON_CreateString(quoted));
+		free(quoted);
+		count++;
+	}
+	cJSON_ReplaceItemInObjectCaseSensitive(input, "key_lines", lines);
+	/* Names as a model writes them: the character in title case (the cast spells it in capitals) and someone the
+	 * script never names. */
+	const char *who = prompt ? strstr(prompt, "Character: ") : NULL;
+	cJSON *rels = cJSON_CreateArray();
+	if (who) {
+		who += strlen("Character: ");
+		size_t n = strcspn(who, "\n");
+		char *name = strndup(who, n);
+		for (size_t i = 1; name && i < n; i++)
+			if (name[i - 1] != ' ' && name[i] >= 'A' && name[i] <= 'Z')
+				name[i] = (char)(name[i] - 'A' + 'a');
+		cJSON *rel = cJSON_CreateObject();
+		cJSON_AddStringToObject(rel, "character", name ? name : "");
+		cJSON_AddStringToObject(rel, "relation", "the person these lines belong to");
+		cJSON_AddItemToArray(rels, rel);
+		free(name);
+	}
+	cJSON *stranger = cJSON_CreateObject();
+	cJSON_AddStringToObject(stranger, "character", "The Harbourmaster");
+	cJSON_AddStringToObject(stranger, "relation", "a stranger the model made up");
+	cJSON_AddItemToArray(rels, stranger);
+	cJSON_ReplaceItemInObjectCaseSensitive(input, "relationships", rels);
+}
+
+/* Makes an answer generated from the schema as imperfect as the configuration asks; a corrected request gets the
+ * structural imperfections (scene numbers, lengths) right, as a model does once told what is wrong. */
+static void imperfect_input(const struct config *cfg, enum kind kind, const cJSON *req, cJSON *input, uint64_t seed,
+			    struct quirks *q)
+{
+	if (!cJSON_IsObject(input))
+		return;
+	uint64_t state = seed ^ 0x5eedULL;
+	if (kind == K_SHEET && cfg->quotes >= 0)
+		quote_lines(input, prompt_of(req), cfg->quotes, seed, q->corrected, q);
+	if (!q->corrected && cfg->bad_scenes > 0 && unit_interval(&state) < cfg->bad_scenes) {
+		if (kind == K_SHEET) {
+			cJSON_ReplaceItemInObjectCaseSensitive(input, "turning_scenes", cJSON_CreateIntArray((int[]){9999}, 1));
+			q->served[IMP_BAD_SCENES]++;
+		} else if (kind == K_OUTLINE) {
+			cJSON *act = cJSON_GetArrayItem(field(input, "acts"), 0);
+			if (act) {
+				cJSON_ReplaceItemInObjectCaseSensitive(act, "scenes", cJSON_CreateIntArray((int[]){1, 9999}, 2));
+				q->served[IMP_BAD_SCENES]++;
+			}
+		}
+	}
+	const char *prompt = prompt_of(req);
+	if (!q->corrected && kind == K_SUMMARY && cfg->long_summary[0] && prompt && strstr(prompt, cfg->long_summary)) {
+		struct buf b = {0};
+		while (!b.failed && b.len < (size_t)cfg->long_summary_chars)
+			buf_str(&b, "The scene goes on, and on, and on, well past what anyone asked for. ");
+		if (!b.failed) {
+			cJSON_ReplaceItemInObjectCaseSensitive(input, "summary", cJSON_CreateString(b.data));
+			q->served[IMP_LONG_SUMMARY]++;
+		}
+		free(b.data);
+	}
+	if (cfg->extra_fields) {
+		cJSON_AddStringToObject(input, "analyser", "fake-model/1");
+		cJSON_AddNumberToObject(input, "confidence", 0.87);
+		cJSON *act = cJSON_GetArrayItem(field(input, "acts"), 0);
+		if (act)
+			cJSON_AddStringToObject(act, "notes", "an extra field");
+		q->served[IMP_EXTRA_FIELDS]++;
+	}
+}
+
+/* Inserts with into text at the first occurrence of after's end; NULL when after is absent. */
+static char *insert_after(const char *text, const char *after, const char *with)
+{
+	const char *at = strstr(text, after);
+	if (!at)
+		return NULL;
+	at += strlen(after);
+	struct buf b = {0};
+	buf_add(&b, text, (size_t)(at - text));
+	buf_str(&b, with);
+	buf_str(&b, at);
+	return b.failed ? NULL : b.data;
+}
+
+/* The answer text with its byte-level damage: a cut multi-byte character inside a string, or the tool input's first
+ * key given twice (as JSON text: a cJSON tree cannot hold either). */
+static char *spoil_text(char *answer, enum api api, const struct quirks *q)
+{
+	char *out = answer;
+	if (out && q->bad_utf8) {
+		/* The first two bytes of a three-byte character, then the string goes on: a cut character. */
+		char *spoiled = strstr(out, ":\"Fake ") ? insert_after(out, ":\"Fake", "\xe2\x80")
+							   : insert_after(out, ":\"", "\xe2\x80");
+		if (spoiled) {
+			free(out);
+			out = spoiled;
+		}
+	}
+	if (out && q->duplicate_key) {
+		const char *open = api == API_MESSAGES ? "\"input\":{\"" : "\"content\":\"{\\\"";
+		const char *quote = api == API_MESSAGES ? "\"" : "\\\"";
+		const char *at = strstr(out, open);
+		if (at) {
+			at += strlen(open);
+			size_t n = strstr(at, quote) ? (size_t)(strstr(at, quote) - at) : 0;
+			struct buf dup = {0};
+			/* "KEY":"duplicate", before the real "KEY": the same key twice in one object. */
+			buf_add(&dup, at, n);
+			buf_printf(&dup, "%s:%sduplicate%s,%s", quote, quote, quote, quote);
+			char *spoiled = dup.failed ? NULL : insert_after(out, open, dup.data);
+			free(dup.data);
+			if (spoiled) {
+				free(out);
+				out = spoiled;
+			}
+		}
+	}
+	return out;
+}
+
+/* Decides, under the lock, which countdown modes this request's answer gets. */
+static void pick_quirks(struct server *s, enum api api, const cJSON *req, struct quirks *q)
+{
+	memset(q, 0, sizeof *q);
+	q->corrected = api != API_EMBEDDINGS && is_correction(api, req);
+	pthread_mutex_lock(&s->lock);
+	if (q->corrected)
+		s->st.corrections++;
+	if (api == API_EMBEDDINGS) {
+		if (s->cfg.zero_embedding > 0) {
+			s->cfg.zero_embedding--;
+			q->bad_vector = 1;
+		} else if (s->cfg.huge_embedding > 0) {
+			s->cfg.huge_embedding--;
+			q->bad_vector = 2;
+		}
+		s->st.imperfect[IMP_BAD_EMBEDDING] += q->bad_vector != 0;
+	} else if (s->cfg.bad_utf8 > 0) {
+		s->cfg.bad_utf8--;
+		q->bad_utf8 = 1;
+		s->st.imperfect[IMP_BAD_UTF8]++;
+	} else if (s->cfg.duplicate_keys > 0) {
+		s->cfg.duplicate_keys--;
+		q->duplicate_key = 1;
+		s->st.imperfect[IMP_DUPLICATE_KEY]++;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void count_served(struct server *s, const struct quirks *q)
+{
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < IMPERFECTIONS; i++)
+		s->st.imperfect[i] += q->served[i];
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Counts the body by digest: a client that resends a byte-identical request shows up in /stats. */
+static void note_body(struct server *s, const char *body, size_t len)
+{
+	XXH128_hash_t d = XXH3_128bits(body, len);
+	pthread_mutex_lock(&s->lock);
+	size_t i = 0;
+	while (i < s->nbodies && !XXH128_isEqual(s->bodies[i].digest, d))
+		i++;
+	if (i < s->nbodies) {
+		s->bodies[i].count++;
+		s->st.bodies_repeated++;
+		if (s->bodies[i].count - 1 > s->st.max_repeats)
+			s->st.max_repeats = s->bodies[i].count - 1;
+	} else {
+		struct body_seen *grown = grow(s->bodies, &s->capbodies, s->nbodies + 1, sizeof *grown);
+		if (grown)
+			s->bodies = grown;
+		if (s->nbodies < s->capbodies)
+			s->bodies[s->nbodies++] = (struct body_seen){d, 1};
+	}
+	if (s->cfg.request_log[0]) {
+		FILE *f = fopen(s->cfg.request_log, "a");
+		if (f) {
+			fwrite(body, 1, len, f);
+			fputc('\n', f);
+			fclose(f);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* OpenAI's answer to an input beyond the model's context: the whole request is refused. */
+static int check_input_tokens(const cJSON *req, long limit, struct api_error *e)
+{
+	const cJSON *input = field(req, "input"), *item;
+	if (limit <= 0)
+		return 0;
+	cJSON_ArrayForEach(item, (cJSON_IsString(input) ? NULL : input)) {
+		long tokens = tokens_for(strlen(item->valuestring));
+		if (tokens > limit)
+			return BAD_OPENAI(e, NULL, NULL, "This model's maximum context length is %ld tokens, however you "
+					  "requested %ld tokens (%ld in your prompt; 0 for the completion). Please reduce your "
+					  "prompt; or completion length.", limit, tokens, tokens);
+	}
+	if (cJSON_IsString(input) && tokens_for(strlen(input->valuestring)) > limit)
+		return BAD_OPENAI(e, NULL, NULL, "This model's maximum context length is %ld tokens, however you requested "
+				  "%ld tokens. Please reduce your prompt; or completion length.", limit,
+				  tokens_for(strlen(input->valuestring)));
+	return 0;
 }
 
 /* ---- options: the same names on the command line and in POST /control ---- */
@@ -1122,6 +1552,30 @@ static int set_option(struct config *cfg, const char *name, const char *value, c
 			goto bad;
 		*(!strcmp(name, "fail-first") ? &cfg->fail_first
 		  : !strcmp(name, "max-concurrency") ? &cfg->max_concurrency : &cfg->timeout_sleep_ms) = n;
+	} else if (!strcmp(name, "quotes") || !strcmp(name, "bad-scenes")) {
+		double rate = strtod(value, &end);
+		if (end == value || *end || !(rate >= (!strcmp(name, "quotes") ? -1 : 0) && rate <= 1))
+			goto bad;
+		*(!strcmp(name, "quotes") ? &cfg->quotes : &cfg->bad_scenes) = rate;
+	} else if (!strcmp(name, "bad-utf8") || !strcmp(name, "duplicate-keys") || !strcmp(name, "zero-embedding") ||
+		   !strcmp(name, "huge-embedding") || !strcmp(name, "embed-max-input-tokens") ||
+		   !strcmp(name, "long-summary-chars")) {
+		if (parse_long(value, 0, 100000000, &n))
+			goto bad;
+		*(!strcmp(name, "bad-utf8") ? &cfg->bad_utf8 : !strcmp(name, "duplicate-keys") ? &cfg->duplicate_keys
+		  : !strcmp(name, "zero-embedding") ? &cfg->zero_embedding : !strcmp(name, "huge-embedding")
+		  ? &cfg->huge_embedding : !strcmp(name, "embed-max-input-tokens") ? &cfg->embed_max_input_tokens
+		  : &cfg->long_summary_chars) = n;
+	} else if (!strcmp(name, "extra-fields")) {
+		if (parse_bool(value, &flag))
+			goto bad;
+		cfg->extra_fields = flag;
+	} else if (!strcmp(name, "long-summary") || !strcmp(name, "request-log")) {
+		char *to = !strcmp(name, "long-summary") ? cfg->long_summary : cfg->request_log;
+		size_t cap = !strcmp(name, "long-summary") ? sizeof cfg->long_summary : sizeof cfg->request_log;
+		if (strlen(value) >= cap)
+			goto bad;
+		strcpy(to, value);
 	} else if (!strcmp(name, "seed")) {
 		errno = 0;
 		unsigned long long seed = strtoull(value, &end, 10);
@@ -1173,6 +1627,16 @@ static cJSON *config_json(const struct config *cfg)
 	cJSON_AddBoolToObject(root, "echo-key", cfg->echo_key);
 	cJSON_AddStringToObject(root, "should-retry", cfg->should_retry);
 	cJSON_AddBoolToObject(root, "verbose", cfg->verbose);
+	cJSON_AddNumberToObject(root, "quotes", cfg->quotes);
+	cJSON_AddNumberToObject(root, "bad-scenes", cfg->bad_scenes);
+	cJSON_AddNumberToObject(root, "bad-utf8", (double)cfg->bad_utf8);
+	cJSON_AddNumberToObject(root, "duplicate-keys", (double)cfg->duplicate_keys);
+	cJSON_AddBoolToObject(root, "extra-fields", cfg->extra_fields);
+	cJSON_AddStringToObject(root, "long-summary", cfg->long_summary);
+	cJSON_AddNumberToObject(root, "long-summary-chars", (double)cfg->long_summary_chars);
+	cJSON_AddNumberToObject(root, "zero-embedding", (double)cfg->zero_embedding);
+	cJSON_AddNumberToObject(root, "huge-embedding", (double)cfg->huge_embedding);
+	cJSON_AddNumberToObject(root, "embed-max-input-tokens", (double)cfg->embed_max_input_tokens);
 	return root;
 }
 
@@ -1385,6 +1849,7 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 	s->st.requests[api]++;
 	s->st.by_kind[*kind]++;
 	pthread_mutex_unlock(&s->lock);
+	note_body(s, body, len);
 	snprintf(request_id, sizeof request_id, "req_%016llx%08llx",
 		 (unsigned long long)XXH3_64bits_withSeed(&sequence, sizeof sequence, cfg.seed),
 		 (unsigned long long)(XXH3_64bits(body, len) >> 32));
@@ -1397,6 +1862,8 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 	if (!bad)
 		bad = api == API_MESSAGES ? check_messages_request(req, &e)
 		      : api == API_CHAT ? check_chat_request(req, &e) : check_embeddings_request(req, &e);
+	if (!bad && api == API_EMBEDDINGS)
+		bad = check_input_tokens(req, cfg.embed_max_input_tokens, &e);
 	if (bad) {
 		set_body(r, e.status, error_json(api, &e, request_id));
 		api_headers(r, api, request_id, 0);
@@ -1438,9 +1905,13 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 		set_body(r, 200, strdup("<html><body><h1>502 Bad Gateway</h1></body></html>"));
 	} else {
 		int cut = fault == F_MAX_TOKENS;
-		char *answer = api == API_MESSAGES ? messages_answer(req, body, len, cut)
-			       : api == API_CHAT ? chat_answer(req, body, len, cut)
-			       : embeddings_answer(req, cut, cfg.shuffle_embeddings);
+		struct quirks q;
+		pick_quirks(s, api, req, &q);
+		char *answer = api == API_MESSAGES ? messages_answer(req, body, len, cut, &cfg, &q)
+			       : api == API_CHAT ? chat_answer(req, body, len, cut, &cfg, &q)
+			       : embeddings_answer(req, cut, cfg.shuffle_embeddings, q.bad_vector);
+		count_served(s, &q);
+		answer = spoil_text(answer, api, &q);
 		if (cfg.echo_key && api != API_EMBEDDINGS)
 			answer = with_key_echoed(answer, c, api);
 		set_body(r, 200, answer);
@@ -1459,6 +1930,7 @@ static char *stats_json(struct server *s)
 {
 	pthread_mutex_lock(&s->lock);
 	struct stats st = s->st;
+	size_t distinct = s->nbodies;
 	pthread_mutex_unlock(&s->lock);
 	cJSON *root = cJSON_CreateObject(), *requests = cJSON_AddObjectToObject(root, "requests");
 	unsigned long total = 0;
@@ -1479,6 +1951,14 @@ static char *stats_json(struct server *s)
 		cJSON_AddNumberToObject(faults, fault_name[k], (double)st.faults[k]);
 	cJSON_AddNumberToObject(faults, "quota", (double)st.quota);
 	cJSON_AddNumberToObject(faults, "cap", (double)st.cap);
+	cJSON *bodies = cJSON_AddObjectToObject(root, "bodies");
+	cJSON_AddNumberToObject(bodies, "distinct", (double)distinct);
+	cJSON_AddNumberToObject(bodies, "repeated", (double)st.bodies_repeated);
+	cJSON_AddNumberToObject(bodies, "max_repeats", (double)st.max_repeats);
+	cJSON_AddNumberToObject(root, "corrections", (double)st.corrections);
+	cJSON *imperfect = cJSON_AddObjectToObject(root, "imperfections");
+	for (int k = 0; k < IMPERFECTIONS; k++)
+		cJSON_AddNumberToObject(imperfect, imperfection_name[k], (double)st.imperfect[k]);
 	cJSON_AddNumberToObject(root, "ok", (double)st.ok);
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
@@ -1492,6 +1972,7 @@ static void reset_stats(struct server *s)
 	long in_flight = s->st.in_flight;
 	memset(&s->st, 0, sizeof s->st);
 	s->st.in_flight = in_flight;
+	s->nbodies = 0;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1709,6 +2190,9 @@ static const struct {
 	{"anthropic-key", 0}, {"openai-key", 0}, {"latency", 0}, {"max-concurrency", 0}, {"fault-rate", 0},
 	{"faults", 0}, {"fail-first", 0}, {"seed", 0}, {"timeout-sleep-ms", 0}, {"should-retry", 0},
 	{"quota", 1}, {"shuffle-embeddings", 1}, {"verbose", 1}, {"echo-key", 1},
+	{"quotes", 0}, {"bad-scenes", 0}, {"bad-utf8", 0}, {"duplicate-keys", 0}, {"extra-fields", 1},
+	{"long-summary", 0}, {"long-summary-chars", 0}, {"zero-embedding", 0}, {"huge-embedding", 0},
+	{"embed-max-input-tokens", 0}, {"request-log", 0},
 };
 
 static void usage(FILE *out)
@@ -1717,6 +2201,9 @@ static void usage(FILE *out)
 		     "               [--latency KIND=MS,...] [--max-concurrency N] [--fault-rate P] [--faults LIST]\n"
 		     "               [--fail-first N] [--seed S] [--timeout-sleep-ms MS] [--should-retry true|false]\n"
 		     "               [--quota] [--shuffle-embeddings] [--echo-key] [-v]\n"
+		     "               [--quotes RATE] [--bad-scenes RATE] [--bad-utf8 N] [--duplicate-keys N] [--extra-fields]\n"
+		     "               [--long-summary TEXT] [--long-summary-chars N] [--zero-embedding N]\n"
+		     "               [--huge-embedding N] [--embed-max-input-tokens N] [--request-log FILE]\n"
 		     "Serves POST /v1/messages, /v1/embeddings, /v1/chat/completions, /reset, /control and GET /stats\n"
 		     "on 127.0.0.1 until SIGTERM or SIGINT. See README \"The fake API server\".\n");
 }
@@ -1745,6 +2232,8 @@ int main(int argc, char **argv)
 	char err[256];
 	s.cfg.seed = 1;
 	s.cfg.timeout_sleep_ms = 3000;
+	s.cfg.quotes = -1;
+	s.cfg.long_summary_chars = 6000;
 	parse_faults(&s.cfg, "all", err, sizeof err);
 
 	for (int i = 1; i < argc; i++) {

@@ -113,13 +113,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		job.params = mode == 'E' ? &params8 : &params;
 		job.texts = texts;
 		job.ntexts = 3;
-		verdict = openai_take_embeddings(&job, &r, cause, sizeof cause);
+		verdict = openai_take_embeddings(&job, &r, NULL, cause, sizeof cause);
 		check_vectors(&job, verdict);
 	} else {
 		enum step_kind kind = strchr("Ss", mode) ? STEP_SUMMARY : strchr("Oo", mode) ? STEP_OUTLINE : STEP_SHEET;
 		job_for(&job, kind);
-		verdict = mode >= 'a' ? openai_take_chat_answer(&job, &r, cause, sizeof cause)
-		                      : anthropic_take_answer(&job, &r, cause, sizeof cause);
+		verdict = mode >= 'a' ? openai_take_chat_answer(&job, &r, NULL, cause, sizeof cause)
+		                      : anthropic_take_answer(&job, &r, NULL, cause, sizeof cause);
 		check_output(&job, verdict);
 	}
 	require(verdict == NET_ANSWER_OK || (memchr(cause, '\0', sizeof cause) && cause[0] != '\0'), "a refusal says why");

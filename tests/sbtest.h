@@ -114,16 +114,18 @@ static inline char *slurp(const char *path, size_t *len)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	size_t got;
-	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (cap - n - 1 == 0) {
-			cap *= 2;
-			buf = realloc(buf, cap);
+	size_t cap = 0, n = 0, got;
+	char *buf = NULL;
+	do {
+		char *grown = grow(buf, &cap, n + 4096, 1);
+		if (!grown) {
+			free(buf);
+			buf = NULL;
+			break;
 		}
-	}
+		buf = grown;
+		n += got = fread(buf + n, 1, cap - n - 1, f);
+	} while (got > 0);
 	fclose(f);
 	if (buf)
 		buf[n] = '\0';

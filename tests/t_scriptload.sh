@@ -77,6 +77,8 @@ grep -q "nothing loaded" "$T/err" || fail "no 'nothing loaded': $(cat "$T/err")"
 cmp -s before.db analysis.db || fail "an invalid archive changed the SQLite database"
 expect 2 "$SL" --db sqlite:analysis.db flipped.analysis.tar.zst
 cmp -s before.db analysis.db || fail "a flipped archive changed the SQLite database"
+expect 2 "$SL" --db fresh.db truncated.analysis.tar.zst
+[ ! -e fresh.db ] && [ ! -e fresh.db-journal ] || fail "a refused archive created a database"
 harbour_before=$(q "SELECT * FROM scenes WHERE script_id = 'harbour'")
 expect 0 "$SL" --db sqlite:analysis.db edited.analysis.tar.zst
 [ "$(q "SELECT title FROM scripts WHERE script_id = 'keeper'")" = "The Keeper (revised)" ] || fail "edited title"

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "digest.h"
+#include "grow.h"
 #include "sample_analysis.h"
 #include "tarkit.h"
 
@@ -58,11 +59,8 @@ static unsigned char *slurp(const char *path, size_t *len)
 	size_t cap = 0;
 	*len = 0;
 	for (;;) {
-		if (*len == cap) {
-			cap = cap ? cap * 2 : 4096;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
+		buf = grow(buf, &cap, *len + 4096, 1);
+		assert_non_null(buf);
 		size_t n = fread(buf + *len, 1, cap - *len, f);
 		if (n == 0)
 			break;
@@ -605,6 +603,41 @@ static void test_names_are_utf8(void **state)
 	analysis_free(a);
 }
 
+static void set_number(cJSON *root, const char *object, const char *key, double v)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(root, object);
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(o, key));
+	cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateNumber(v));
+}
+
+static void fewer_scenes(cJSON *root)
+{
+	set_number(root, "counts", "scenes", 2);
+}
+
+static void no_sheets(cJSON *root)
+{
+	set_number(root, "counts", "sheets", 0);
+}
+
+static void fewer_rows(cJSON *root)
+{
+	set_number(root, "embedding", "rows", 2);
+}
+
+static void wrong_outline_digest(cJSON *root)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "entries"), "outline.json");
+	tar_set_digest(o, "digest", "something else", 14);
+}
+
+static void wrong_scenes_size(cJSON *root)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "entries"), "scenes.jsonl");
+	cJSON_ReplaceItemInObjectCaseSensitive(o, "size", cJSON_CreateNumber(cJSON_GetObjectItemCaseSensitive(o, "size")
+	                                                                             ->valuedouble + 1));
+}
+
 static void test_manifest_lies(void **state)
 {
 	(void)state;
@@ -630,6 +663,36 @@ static void test_manifest_lies(void **state)
 	read_fails(path_in("dims.tar.zst"), "embeddings.npy: shape (3, 8)");
 	tar_pack_free(&p);
 
+	static const struct {
+		void (*edit)(cJSON *root);
+		const char *want;
+	} lies[] = {
+		{ fewer_scenes, "counts.scenes is 2 but scenes.jsonl holds 3" },
+		{ no_sheets, "counts.sheets is 0" },
+		{ fewer_rows, "embeddings.npy: shape (3, 8), but the manifest says (2, 8)" },
+		{ wrong_outline_digest, "outline.json: digest mismatch" },
+		{ wrong_scenes_size, "scenes.jsonl: size mismatch" },
+	};
+	for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+		tar_unpack(path_in("k.tar.zst"), &p);
+		tar_forge_manifest(&p, lies[i].edit);
+		tar_repack(&p, path_in("lie.tar.zst"), MTIME);
+		read_fails(path_in("lie.tar.zst"), lies[i].want);
+		tar_pack_free(&p);
+	}
+
+	/* A manifest whose own digest lies. */
+	tar_unpack(path_in("k.tar.zst"), &p);
+	tar_forge_manifest(&p, NULL);
+	struct item *m = tar_item_named(&p, "manifest.json");
+	char *hex = strstr((char *)m->data, "\"manifest_digest\":\t\"xxh3-128:");
+	assert_non_null(hex);
+	hex += strlen("\"manifest_digest\":\t\"xxh3-128:");
+	*hex = *hex == '0' ? '1' : '0';
+	tar_repack(&p, path_in("lie.tar.zst"), MTIME);
+	read_fails(path_in("lie.tar.zst"), "manifest.json: digest mismatch");
+	tar_pack_free(&p);
+
 	tar_unpack(path_in("k.tar.zst"), &p);
 	tar_forge_manifest(&p, future_version);
 	tar_repack(&p, path_in("v2.tar.zst"), MTIME);
@@ -647,6 +710,81 @@ static void test_manifest_lies(void **state)
 	tar_repack(&p, path_in("extra.tar.zst"), MTIME);
 	read_fails(path_in("extra.tar.zst"), "summaries.jsonl line 4");
 	tar_pack_free(&p);
+	analysis_free(a);
+}
+
+/* The peak resident size, in KB, of a child that reads path (or nothing, for NULL) and exits 0 when the read ends as
+ * refuse says; the test fails when the child does not. */
+static long read_peak_kb(const char *path, int refuse)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		int ok = 1;
+		if (path) {
+			char err[1024];
+			struct analysis *a = NULL;
+			ok = (analysis_read_archive(path, &a, err, sizeof err) != 0) == refuse;
+			analysis_free(a);
+		}
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		long kb = ru.ru_maxrss;
+		_exit(write(fds[1], &kb, sizeof kb) == (ssize_t)sizeof kb && ok ? 0 : 1);
+	}
+	close(fds[1]);
+	long kb = -1;
+	ssize_t got = read(fds[0], &kb, sizeof kb);
+	close(fds[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof kb)
+		fail_msg("reading %s: status 0x%x, want a clean %s", path ? path : "nothing", status,
+		         refuse ? "refusal" : "read");
+	return kb;
+}
+
+static void huge_manifest_shape(cJSON *root)
+{
+	set_number(root, "embedding", "rows", 1099511627776.0);
+	set_number(root, "embedding", "dims", 1099511627776.0);
+}
+
+/* Shapes that would need petabytes are refused from the header and the manifest alone: at most 40 MiB more than
+ * reading nothing, whatever the data that follows. */
+static void test_huge_npy_shapes(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	static const struct {
+		const char *dict;
+		size_t keep;
+		void (*edit)(cJSON *root);
+	} cases[] = {
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4611686018427387904), }", SIZE_MAX, NULL },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 1), }", 0, NULL },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 0, NULL },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999, 8), }", SIZE_MAX, NULL },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", SIZE_MAX,
+		  huge_manifest_shape },
+	};
+	long base = read_peak_kb(NULL, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct pack p;
+		tar_unpack(path_in("k.tar.zst"), &p);
+		tar_with_npy_header(&p, cases[i].dict, cases[i].keep);
+		tar_forge_manifest(&p, cases[i].edit);
+		tar_repack(&p, path_in("npy.tar.zst"), MTIME);
+		tar_pack_free(&p);
+		read_fails(path_in("npy.tar.zst"), "embedding");
+		long kb = read_peak_kb(path_in("npy.tar.zst"), 1);
+		if (kb > base + (40L << 10))
+			fail_msg("shape %s: %ld KB to refuse it, %ld KB to read nothing", cases[i].dict, kb, base);
+	}
 	analysis_free(a);
 }
 
@@ -700,6 +838,8 @@ static void test_bad_entries(void **state)
 		{ "outline.json", "../x", AE_IFREG, 0, 0, "../x: unexpected entry" },
 		{ "outline.json", "/etc/x", AE_IFREG, 0, 0, "/etc/x: unexpected entry" },
 		{ "outline.json", "notes.txt", AE_IFREG, 0, 0, "notes.txt: unexpected entry" },
+		{ "outline.json", "./outline.json", AE_IFREG, 0, 0, "./outline.json: unexpected entry" },
+		{ "outline.json", "outline.json/../../x", AE_IFREG, 0, 0, "outline.json/../../x: unexpected entry" },
 		{ "outline.json", "outline.json", AE_IFDIR, 0, 0, "outline.json/: unexpected entry" },
 		{ "outline.json", "outline.json", AE_IFLNK, 0, 0, "outline.json: not a regular file" },
 		{ "summaries.jsonl", "summaries.jsonl", AE_IFREG, 1, 0, "summaries.jsonl: appears twice" },
@@ -732,6 +872,25 @@ static void test_bad_entries(void **state)
 		read_fails(path_in("bad.tar.zst"), cases[i].want);
 		tar_pack_free(&p);
 	}
+
+	/* The six right entries and one more in front: refused, and nothing is written where its name points. */
+	struct pack p;
+	tar_unpack(path_in("k.tar.zst"), &p);
+	memmove(&p.items[1], &p.items[0], (size_t)p.n * sizeof p.items[0]);
+	p.n++;
+	snprintf(p.items[0].name, sizeof p.items[0].name, "../x");
+	p.items[0].data = (unsigned char *)strdup("planted\n");
+	p.items[0].type = AE_IFREG;
+	p.items[0].len = 8;
+	tar_repack(&p, path_in("planted.tar.zst"), MTIME);
+	tar_pack_free(&p);
+	char cwd[1024];
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(mkdir(path_in("run"), 0755), 0);
+	assert_int_equal(chdir(path_in("run")), 0);
+	read_fails(path_in("planted.tar.zst"), "../x: unexpected entry");
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(access(path_in("x"), F_OK), -1);
 	analysis_free(a);
 }
 
@@ -866,6 +1025,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flipped_entry_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_lies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_npy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_npy_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temps_removed_live_ones_kept, setup, teardown),

@@ -1,5 +1,6 @@
 /* test_build.c - the make-like engine as a user drives it: cold, no-op, edits, inserts, prompt and model changes,
- * early cutoff, damaged blobs, concurrent processes, -n, --frozen, targets and -d explain, all offline (builtin). */
+ * early cutoff, damaged blobs, -n, --frozen, targets and -d explain, all offline (builtin). Two processes on one
+ * cache are test_crash.c's. */
 #define _XOPEN_SOURCE 700 /* st_mtim */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -287,31 +288,6 @@ static void test_damaged_blob_is_detected_and_never_served(void **state)
 	assert_int_equal(run_in(f->dir, f->out, f->err, verify), 0);
 }
 
-static void test_two_processes_share_a_cache(void **state)
-{
-	struct fixture *f = *state;
-	char other[600];
-	snprintf(other, sizeof(other), "%s/other.fountain", f->dir);
-	char *argv[] = {tool("tool_genscript"), "--scenes", "30", "--characters", "6", "--seed", "99", NULL};
-	assert_int_equal(run_in(f->dir, other, NULL, argv), 0);
-
-	pid_t a = fork();
-	if (a == 0)
-		_exit(build(f, "-q", "-o", "a.tar.zst", f->script, NULL));
-	char *b_argv[] = {(char *)sb(), "--cache", f->cache, "-q", "-o", "b.tar.zst", other, NULL};
-	int b_status = run_in(f->dir, NULL, NULL, b_argv);
-	int a_status;
-	waitpid(a, &a_status, 0);
-	assert_int_equal(b_status, 0);
-	assert_true(WIFEXITED(a_status) && WEXITSTATUS(a_status) == 0);
-
-	assert_int_equal(build(f, "-q", "-o", "a.tar.zst", f->script, NULL), 0);
-	expect_runs(f, 0, 0, 0, 0);
-	assert_int_equal(build(f, "-q", "-o", "b.tar.zst", other, NULL), 0);
-	expect_runs(f, 0, 0, 0, 0);
-	assert_int_equal((int)count(f, "steps.summary.cached"), 30);
-}
-
 static void test_dry_run_writes_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -447,7 +423,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prompt_model_and_dims_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_cutoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_blob_is_detected_and_never_served, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_processes_share_a_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frozen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_targets, setup, teardown),

@@ -14,6 +14,7 @@
 
 #include "builtin.h"
 #include "fountain.h"
+#include "grow.h"
 #include "job.h"
 #include "loop.h"
 #include "sbtest.h"
@@ -629,18 +630,13 @@ static char *genscript(const char *args)
 	snprintf(cmd, sizeof(cmd), "'%s/tool_genscript' %s", tools, args);
 	FILE *f = popen(cmd, "r");
 	assert_non_null(f);
-	size_t n = 0, cap = 1 << 16;
-	char *text = malloc(cap);
-	assert_non_null(text);
-	size_t got;
-	while ((got = fread(text + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (n + 1 == cap) {
-			cap *= 2;
-			text = realloc(text, cap);
-			assert_non_null(text);
-		}
-	}
+	size_t n = 0, cap = 0, got;
+	char *text = NULL;
+	do {
+		text = grow(text, &cap, n + (1 << 16), 1);
+		assert_non_null(text);
+		n += got = fread(text + n, 1, cap - n - 1, f);
+	} while (got > 0);
 	text[n] = '\0';
 	assert_int_equal(pclose(f), 0);
 	return text;

@@ -266,7 +266,8 @@ static double stat_of(struct fake *f, const char *path)
 static const char *const kinds[] = {"summary", "outline", "sheet", "embedding"};
 
 /* Two processes on one script and one cache at once, first cold to two paths, then after an edit to the same path:
- * both succeed, both archives equal a lone run's, and no request kind is sent more than twice as often as alone. */
+ * both succeed, both archives equal a lone run's, no request kind is sent more than twice as often as alone, and
+ * the cache kept both processes' results (a rerun sends no request). */
 static void test_two_processes_share_a_cache(void **state)
 {
 	(void)state;
@@ -325,6 +326,11 @@ static void test_two_processes_share_a_cache(void **state)
 				         kinds[k], clean[k]);
 		}
 		assert_cache_clean(dir, cache, NULL);
+		cJSON_Delete(fake_call(&f, "POST", "/reset", "{}"));
+		assert_int_equal(run(dir, NULL, ea, first, NULL), 0);
+		if (stat_of(&f, "requests.total") != 0)
+			fail_msg("round %d: a rerun on the shared cache sent %g requests", round, stat_of(&f, "requests.total"));
+		assert_same_file(round ? both : a, want, ref_len);
 		free(want);
 	}
 }

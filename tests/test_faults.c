@@ -170,16 +170,16 @@ static void check_ridden_out(struct fault_case *c, const char *kind, const char 
 {
 	int rc = reap(c->pid);
 	char *err = text_of(c->err);
-	/* By design a cut-off answer is tried at most three times (NET_CUT_OFF_RETRIES), so at 50 % a step may fail:
-	 * then every failure must be such a cut-off, and a rerun once the server behaves finishes the job. */
+	/* By design a cut-off answer is asked once more with doubled max_tokens, never resent as is, so at 50 % a step
+	 * may fail: then every failure must be such a cut-off, and a rerun once the server behaves finishes the job. */
 	int capped = rc == 1 && strcmp(kind, "max_tokens") == 0;
 	if (capped && (count_lines_with(err, "FAILED: ") == 0 ||
 	               count_lines_with(err, "FAILED: ") != count_lines_with(err, "cut off at max_tokens")))
-		fail_msg("faults %s with retries: exit 1 for something else than a thrice cut-off answer:\n%s", kind, err);
+		fail_msg("faults %s with retries: exit 1 for something else than a twice cut-off answer:\n%s", kind, err);
 	if (!capped && rc != 0)
 		fail_msg("faults %s with retries: exit %d:\n%s", kind, rc, err);
 	if (capped)
-		printf("note: faults max_tokens at 50 %%: %d steps were cut off three times in a row and failed\n",
+		printf("note: faults max_tokens at 50 %%: %d steps were cut off twice in a row and failed\n",
 		       count_lines_with(err, "FAILED: "));
 	free(err);
 	/* A reset on a reused connection is retried inside libcurl, unseen by the product: those are not counted. */

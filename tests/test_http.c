@@ -442,7 +442,7 @@ static enum net_answer read_embeddings(const char *body, size_t ntexts, int dims
 	struct job job = {.kind = STEP_EMBEDDING, .label = "embedding batch", .params = &params, .ntexts = ntexts};
 	struct http_result result = {.status = 200, .body = body, .body_len = strlen(body), .request_id = ""};
 	cause[0] = '\0';
-	enum net_answer verdict = openai_take_embeddings(&job, &result, cause, len);
+	enum net_answer verdict = openai_take_embeddings(&job, &result, NULL, cause, len);
 	*vectors = job.vectors;
 	*width = job.dims;
 	return verdict;
@@ -617,10 +617,24 @@ static void test_quota_is_fatal_at_once(void **state)
 static void test_max_tokens_and_malformed(void **state)
 {
 	(void)state;
-	static const char *const faults[] = {"max_tokens", "malformed"};
-	static const char *const says[] = {"anthropic answer was cut off at max_tokens 4000: raise --max-tokens",
-	                                   "anthropic answered with malformed JSON (HTTP 200, request-id req_"};
-	for (int f = 0; f < 2; f++) {
+	/* A cut-off answer is not retried as is: with no retries at all it is still asked once more, with twice the
+	 * max_tokens. */
+	struct server cut;
+	const char *cut_flags[] = {"--faults", "max_tokens", "--fail-first", "1", NULL};
+	start_server(&cut, cut_flags);
+	struct run rc;
+	run_init(&rc, ANTHROPIC, cut.base, 0, 5000);
+	prepare_llm(&rc, STEP_SUMMARY, NULL, 0);
+	run_job(&rc);
+	assert_int_equal(rc.job.status, JOB_OK);
+	assert_int_equal(rc.job.requests, 2);
+	assert_int_equal(rc.job.retries, 0);
+	assert_int_equal(rc.job.max_tokens_retries, 1);
+	run_free(&rc);
+	stop_server(&cut);
+	static const char *const faults[] = {"malformed"};
+	static const char *const says[] = {"anthropic answered with malformed JSON (HTTP 200, request-id req_"};
+	for (int f = 0; f < 1; f++) {
 		struct server s;
 		const char *flags[] = {"--faults", faults[f], "--fail-first", "1", NULL};
 		start_server(&s, flags);
@@ -657,19 +671,22 @@ static void test_max_tokens_retried_within_budget(void **state)
 	run_job(&r);
 	assert_int_equal(r.job.status, JOB_OK);
 	assert_int_equal(r.job.requests, 2);
-	assert_int_equal(r.job.retries, 1);
+	assert_int_equal(r.job.max_tokens_retries, 1);
 	assert_non_null(strstr(r.log.text, "unusable answer: openai answer was cut off at max_tokens"));
+	/* The second request is not the first resent: it asks for twice the tokens, and says so. */
+	assert_non_null(strstr(r.log.text, "asking once more with max_tokens 8000"));
 	run_free(&r);
 	stop_server(&s);
-	/* An answer cut off every time is not worth the whole budget. */
+	/* An answer cut off every time is tried once more with doubled max_tokens, not with the whole budget. */
 	const char *always[] = {"--faults", "max_tokens", "--fail-first", "100", NULL};
 	start_server(&s, always);
 	run_init(&r, OPENAI_CHAT, s.openai_base, 8, 5000);
 	prepare_llm(&r, STEP_SUMMARY, NULL, 0);
 	run_job(&r);
 	assert_int_equal(r.job.status, JOB_FAILED);
-	assert_int_equal(r.job.requests, 1 + NET_CUT_OFF_RETRIES);
-	assert_non_null(strstr(r.job.error, "cut off at max_tokens 4000"));
+	assert_int_equal(r.job.requests, 2);
+	assert_non_null(strstr(r.job.error, "cut off at max_tokens (asked 4000)"));
+	assert_non_null(strstr(r.job.error, "after one more try with max_tokens 8000"));
 	run_free(&r);
 	stop_server(&s);
 }

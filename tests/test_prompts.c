@@ -248,7 +248,7 @@ static void test_validate_outline(void **state)
 	                                        "\"scenes\":[1,4],\"sequences\":[]}]}",
 	                          err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "acts[0].scenes = [1, 4]"));
-	assert_non_null(strstr(err, "1..3"));
+	assert_non_null(strstr(err, "numbered 1 to 3"));
 	assert_int_equal(validate(STEP_OUTLINE, "{\"logline\":\"l\",\"synopsis\":\"s\",\"acts\":[{\"title\":\"One\","
 	                                        "\"scenes\":[2,1],\"sequences\":[]}]}",
 	                          err, sizeof(err)), -1);

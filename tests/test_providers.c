@@ -1,5 +1,6 @@
 /* test_providers.c - scriptbuild against the fake Anthropic/OpenAI server on loopback, through the SDK environment
- * variables: request counts for the seed scenario, faults, a concurrency cap, quota exhaustion, and secrets. */
+ * variables: request counts for the seed scenario, faults, a concurrency cap and quota exhaustion (keys never leaking
+ * is test_secrets.c's). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -243,57 +244,6 @@ static void test_quota_stops_the_run(void **state)
 	fixture_free(f);
 }
 
-/* 1 when needle occurs anywhere in the file at path. */
-static int file_contains(const char *path, const char *needle)
-{
-	size_t len;
-	char *data = slurp(path, &len);
-	int found = 0;
-	for (size_t i = 0; data && i + strlen(needle) <= len && !found; i++)
-		found = memcmp(data + i, needle, strlen(needle)) == 0;
-	free(data);
-	return found;
-}
-
-static void assert_no_key_in(const char *path)
-{
-	if (file_contains(path, ANTHROPIC_KEY) || file_contains(path, OPENAI_KEY))
-		fail_msg("an API key leaked into %s", path);
-}
-
-static void test_keys_never_leak(void **state)
-{
-	(void)state;
-	const char *flags[] = {"--fault-rate", "0.3", "--faults", "429,500,malformed", "--seed", "9", NULL};
-	struct fixture *f = fixture_new(flags);
-	assert_int_equal(build(f, "-v", "-j", "10", "--retries", "8", f->script, NULL), 0);
-	assert_no_key_in(f->out);
-	assert_no_key_in(f->err);
-	assert_no_key_in(f->report);
-	assert_no_key_in(f->archive);
-	char path[700];
-	snprintf(path, sizeof(path), "%s/data.mdb", f->cache);
-	assert_no_key_in(path);
-	assert_int_equal(build(f, "-v", "-n", f->script, NULL), 0);
-	assert_no_key_in(f->out);
-	assert_no_key_in(f->err);
-	/* A failing run (wrong key for the server) names the failure but not the key. */
-	fake_stop(&f->fake);
-	const char *strict[] = {"--anthropic-key", "another-key", "--openai-key", "another-key", NULL};
-	assert_int_equal(fake_start(&f->fake, f->dir, strict), 0);
-	setenv("ANTHROPIC_BASE_URL", f->fake.base, 1);
-	setenv("OPENAI_BASE_URL", f->fake.openai_base, 1);
-	genscript(f->dir, f->script, "100", "10", "3");
-	assert_int_equal(build(f, "-v", "-k", "0", f->script, NULL), 1);
-	char *err = slurp(f->err, NULL);
-	assert_non_null(strstr(err, "401"));
-	free(err);
-	assert_no_key_in(f->out);
-	assert_no_key_in(f->err);
-	assert_no_key_in(path);
-	fixture_free(f);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,7 +254,6 @@ int main(void)
 		cmocka_unit_test(test_retries_exhausted_then_recovery_runs_only_failed),
 		cmocka_unit_test(test_concurrency_cap),
 		cmocka_unit_test(test_quota_stops_the_run),
-		cmocka_unit_test(test_keys_never_leak),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,7 +173,7 @@ static void test_keys_never_leak(void **state)
 		{"failing", 1, "anthropic", {"-k", "0", NULL}, 1, NULL},
 		{"failing-verbose", 1, "anthropic", {"-v", "-k", "0", "-d", "explain", NULL}, 1, NULL},
 		{"failing-openai-verbose", 2, "anthropic", {"-v", "-k", "0", NULL}, 1, NULL},
-		{"faulty-verbose", 3, "anthropic", {"-v", "--retries", "12", NULL}, 0, NULL},
+		{"faulty-verbose", 3, "anthropic", {"-v", "--retries", "12", "-j", "10", NULL}, 0, NULL},
 		{"chat-cold-verbose", 0, "openai:gpt-4o-mini", {"-v", NULL}, 0, NULL},
 		{"chat-dry-verbose", 0, "openai:gpt-4o-mini", {"-n", "-v", NULL}, 0, NULL},
 		{"chat-failing-verbose", 1, "openai:gpt-4o-mini", {"-v", "-k", "0", NULL}, 1, NULL},

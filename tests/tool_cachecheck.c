@@ -21,10 +21,12 @@
 
 #include "job.h"
 #include "prompts.h"
+#include "validate.h"
 
 /* Action record, version 1 (cache/cache.c): version(1) output(16) tokens_in(8) tokens_out(8) duration_ms(4)
  * created(8) last_used(8) provider_len(1) provider model_len(1) model. */
-#define ACTION_VERSION 1
+#define ACTION_VERSION 2
+#define ACTION_TAIL 7     /* version 2: kind, corrections, max_tokens retries, dropped quotes */
 #define ACTION_FIXED (1 + 16 + 8 + 8 + 4 + 8 + 8 + 1 + 1)
 #define PROVIDER_LEN_AT (1 + 16 + 8 + 8 + 4 + 8 + 8)
 #define DIGEST_BYTES 16
@@ -144,7 +146,14 @@ static void check_blob(struct check *c, const MDB_val *k, const MDB_val *v)
 	cJSON *obj = cJSON_ParseWithLength(v->mv_data, v->mv_size);
 	if (cJSON_IsObject(obj)) {
 		bool ok = valid_as(STEP_SUMMARY, obj) || valid_as(STEP_OUTLINE, obj) || valid_as(STEP_SHEET, obj);
+		char why[300];
 		cJSON_Delete(obj);
+		/* Clean text, unique keys, length limits (the provider is unknown here: extra fields are judged by
+		 * scriptbuild -t verify, which reads the action). */
+		if (ok && result_check(STEP_KINDS, "builtin", v->mv_data, v->mv_size, why, sizeof(why)) < 0) {
+			problem(c, "blobs", k, "is invalid now: %s", why);
+			return;
+		}
 		if (ok)
 			c->json_blobs++;
 		else
@@ -167,13 +176,14 @@ static void check_action(struct check *c, const MDB_val *k, const MDB_val *v)
 	c->actions++;
 	if (k->mv_size != DIGEST_BYTES)
 		problem(c, "actions", k, "%s", "its key is not a 16-byte digest");
-	if (v->mv_size < ACTION_FIXED || p[0] != ACTION_VERSION) {
-		problem(c, "actions", k, "%s", "its record is not a version 1 action record");
+	if (v->mv_size < ACTION_FIXED || (p[0] != ACTION_VERSION && p[0] != 1)) {
+		problem(c, "actions", k, "%s", "its record is not a version 1 or 2 action record");
 		return;
 	}
+	size_t tail = p[0] == 1 ? 0 : ACTION_TAIL;
 	size_t provider_len = p[PROVIDER_LEN_AT];
 	size_t at = PROVIDER_LEN_AT + 1 + provider_len;
-	if (at >= v->mv_size || at + 1 + p[at] != v->mv_size) {
+	if (at >= v->mv_size || at + 1 + p[at] + tail != v->mv_size) {
 		problem(c, "actions", k, "%s", "its record's provider and model lengths do not add up");
 		return;
 	}
