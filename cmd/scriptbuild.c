@@ -19,12 +19,14 @@
 #include "fountain.h"
 #include "gate.h"
 #include "graph.h"
+#include "html_report.h"
 #include "loop.h"
 #include "net.h"
 #include "pricing.h"
 #include "publish.h"
 #include "buildlog.h"
 #include "report.h"
+#include "similar.h"
 #include "util.h"
 #include "validate.h"
 
@@ -33,7 +35,7 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 struct options {
 	int jobs;
 	int keep_going;
-	bool dry_run, frozen, explain, partial, quiet, verbose;
+	bool dry_run, frozen, explain, partial, quiet, verbose, html;
 	const char *tool;
 	const char *cache_dir;
 	const char *report_path;
@@ -74,6 +76,7 @@ static void usage(FILE *f)
 	      "  -n                   dry run: list the stale steps with estimated tokens and cost; run nothing\n"
 	      "  -d explain           say why each step runs\n"
 	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory)\n"
+	      "  --html               also write the report page NAME.analysis.html beside the archive\n"
 	      "  --partial            write the archive even when some step failed (the manifest says so)\n"
 	      "  --frozen             never call a provider: finish when all is cached, else list the stale steps, exit 1\n"
 	      "  --cache DIR          cache directory (default $SCRIPTBUILD_CACHE, $XDG_CACHE_HOME/scriptbuild,\n"
@@ -92,6 +95,7 @@ static void usage(FILE *f)
 	      "  -h, -V               help, version\n"
 	      "\n"
 	      "tools (-t): parse SCRIPT | stats | verify [--repair] | gc --max-size SIZE | verify-archive FILE\n"
+	      "            report ARCHIVE [-o FILE.html] | similar ARCHIVE SCENE [-n K]\n"
 	      "exit: 0 all steps done, 1 some step failed, 2 usage or input error\n",
 	      f);
 }
@@ -124,7 +128,7 @@ static int parse_seconds(const char *flag, const char *s, long *ms)
 enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
-	OPT_CORRECTIONS, OPT_REPAIR
+	OPT_CORRECTIONS, OPT_REPAIR, OPT_HTML
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -148,6 +152,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
 		{"corrections", required_argument, NULL, OPT_CORRECTIONS},
 		{"repair", no_argument, NULL, OPT_REPAIR},
+		{"html", no_argument, NULL, OPT_HTML},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -271,6 +276,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_REPAIR:
 			o->repair = true;
+			break;
+		case OPT_HTML:
+			o->html = true;
 			break;
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
@@ -550,6 +558,94 @@ static int tool_verify_archive(const struct options *o)
 	return EXIT_OK;
 }
 
+/* Writes the report page of the archive at archive to html (NULL: beside the archive); 0, or -1 after saying why. */
+static int write_html(const char *archive, const char *html, bool quiet)
+{
+	char err[1024];
+	char *path = html ? xstrdup(html) : html_report_path_for(archive);
+	if (!path)
+		out_of_memory();
+	int rc = html_report_write(archive, path, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "scriptbuild: report: %s\n", err);
+	else if (!quiet)
+		fprintf(stderr, "scriptbuild: wrote %s\n", path);
+	free(path);
+	return rc;
+}
+
+static int tool_report(const struct options *o)
+{
+	if (!o->script || o->ntargets) {
+		fputs("scriptbuild: usage: scriptbuild -t report ARCHIVE [-o FILE.html]\n", stderr);
+		return EXIT_USAGE;
+	}
+	return write_html(o->script, o->output_path, o->quiet) < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+/* -t similar ARCHIVE SCENE [-n K]: its own arguments, since -n means K here and a dry run elsewhere. */
+static int tool_similar(int argc, char **argv)
+{
+	long k = 5, scene;
+	const char *args[2];
+	int nargs = 0, c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "t:n:")) != -1) {
+		if (c == 'n' && parse_count("-n", optarg, 1, 100000, &k) == 0)
+			continue;
+		if (c != 't')
+			return EXIT_USAGE;
+	}
+	for (; optind < argc; optind++)
+		if (nargs < 2)
+			args[nargs++] = argv[optind];
+		else
+			nargs = 3;
+	if (nargs != 2) {
+		fputs("scriptbuild: usage: scriptbuild -t similar ARCHIVE SCENE [-n K]\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_count("SCENE", args[1], 0, INT_MAX, &scene) < 0)
+		return EXIT_USAGE;
+	struct analysis *a;
+	char err[1024];
+	if (analysis_read_archive(args[0], &a, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scriptbuild: %s: %s\n", args[0], err);
+		return EXIT_FAILED;
+	}
+	size_t row;
+	int rc = EXIT_OK;
+	if (similar_row_of(a, scene, &row) < 0) {
+		fprintf(stderr, "scriptbuild: %s: no scene %ld (it has %zu scenes)\n", args[0], scene, a->nscenes);
+		rc = EXIT_USAGE;
+	} else if (a->has_embedding && !a->has_embedding[row]) {
+		fprintf(stderr, "scriptbuild: %s: scene %ld has no embedding (a partial archive); rebuild it\n", args[0],
+		        scene);
+		rc = EXIT_FAILED;
+	} else {
+		struct similar_hit *hits = xcalloc((size_t)k, sizeof *hits);
+		size_t n = similar_scenes(a, row, (size_t)k, hits);
+		for (size_t i = 0; i < n; i++)
+			printf("%d\t%.4f\t%s\n", a->scenes[hits[i].row].index, hits[i].cosine, a->scenes[hits[i].row].heading);
+		free(hits);
+	}
+	analysis_free(a);
+	return rc;
+}
+
+/* 1 when the arguments ask for -t similar. */
+static int wants_similar(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if ((strcmp(argv[i], "-t") == 0 && i + 1 < argc && strcmp(argv[i + 1], "similar") == 0) ||
+		    strcmp(argv[i], "-tsimilar") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- the build ------------------------------------------------------------------------------------------------- */
 
 static char *script_name_of(const char *path)
@@ -780,6 +876,8 @@ static int publish(struct session *s, int exit_code)
 			        s->archive_path);
 		break;
 	}
+	if (o->html && write_html(s->archive_path, NULL, o->quiet) < 0)
+		return EXIT_FAILED;
 	return exit_code;
 }
 
@@ -845,6 +943,8 @@ int main(int argc, char **argv)
 	/* A file-size limit must surface as a write error we can report, not kill us half-way. */
 	signal(SIGXFSZ, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	if (wants_similar(argc, argv))
+		return tool_similar(argc, argv);
 	if (parse_args(argc, argv, &o) < 0)
 		return EXIT_USAGE;
 	if (o.tool) {
@@ -854,7 +954,10 @@ int main(int argc, char **argv)
 			return tool_cache(&o);
 		if (strcmp(o.tool, "verify-archive") == 0)
 			return tool_verify_archive(&o);
-		fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive)\n", o.tool);
+		if (strcmp(o.tool, "report") == 0)
+			return tool_report(&o);
+		fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive, report, similar)\n",
+		        o.tool);
 		return EXIT_USAGE;
 	}
 	return build(&o);
