@@ -5,8 +5,8 @@
 
 #include "html_page.h"
 
-#define STRIP_WIDTH 1000.0
-#define LABEL_WIDTH 170
+#define STRIP_WIDTH 1090.0
+#define LABEL_MAX_BYTES 30 /* longer names are cut (the tooltip has them whole) */
 #define MAP_WIDTH 760.0
 #define MAP_HEIGHT 480.0
 #define MAP_MARGIN 28.0
@@ -44,6 +44,37 @@ static void legend(struct page *p, bool light)
 	fprintf(p->f, "<span class=\"sw\" style=\"background:%s\"></span>unknown</div>\n", place_colour(PLACE_UNKNOWN));
 }
 
+/* The width the name labels need: about 7 px a capital at 11 px, from 90 to 220. */
+static int label_width(const struct analysis *a)
+{
+	size_t longest = 0;
+	for (size_t i = 0; i < a->nsheets; i++) {
+		size_t n = strlen(a->sheets[i].character);
+		longest = n > longest ? n : longest;
+	}
+	longest = longest > LABEL_MAX_BYTES ? LABEL_MAX_BYTES + 1 : longest;
+	int w = 16 + 7 * (int)longest;
+	return w < 90 ? 90 : w > 230 ? 230 : w;
+}
+
+/* A name as a label: cut after LABEL_MAX_BYTES on a character boundary, with an ellipsis. */
+static void label_text(FILE *f, const char *name)
+{
+	size_t n = strlen(name);
+	if (n <= LABEL_MAX_BYTES) {
+		html_text(f, name);
+		return;
+	}
+	n = LABEL_MAX_BYTES;
+	while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+		n--;
+	char cut[LABEL_MAX_BYTES + 1];
+	memcpy(cut, name, n);
+	cut[n] = '\0';
+	html_text(f, cut);
+	fputs("&#8230;", f);
+}
+
 void html_chart_strip(struct page *p)
 {
 	const struct analysis *a = p->a;
@@ -54,8 +85,8 @@ void html_chart_strip(struct page *p)
 	fprintf(f, "<figure><figcaption>Scene strip: one bar per scene in story order, %s; top INT/EXT, bottom "
 	           "DAY/NIGHT</figcaption>\n",
 	        p->lengths_known ? "width by page length" : "equal widths (the archive carries no page lengths)");
-	fputs("<svg id=\"scene-strip\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"1000\" height=\"74\" "
-	      "viewBox=\"0 0 1000 74\" role=\"img\" aria-label=\"scene strip\">\n", f);
+	fputs("<svg id=\"scene-strip\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"1090\" height=\"74\" "
+	      "viewBox=\"0 0 1090 74\" role=\"img\" aria-label=\"scene strip\">\n", f);
 	double x = 0;
 	for (size_t i = 0; i < a->nscenes && total > 0; i++) {
 		double w = STRIP_WIDTH * (p->lengths_known ? p->facts[i].eighths : 1) / total;
@@ -98,10 +129,11 @@ void html_chart_presence(struct page *p)
 	const struct analysis *a = p->a;
 	FILE *f = p->f;
 	size_t ns = a->nscenes, nc = a->nsheets;
-	double cw = ns ? 820.0 / (double)ns : 20;
-	cw = cw > 22 ? 22 : cw < 3 ? 3 : cw;
+	int label_w = label_width(a);
+	double cw = ns ? 900.0 / (double)ns : 20;
+	cw = cw > 40 ? 40 : cw < 3 ? 3 : cw;
 	int rh = 16, top = 22;
-	double width = LABEL_WIDTH + cw * (double)ns + 10;
+	double width = label_w + cw * (double)ns + 10;
 	int height = top + rh * (int)nc + 6;
 	size_t every = ns <= 30 ? 1 : ns <= 100 ? 5 : 10;
 	fputs("<figure><figcaption>Who speaks where: scenes across, characters down (most dialogue first)</figcaption>\n", f);
@@ -110,9 +142,9 @@ void html_chart_presence(struct page *p)
 	           "font-size=\"11\">\n",
 	        width, height, width, height);
 	for (size_t s = 0; s < ns; s++)
-		if (s % every == 0 || s + 1 == ns)
+		if (s % every == 0 || (s + 1 == ns && s % every > every / 2))
 			fprintf(f, "<text x=\"%.1f\" y=\"14\" fill=\"#667085\" text-anchor=\"middle\">%d</text>\n",
-			        LABEL_WIDTH + cw * ((double)s + 0.5), a->scenes[s].index);
+			        label_w + cw * ((double)s + 0.5), a->scenes[s].index);
 	for (size_t r = 0; r < nc; r++) {
 		size_t c = p->by_words[r];
 		const struct analysis_sheet *sh = &a->sheets[c];
@@ -120,9 +152,11 @@ void html_chart_presence(struct page *p)
 		if (r % 2 == 0)
 			fprintf(f, "<rect x=\"0\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#f2f4f7\"/>\n", y, width, rh);
 		fprintf(f, "<a href=\"#char-%zu\"><text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#2f5d8a\">", c + 1,
-		        LABEL_WIDTH - 8, y + 12);
+		        label_w - 8, y + 12);
+		label_text(f, sh->character);
+		fputs("<title>", f);
 		html_text(f, sh->character);
-		fputs("</text></a>\n", f);
+		fputs("</title></text></a>\n", f);
 		for (size_t s = 0; s < ns; s++) {
 			const struct analysis_scene *sc = &a->scenes[s];
 			bool here = false;
@@ -132,7 +166,7 @@ void html_chart_presence(struct page *p)
 				continue;
 			fprintf(f, "<a href=\"#scene-%d\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" rx=\"1.5\" "
 			           "fill=\"%s\"><title>",
-			        sc->index, LABEL_WIDTH + cw * (double)s + 0.5, y + 2, cw - 1 > 1 ? cw - 1 : 1, rh - 4,
+			        sc->index, label_w + cw * (double)s + 0.5, y + 2, cw - 1 > 1 ? cw - 1 : 1, rh - 4,
 			        place_colour(p->facts[s].place));
 			html_text(f, sh->character);
 			fprintf(f, " in scene %d: ", sc->index);
@@ -150,7 +184,7 @@ void html_chart_share(struct page *p)
 	const struct analysis *a = p->a;
 	FILE *f = p->f;
 	long total = 0;
-	int most = 0;
+	int most = 0, label_w = label_width(a);
 	size_t shown = 0;
 	for (size_t i = 0; i < a->nsheets; i++) {
 		total += a->sheets[i].words;
@@ -160,24 +194,25 @@ void html_chart_share(struct page *p)
 	int rh = 18, height = rh * (int)shown + 8;
 	fputs("<figure><figcaption>Dialogue share: each character's spoken words as a part of all dialogue</figcaption>\n",
 	      f);
-	fprintf(f, "<svg id=\"dialogue-share\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"860\" "
-	           "height=\"%d\" viewBox=\"0 0 860 %d\" role=\"img\" aria-label=\"dialogue share\" font-size=\"11\">\n",
+	fprintf(f, "<svg id=\"dialogue-share\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" "
+	           "height=\"%d\" viewBox=\"0 0 900 %d\" role=\"img\" aria-label=\"dialogue share\" font-size=\"11\">\n",
 	        height, height);
 	for (size_t r = 0, y = 4; r < a->nsheets; r++) {
 		size_t c = p->by_words[r];
 		const struct analysis_sheet *sh = &a->sheets[c];
 		if (sh->words <= 0 || total <= 0)
 			continue;
-		double w = 600.0 * sh->words / (double)most, share = 100.0 * sh->words / (double)total;
+		double w = (double)(900 - 120 - label_w) * sh->words / (double)most;
+		double share = 100.0 * sh->words / (double)total;
 		fprintf(f, "<a href=\"#char-%zu\"><text x=\"%d\" y=\"%zu\" text-anchor=\"end\" fill=\"#2f5d8a\">", c + 1,
-		        LABEL_WIDTH - 8, y + 12);
-		html_text(f, sh->character);
+		        label_w - 8, y + 12);
+		label_text(f, sh->character);
 		fprintf(f, "</text><rect x=\"%d\" y=\"%zu\" width=\"%.1f\" height=\"%d\" rx=\"2\" fill=\"#2f5d8a\"><title>",
-		        LABEL_WIDTH, y + 2, w < 1 ? 1 : w, rh - 5);
+		        label_w, y + 2, w < 1 ? 1 : w, rh - 5);
 		html_text(f, sh->character);
 		fprintf(f, ": %d words, %.1f%%</title></rect></a><text x=\"%.1f\" y=\"%zu\" fill=\"#1d2330\">%.1f%% "
 		           "&#183; %d words</text>\n",
-		        sh->words, share, LABEL_WIDTH + (w < 1 ? 1 : w) + 6, y + 12, share, sh->words);
+		        sh->words, share, label_w + (w < 1 ? 1 : w) + 6, y + 12, share, sh->words);
 		y += (size_t)rh;
 	}
 	if (!shown)

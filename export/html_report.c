@@ -289,9 +289,9 @@ static void write_overview(struct page *p)
 	fputs("scriptbuild ", f);
 	html_text(f, a->tool_version);
 	fputs("</dd></div>\n", f);
-	fact(p, "Script digest");
+	fputs("<div class=\"wide\"><dt>Script digest</dt><dd>", f);
 	fprintf(f, "<span class=\"digest\">xxh3-128:%s</span></dd></div>\n", a->script_digest);
-	fact(p, "Archive digest");
+	fputs("<div class=\"wide\"><dt>Archive digest</dt><dd>", f);
 	fprintf(f, "<span class=\"digest\" id=\"archive-digest\">xxh3-128:");
 	html_text(f, p->archive_hex);
 	fputs("</span></dd></div>\n</dl>\n", f);
@@ -409,7 +409,10 @@ static void write_scene_card(struct page *p, size_t row)
 		html_text(f, s->number);
 	}
 	fprintf(f, " line %d &#183; ", s->line);
-	html_eighths(f, p->facts[row].eighths);
+	if (p->facts[row].eighths > 0)
+		html_eighths(f, p->facts[row].eighths);
+	else
+		fputs("length unknown", f);
 	fputs(" &#183; cast: ", f);
 	for (size_t c = 0; c < s->ncharacters; c++) {
 		fputs(c ? ", " : "", f);

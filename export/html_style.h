@@ -25,7 +25,7 @@
 ".panel{background:var(--paper);border:1px solid var(--line);border-radius:8px;padding:16px 18px}\n" \
 ".facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:10px 24px;margin:0}\n" \
 ".facts div{min-width:0}.facts dt{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}\n" \
-".facts dd{margin:0;overflow-wrap:anywhere}\n" \
+".facts dd{margin:0;overflow-wrap:anywhere}.facts .wide{grid-column:span 2}\n" \
 ".digest{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}\n" \
 ".synopsis{margin:14px 0 0;max-width:900px}\n" \
 ".missing{color:#9a3412;background:#fff7ed;border:1px dashed #f59e0b;border-radius:6px;padding:6px 10px}\n" \
