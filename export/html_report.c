@@ -359,12 +359,18 @@ static void write_outline(struct page *p)
 		html_text(f, html_json_string(act, "title"));
 		scene_range(p, cJSON_GetObjectItemCaseSensitive(act, "scenes"));
 		fputs("</h3>\n", f);
-		const cJSON *seq;
-		cJSON_ArrayForEach(seq, cJSON_GetObjectItemCaseSensitive(act, "sequences")) {
-			fputs("<div class=\"seq\"><h4>", f);
-			html_text(f, html_json_string(seq, "title"));
-			scene_range(p, cJSON_GetObjectItemCaseSensitive(seq, "scenes"));
-			fputs("</h4>\n", f);
+		const cJSON *seq, *seqs = cJSON_GetObjectItemCaseSensitive(act, "sequences");
+		cJSON_ArrayForEach(seq, seqs) {
+			const char *st = html_json_string(seq, "title"), *at = html_json_string(act, "title");
+			/* A sequence that only repeats its act (one per act, same title) adds a heading and nothing else. */
+			bool echo = cJSON_GetArraySize(seqs) == 1 && st && at && strcmp(st, at) == 0;
+			fputs("<div class=\"seq\">", f);
+			if (!echo) {
+				fputs("<h4>", f);
+				html_text(f, st);
+				scene_range(p, cJSON_GetObjectItemCaseSensitive(seq, "scenes"));
+				fputs("</h4>\n", f);
+			}
 			write_beats(p, seq);
 			fputs("</div>\n", f);
 		}
@@ -469,17 +475,18 @@ static void write_scenes(struct page *p)
 	fputs("</div>\n</section>\n", p->f);
 }
 
-/* The scene a key line is spoken in: its anchor when the sheet gives one ({"text", "scene"} items, or a parallel
- * "key_line_anchors" list), else the one scene of the character whose summary quotes it as its key line; -1. */
-static long key_line_scene(struct page *p, size_t sheet_row, const cJSON *item, int i, const char **text)
+/* The scene a key line is spoken in: its anchor when the archive gives one (an item {"text", "scene", "line"}, *line
+ * set too), else the scene of the character whose summary quotes it as its key line; -1 when neither says. */
+static long key_line_scene(struct page *p, size_t sheet_row, const cJSON *item, const char **text, int *line)
 {
-	const cJSON *sheet = p->sheet[sheet_row];
 	*text = cJSON_IsString(item) ? item->valuestring : html_json_string(item, "text");
-	const cJSON *anchor = cJSON_IsObject(item) ? item
-	                                           : cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(sheet, "key_line_anchors"), i);
-	const cJSON *scene = cJSON_GetObjectItemCaseSensitive(anchor, "scene");
-	if (cJSON_IsNumber(scene))
+	*line = 0;
+	const cJSON *scene = cJSON_GetObjectItemCaseSensitive(item, "scene");
+	const cJSON *at = cJSON_GetObjectItemCaseSensitive(item, "line");
+	if (cJSON_IsNumber(scene)) {
+		*line = cJSON_IsNumber(at) ? (int)at->valuedouble : 0;
 		return html_scene_row(p, (long)scene->valuedouble);
+	}
 	if (!*text)
 		return -1;
 	const struct analysis_sheet *sh = &p->a->sheets[sheet_row];
@@ -526,16 +533,20 @@ static void write_sheet(struct page *p, size_t row, long total_words)
 			scene_link(p, (size_t)sr);
 		}
 		fputs(n ? "</dd>\n</dl>\n" : "<span class=\"none\">&#8212;</span></dd>\n</dl>\n", f);
-		int i = 0;
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "key_lines")) {
 			const char *text;
-			long sr = key_line_scene(p, row, it, i++, &text);
+			int line;
+			long sr = key_line_scene(p, row, it, &text, &line);
 			if (!text)
 				continue;
 			fputs("<blockquote class=\"key-line\">", f);
 			html_text(f, text);
-			if (sr >= 0)
-				fprintf(f, " <a href=\"#scene-%d\">(scene %d)</a>", p->a->scenes[sr].index, p->a->scenes[sr].index);
+			if (sr >= 0) {
+				fprintf(f, " <a href=\"#scene-%d\">(scene %d", p->a->scenes[sr].index, p->a->scenes[sr].index);
+				if (line > 0)
+					fprintf(f, ", line %d", line);
+				fputs(")</a>", f);
+			}
 			fputs("</blockquote>\n", f);
 		}
 		const cJSON *rels = cJSON_GetObjectItemCaseSensitive(o, "relationships");

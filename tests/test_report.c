@@ -169,6 +169,28 @@ static void test_page_partial_says_what_is_missing(void **state)
 	analysis_free(a);
 }
 
+/* Key lines link to where they are spoken: by their anchor ({"text", "scene", "line"}), or by the scene whose
+ * summary quotes them; a line nothing places stays unlinked. */
+static void test_key_lines_link_to_their_scene(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	free(a->sheets[0].json);
+	a->sheets[0].json = sample_strdup("{\"description\": \"The keeper.\", \"key_lines\": [{\"text\": \"Keep it lit.\", "
+	                                  "\"scene\": 2, \"line\": 15}, {\"text\": \"Gone.\", \"scene\": null, \"line\": null}, "
+	                                  "\"The sea <takes> what it wants.\", \"Never said.\"]}");
+	free(a->summaries[2]);
+	a->summaries[2] = sample_strdup("{\"summary\": \"Night.\", \"key_line\": \"The sea <takes> what it wants.\", "
+	                                "\"key_speaker\": \"MARGIT\"}");
+	char *page = render(a);
+	assert_non_null(strstr(page, "Keep it lit. <a href=\"#scene-2\">(scene 2, line 15)</a></blockquote>"));
+	assert_non_null(strstr(page, "The sea &lt;takes&gt; what it wants. <a href=\"#scene-3\">(scene 3)</a></blockquote>"));
+	assert_non_null(strstr(page, "<blockquote class=\"key-line\">Gone.</blockquote>"));
+	assert_non_null(strstr(page, "<blockquote class=\"key-line\">Never said.</blockquote>"));
+	free(page);
+	analysis_free(a);
+}
+
 static void test_page_path(void **state)
 {
 	(void)state;
@@ -189,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_page_complete_and_reproducible),
 		cmocka_unit_test(test_page_partial_says_what_is_missing),
+		cmocka_unit_test(test_key_lines_link_to_their_scene),
 		cmocka_unit_test(test_page_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
