@@ -847,7 +847,8 @@ static int publish(struct session *s, int exit_code)
 		return exit_code;
 	if (o->ntargets > 0 && !o->output_path && !o->partial) {
 		if (!o->quiet)
-			fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
+			fprintf(stderr, "scriptbuild: targets given: no archive written%s (use -o FILE for a partial one)\n",
+			        o->html ? " and no report page" : "");
 		return exit_code;
 	}
 	char *name = script_name_of(o->script);
