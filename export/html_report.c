@@ -84,15 +84,33 @@ static void derive_facts(struct page *p)
 	}
 }
 
-static const struct page *words_order_page;
+struct ranked {
+	int words;
+	size_t row;
+};
 
 static int by_words_desc(const void *x, const void *y)
 {
-	size_t i = *(const size_t *)x, j = *(const size_t *)y;
-	int wi = words_order_page->a->sheets[i].words, wj = words_order_page->a->sheets[j].words;
-	if (wi != wj)
-		return wi > wj ? -1 : 1;
-	return i < j ? -1 : i > j;
+	const struct ranked *i = x, *j = y;
+	if (i->words != j->words)
+		return i->words > j->words ? -1 : 1;
+	return i->row < j->row ? -1 : i->row > j->row;
+}
+
+/* p->by_words: sheet rows by dialogue words, most first, ties in archive order; 0, or -1 when out of memory. */
+static int rank_by_words(struct page *p)
+{
+	size_t n = p->a->nsheets;
+	struct ranked *r = calloc(n ? n : 1, sizeof *r);
+	if (!r)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		r[i] = (struct ranked){p->a->sheets[i].words, i};
+	qsort(r, n, sizeof *r, by_words_desc);
+	for (size_t i = 0; i < n; i++)
+		p->by_words[i] = r[i].row;
+	free(r);
+	return 0;
 }
 
 /* Parses every step output once; a text the reader accepted always parses, so NULL here means missing. */
@@ -115,14 +133,11 @@ static int page_open(struct page *p, const struct analysis *a, const char *archi
 			return -1;
 	if (a->outline && !(p->outline = cJSON_Parse(a->outline)))
 		return -1;
-	for (size_t i = 0; i < a->nsheets; i++) {
+	for (size_t i = 0; i < a->nsheets; i++)
 		if (a->sheets[i].json && !(p->sheet[i] = cJSON_Parse(a->sheets[i].json)))
 			return -1;
-		p->by_words[i] = i;
-	}
-	words_order_page = p;
-	qsort(p->by_words, a->nsheets, sizeof *p->by_words, by_words_desc);
-	words_order_page = NULL;
+	if (rank_by_words(p) < 0)
+		return -1;
 	derive_facts(p);
 	enum pca_status ps = a->embeddings && a->dims
 	                         ? pca_project2(a->embeddings, a->nscenes, a->dims, a->has_embedding, p->map_xy,
