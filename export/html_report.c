@@ -286,7 +286,8 @@ static void write_overview(struct page *p)
 		fputs("<span class=\"none\">unknown (the archive carries no page lengths)</span></dd></div>\n", f);
 	fact(p, "Runtime");
 	if (p->lengths_known)
-		fprintf(f, "about %d minutes (a minute a page)</dd></div>\n", (eighths + 4) / 8);
+		fprintf(f, "about %d minute%s (a minute a page)</dd></div>\n", (eighths + 4) / 8,
+		        (eighths + 4) / 8 == 1 ? "" : "s");
 	else
 		fputs("<span class=\"none\">unknown</span></dd></div>\n", f);
 	for (int k = 0; k < ANALYSIS_KINDS; k++) {
@@ -370,10 +371,11 @@ static void write_outline(struct page *p)
 		fputs("<p class=\"none\">The outline has no acts.</p>\n", f);
 	const cJSON *act;
 	cJSON_ArrayForEach(act, acts) {
-		fputs("<div class=\"act\"><h3>", f);
+		/* <details> folds a long act away without a line of script. */
+		fputs("<details class=\"act\" open><summary><h3>", f);
 		html_text(f, html_json_string(act, "title"));
 		scene_range(p, cJSON_GetObjectItemCaseSensitive(act, "scenes"));
-		fputs("</h3>\n", f);
+		fputs("</h3></summary>\n", f);
 		const cJSON *seq, *seqs = cJSON_GetObjectItemCaseSensitive(act, "sequences");
 		cJSON_ArrayForEach(seq, seqs) {
 			const char *st = html_json_string(seq, "title"), *at = html_json_string(act, "title");
@@ -389,7 +391,7 @@ static void write_outline(struct page *p)
 			write_beats(p, seq);
 			fputs("</div>\n", f);
 		}
-		fputs("</div>\n", f);
+		fputs("</details>\n", f);
 	}
 	fputs("</div>\n</section>\n", f);
 }

@@ -30,7 +30,7 @@
 ".synopsis{margin:14px 0 0;max-width:900px}\n" \
 ".missing{color:#9a3412;background:#fff7ed;border:1px dashed #f59e0b;border-radius:6px;padding:6px 10px}\n" \
 ".none{color:var(--muted)}\n" \
-".act{margin-bottom:14px}.act>h3{font:700 17px Georgia,serif}\n" \
+".act{margin-bottom:14px}.act summary{cursor:pointer}.act summary h3{display:inline;font:700 17px Georgia,serif}\n" \
 ".seq{margin:8px 0 0 14px;padding-left:12px;border-left:3px solid var(--line)}\n" \
 ".seq h4{margin:0;font-size:14px}.beats{margin:4px 0 0;padding-left:20px}.beats li{margin:2px 0}\n" \
 ".range{color:var(--muted);font-size:13px;margin-left:6px}\n" \
