@@ -593,8 +593,10 @@ static int tool_similar(int argc, char **argv)
 	while ((c = getopt(argc, argv, "t:n:")) != -1) {
 		if (c == 'n' && parse_count("-n", optarg, 1, 100000, &k) == 0)
 			continue;
-		if (c != 't')
+		if (c != 't') {
+			fputs("scriptbuild: usage: scriptbuild -t similar ARCHIVE SCENE [-n K]\n", stderr);
 			return EXIT_USAGE;
+		}
 	}
 	for (; optind < argc; optind++)
 		if (nargs < 2)
