@@ -1,9 +1,11 @@
 #!/bin/sh
 # t_report.sh - the HTML report, checked in a real browser: headless Chromium loads the pages from disk and dumps
-# their DOM; tool_domcheck counts what the DOM holds. Three browser launches: the demo script, hostile text, Big Fish.
+# their DOM; tool_domcheck counts what the DOM holds. Three browser launches (the demo script, hostile text, Big
+# Fish), started as soon as each page exists and run alongside the checks that need no browser.
 set -u
 T=$(mktemp -d /tmp/t_report.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+# A failed check stops the browsers still running (timeout passes the signal on) before their folder goes.
+trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$T"' EXIT
 fail() {
 	echo "FAIL: $*"
 	exit 1
@@ -66,9 +68,15 @@ sleep 1
 "$SB" -q -t report "$T/b/harbor.analysis.tar.zst" -o "$T/later.html" || fail "-t report harbor, later"
 cmp "$T/again.html" "$T/later.html" || fail "the report changed with time or directory"
 ! grep -q 'url(\|@import\|src=' "$T/again.html" || fail "the page refers to something outside itself"
-browse harbor "$T/a/harbor.analysis.html" --text "My father says a harbor is a promise."
-check_page harbor "$T/a/harbor.analysis.tar.zst"
-grep -q '^text [1-9][0-9]* My father says a harbor is a promise.' "$T/harbor.check" || fail "harbor: a key line is not shown"
+browse harbor "$T/a/harbor.analysis.html" --text "My father says a harbor is a promise." &
+harbor_browser=$!
+
+# --- hostile text: shown as text, no element injected (checked below) -----------------------------------------------
+"$SB" -q -o "$T/hostile.analysis.tar.zst" --html "$TOP/fixtures/report/hostile.fountain" || fail "build hostile"
+browse hostile "$T/hostile.analysis.html" --text "<script>document.title='PWNED'</script>" \
+	--text "</style><img src=x onerror=\"document.title='PWNED'\">" --text 'She said "onload=alert(1)" and meant it.' \
+	--text "<svg onload=alert(3)></svg> is just text here." --text "INT. <B>MARKUP</B> ROOM - NIGHT" &
+hostile_browser=$!
 
 # --- -t similar: K lines, best first, never the scene itself; refusals ------------------------------------------------
 "$SB" -t similar "$T/a/harbor.analysis.tar.zst" 4 -n 3 >"$T/similar" || fail "-t similar"
@@ -97,11 +105,27 @@ done
 "$SB" -t report "$T/nothing.analysis.tar.zst" 2>"$T/err"
 [ $? -eq 1 ] && grep -q 'nothing.analysis.tar.zst' "$T/err" || fail "-t report on a missing archive"
 
-# --- hostile text: shown as text, no element injected ----------------------------------------------------------------
-"$SB" -q -o "$T/hostile.analysis.tar.zst" --html "$TOP/fixtures/report/hostile.fountain" || fail "build hostile"
-browse hostile "$T/hostile.analysis.html" --text "<script>document.title='PWNED'</script>" \
-	--text "</style><img src=x onerror=\"document.title='PWNED'\">" --text 'She said "onload=alert(1)" and meant it.' \
-	--text "<svg onload=alert(3)></svg> is just text here." --text "INT. <B>MARKUP</B> ROOM - NIGHT"
+# --- Big Fish (builtin provider) -----------------------------------------------------------------------------------
+# The corpus sits beside the checkout (../shared), or beside the worktrees' folder when this is a git worktree.
+BIGFISH="$TOP/../shared/corpus/Big-Fish.fountain"
+[ -f "$BIGFISH" ] || BIGFISH="$TOP/../../shared/corpus/Big-Fish.fountain"
+if [ -f "$BIGFISH" ]; then
+	(cd "$T" && "$SB" -q "$BIGFISH") || fail "build Big Fish"
+	t0=$(date +%s%N)
+	"$SB" -q -t report "$T/Big-Fish.analysis.tar.zst" || fail "-t report Big Fish"
+	t1=$(date +%s%N)
+	echo "Big Fish report: $(((t1 - t0) / 1000000)) ms (this build: $(basename "$(dirname "$SB")"))"
+	browse bigfish "$T/Big-Fish.analysis.html" &
+	bigfish_browser=$!
+else
+	echo "note: $BIGFISH is absent: the Big Fish part is skipped"
+fi
+
+# --- what the browsers saw ---------------------------------------------------------------------------------------
+wait "$harbor_browser" || fail "the browser on the demo page"
+check_page harbor "$T/a/harbor.analysis.tar.zst"
+grep -q '^text [1-9][0-9]* My father says a harbor is a promise.' "$T/harbor.check" || fail "harbor: a key line is not shown"
+wait "$hostile_browser" || fail "the browser on the hostile page"
 check_page hostile "$T/hostile.analysis.tar.zst"
 for tag in img b i iframe textarea; do
 	! grep -q "^element $tag " "$T/hostile.check" || fail "hostile: a <$tag> element was injected"
@@ -116,19 +140,8 @@ for s in "<script>document.title='PWNED'</script>" "</style><img src=x onerror=\
 		fail "hostile: the page does not show '$s' as text"
 done
 
-# --- Big Fish (builtin provider) -----------------------------------------------------------------------------------
-# The corpus sits beside the checkout (../shared), or beside the worktrees' folder when this is a git worktree.
-BIGFISH="$TOP/../shared/corpus/Big-Fish.fountain"
-[ -f "$BIGFISH" ] || BIGFISH="$TOP/../../shared/corpus/Big-Fish.fountain"
-if [ -f "$BIGFISH" ]; then
-	(cd "$T" && "$SB" -q "$BIGFISH") || fail "build Big Fish"
-	t0=$(date +%s%N)
-	"$SB" -q -t report "$T/Big-Fish.analysis.tar.zst" || fail "-t report Big Fish"
-	t1=$(date +%s%N)
-	echo "Big Fish report: $(((t1 - t0) / 1000000)) ms (this build: $(basename "$(dirname "$SB")"))"
-	browse bigfish "$T/Big-Fish.analysis.html"
+if [ -n "${bigfish_browser:-}" ]; then
+	wait "$bigfish_browser" || fail "the browser on the Big Fish page"
 	check_page bigfish "$T/Big-Fish.analysis.tar.zst"
-else
-	echo "note: $BIGFISH is absent: the Big Fish part is skipped"
 fi
 echo "t_report: ok"
