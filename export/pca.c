@@ -52,7 +52,8 @@ static double leading_component(const double *xc, size_t n, size_t d, const doub
                                 double *w)
 {
 	for (size_t j = 0; j < d; j++)
-		v[j] = 1.0 + (double)(j % 7) * 0.1 + (double)j * 1e-3; /* fixed, and unlikely to be orthogonal to anything */
+		v[j] = 1.0 + (double)(j % 7) * 0.1 +
+		       (double)j * 1e-3; /* fixed, and unlikely to be orthogonal to anything */
 	if (prev)
 		orthogonalise(v, prev, d);
 	double len = norm(v, d), lambda = 0;

@@ -46,7 +46,7 @@ size_t similar_scenes(const struct analysis *a, size_t row, size_t k, struct sim
 			found++;
 		for (size_t m = found - 1; m > at; m--)
 			hits[m] = hits[m - 1];
-		hits[at] = (struct similar_hit){i, c};
+		hits[at] = (struct similar_hit){ i, c };
 	}
 	return found;
 }

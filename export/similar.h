@@ -7,7 +7,7 @@
 #include "analysis.h"
 
 struct similar_hit {
-	size_t row;                  /* 0-based row of a->scenes */
+	size_t row; /* 0-based row of a->scenes */
 	double cosine;
 };
 

@@ -62,8 +62,8 @@ static void count(struct counter *c, size_t *n, size_t max, const char *name, si
 /* Appends the decoded text of s[0..n) (the few references the serialiser writes) to out. */
 static size_t decode(const char *s, size_t n, char *out)
 {
-	static const char *const refs[][2] = {{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}, {"&quot;", "\""},
-	                                      {"&#39;", "'"}, {"&nbsp;", " "}};
+	static const char *const refs[][2] = { { "&lt;", "<" },    { "&gt;", ">" },  { "&amp;", "&" },
+		                               { "&quot;", "\"" }, { "&#39;", "'" }, { "&nbsp;", " " } };
 	size_t o = 0;
 	for (size_t i = 0; i < n;) {
 		size_t r = 0;
@@ -111,7 +111,8 @@ static size_t scan_attributes(const char *s, size_t i, size_t n, int is_svg, cha
 		}
 		if (alen > 2 && strncasecmp(s + a, "on", 2) == 0)
 			handlers++;
-		if ((alen == 3 && strncasecmp(s + a, "src", 3) == 0) || (alen == 4 && strncasecmp(s + a, "href", 4) == 0) ||
+		if ((alen == 3 && strncasecmp(s + a, "src", 3) == 0) ||
+		    (alen == 4 && strncasecmp(s + a, "href", 4) == 0) ||
 		    (alen == 10 && strncasecmp(s + a, "xlink:href", 10) == 0))
 			if (!(vlen > 0 && s[v] == '#') && !(vlen >= 5 && strncmp(s + v, "data:", 5) == 0))
 				external++;
