@@ -19,7 +19,7 @@ enum project_status { PROJECT_FOUND, PROJECT_NONE, PROJECT_ERROR };
 
 struct project {
 	char *path;                 /* the file read */
-	char *dir;                  /* its directory: relative paths in it and the build record's names start here */
+	char *dir;                  /* its directory: relative paths in it and the build logs' names start here */
 	char *llm, *embed;          /* "anthropic[:MODEL]", ...; NULL when the file does not say (then: builtin) */
 	char *overrides[PROJECT_MAX_OVERRIDES][2];  /* {"model" | "max-tokens" | "temperature" | "dims" | "prompt",
 	                                               "KIND=VALUE"}: what config_override takes, paths made absolute */
