@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,13 +17,16 @@
 #include "build.h"
 #include "cache.h"
 #include "config.h"
+#include "estimate.h"
 #include "fountain.h"
 #include "gate.h"
 #include "graph.h"
 #include "html_report.h"
 #include "loop.h"
 #include "net.h"
+#include "plan.h"
 #include "pricing.h"
+#include "project.h"
 #include "publish.h"
 #include "buildlog.h"
 #include "report.h"
@@ -38,11 +42,13 @@ struct options {
 	bool dry_run, frozen, explain, partial, quiet, verbose, html;
 	const char *tool;
 	const char *cache_dir;
+	const char *project_path;
 	const char *report_path;
 	const char *output_path;
 	const char *llm_spec, *embed_spec;
 	const char *max_size;
 	size_t embed_batch;
+	double max_cost;          /* USD; 0 = no budget */
 	int retries;
 	int corrections;
 	bool repair;
@@ -58,7 +64,38 @@ struct options {
 struct status {
 	bool tty, verbose, quiet;
 	bool line_open;
+	double started, last_progress;  /* monotonic seconds */
+	double progress_every;          /* seconds between progress lines on a non-terminal stderr */
 };
+
+static double monotonic_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Seconds between progress lines: 10, or $SCRIPTBUILD_PROGRESS_SECONDS (tests use a short one). */
+static double progress_interval(void)
+{
+	const char *v = getenv("SCRIPTBUILD_PROGRESS_SECONDS");
+	char *end;
+	double s = v && *v ? strtod(v, &end) : 10;
+	return v && *v && (*end || s < 0) ? 10 : s;
+}
+
+/* A CI log is not a terminal and shows no status line: a line now and then tells that the run is alive. */
+static void progress_line(struct status *s, const struct build_event *ev)
+{
+	if (s->tty || s->verbose || s->quiet || ev->total == 0)
+		return;
+	double now = monotonic_seconds();
+	if (now - s->last_progress < s->progress_every)
+		return;
+	s->last_progress = now;
+	fprintf(stderr, "scriptbuild: [%zu/%zu] %zu %%, %.0f s, %lu retries\n", ev->finished, ev->total,
+	        ev->finished * 100 / ev->total, now - s->started, ev->retries);
+}
 
 static void usage(FILE *f)
 {
@@ -75,18 +112,23 @@ static void usage(FILE *f)
 	      "  -k N                 keep going until N steps fail (0: never stop; default 1)\n"
 	      "  -n                   dry run: list the stale steps with estimated tokens and cost; run nothing\n"
 	      "  -d explain           say why each step runs\n"
-	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory)\n"
+	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory, or in the\n"
+	      "                       project file's output_dir)\n"
+	      "  -f FILE              project file (default: scriptbuild.json in the script's directory or an ancestor)\n"
 	      "  --html               also write the report page NAME.analysis.html beside the archive\n"
 	      "  --partial            write the archive even when some step failed (the manifest says so)\n"
 	      "  --frozen             never call a provider: finish when all is cached, else list the stale steps, exit 1\n"
 	      "  --cache DIR          cache directory (default $SCRIPTBUILD_CACHE, $XDG_CACHE_HOME/scriptbuild,\n"
 	      "                       ~/.cache/scriptbuild)\n"
-	      "  --report FILE        write the run's counts as JSON\n"
-	      "  --llm SPEC           builtin | anthropic[:MODEL] | openai[:MODEL] (default: anthropic if\n"
-	      "                       ANTHROPIC_API_KEY is set, else builtin)\n"
-	      "  --embed SPEC         builtin[:DIMS] | openai[:MODEL] (default: openai if OPENAI_API_KEY is set)\n"
+	      "  --report FILE        write the run's counts as JSON (with -n: the plan, every stale step's estimate)\n"
+	      "  --max-cost USD       start no step that could take the run's cost past USD; finish what is in flight,\n"
+	      "                       keep it in the cache, exit 1 (a warning at 80 %)\n"
+	      "  --llm SPEC           builtin | anthropic[:MODEL] | openai[:MODEL] (default: the project file's llm; with\n"
+	      "                       no project file anthropic if ANTHROPIC_API_KEY is set, else builtin)\n"
+	      "  --embed SPEC         builtin[:DIMS] | openai[:MODEL] (default: the project file's embed; with no\n"
+	      "                       project file openai if OPENAI_API_KEY is set, else builtin)\n"
 	      "  --embed-batch N      most inputs per embedding request (default 2048; 1 = one per request)\n"
-	      "  --model KIND=M       model for one step kind (summary, outline, sheet, embedding, all)\n"
+	      "  --model KIND=M       model for one step kind (summary, outline, sheet, embedding; all = the LLM kinds)\n"
 	      "  --max-tokens KIND=N  --temperature KIND=T  --dims embedding=N  --prompt KIND=FILE (system prompt)\n"
 	      "  --retries N          retries per request (default 4)\n"
 	      "  --corrections N      correction turns per step after an invalid answer (default 2)\n"
@@ -128,7 +170,8 @@ static int parse_seconds(const char *flag, const char *s, long *ms)
 enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
-	OPT_CORRECTIONS, OPT_REPAIR, OPT_HTML
+	OPT_CORRECTIONS, OPT_REPAIR, OPT_HTML,
+	OPT_MAX_COST
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -153,6 +196,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"corrections", required_argument, NULL, OPT_CORRECTIONS},
 		{"repair", no_argument, NULL, OPT_REPAIR},
 		{"html", no_argument, NULL, OPT_HTML},
+		{"max-cost", required_argument, NULL, OPT_MAX_COST},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -171,7 +215,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->corrections = NET_CORRECTIONS;
 	o->timeout_ms = 300000;
 	o->connect_timeout_ms = 10000;
-	while ((c = getopt_long(argc, argv, "j:k:nd:t:o:qvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:k:nd:t:o:f:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			if (parse_count("-j", optarg, 1, 1024, &v) < 0)
@@ -198,6 +242,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'o':
 			o->output_path = optarg;
+			break;
+		case 'f':
+			o->project_path = optarg;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -280,6 +327,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_HTML:
 			o->html = true;
 			break;
+		case OPT_MAX_COST: {
+			char *end;
+			o->max_cost = strtod(optarg[0] == '$' ? optarg + 1 : optarg, &end);
+			if (end == optarg || *end || !(o->max_cost > 0) || o->max_cost > 1e9) {
+				fprintf(stderr, "scriptbuild: --max-cost %s: want US dollars, more than 0 (e.g. 2.50)\n", optarg);
+				return -1;
+			}
+			break;
+		}
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
 			return -1;
@@ -310,10 +366,14 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 		if (s->quiet)
 			break;
 		if (s->tty) {
+			char retries[48] = "";
+			if (ev->retries)
+				snprintf(retries, sizeof(retries), " (%lu retries)", ev->retries);
 			if (ev->batch > 1)
-				fprintf(stderr, "\r[%zu/%zu] embedding batch of %zu\033[K", ev->finished, ev->total, ev->batch);
+				fprintf(stderr, "\r[%zu/%zu]%s embedding batch of %zu\033[K", ev->finished, ev->total, retries,
+				        ev->batch);
 			else
-				fprintf(stderr, "\r[%zu/%zu] %s\033[K", ev->finished, ev->total, ev->step->label);
+				fprintf(stderr, "\r[%zu/%zu]%s %s\033[K", ev->finished, ev->total, retries, ev->step->label);
 			s->line_open = true;
 		} else if (s->verbose) {
 			if (ev->batch > 1)
@@ -337,7 +397,14 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 	case BUILD_STEP_STALE:
 	case BUILD_STEP_DONE:
 		break;
+	case BUILD_WARNING:
+		status_clear(s);
+		fprintf(stderr, "scriptbuild: warning: %s\n", ev->message);
+		break;
+	case BUILD_TICK:
+		break;
 	}
+	progress_line(s, ev);
 }
 
 static void net_log(void *ctx, const char *line)
@@ -361,6 +428,11 @@ static int open_cache(const struct options *o, struct cache **c)
 	char *dir = o->cache_dir ? xstrdup(o->cache_dir) : cache_default_dir();
 	if (!dir) {
 		fputs("scriptbuild: no cache directory: set --cache DIR, SCRIPTBUILD_CACHE or HOME\n", stderr);
+		return -1;
+	}
+	if (o->frozen && !o->tool && !cache_present(dir)) {
+		fprintf(stderr, "scriptbuild: --frozen: the cache %s is missing or empty (was the cache restored?)\n", dir);
+		free(dir);
 		return -1;
 	}
 	int rc = cache_open(dir, c, err, sizeof(err));
@@ -681,6 +753,8 @@ struct session {
 	struct cache *cache;
 	char *log_name;
 	struct build_log *previous;      /* the last build log of this script */
+	struct project *project;         /* scriptbuild.json, or NULL */
+	struct estimator *estimator;     /* the cache's history of token usage */
 	struct loop *loop;
 	struct gate *gate;
 	struct provider *providers[STEP_KINDS];
@@ -703,26 +777,60 @@ static size_t print_stale(const struct graph *g, const char *prefix)
 	return graph_each_stale(g, print_stale_step, (void *)prefix);
 }
 
-/* -n: the stale steps, and what they would cost before anything is spent. */
-static void print_dry_run(const struct graph *g, const struct run_config *rc)
+static double json_num(const cJSON *obj, const char *name)
 {
-	struct kind_estimate est[STEP_KINDS];
-	size_t total = 0;
-	double cost = 0;
-	print_stale(g, "");
-	report_estimate(g, rc->step, est);
-	for (int k = 0; k < STEP_KINDS; k++)
-		total += est[k].steps;
-	printf("%zu stale steps\n", total);
-	for (int k = 0; k < STEP_KINDS; k++) {
-		if (!est[k].steps)
-			continue;
-		cost += est[k].cost;
-		printf("  %-9s %5zu steps  ~%llu tokens in, ~%llu out  ~$%.4f (%s %s)\n", step_kind_name((enum step_kind)k),
-		       est[k].steps, (unsigned long long)est[k].tokens_in, (unsigned long long)est[k].tokens_out,
-		       est[k].cost, rc->step[k].provider, rc->step[k].params.model);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static const char *json_str(const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* -n: the stale steps, and what they would cost before anything is spent (the plan's JSON, for people). */
+static void print_dry_run(const cJSON *plan)
+{
+	const cJSON *st, *kind;
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps")) {
+		const char *why = json_str(st, "reason");
+		printf("%s%s%s\n", json_str(st, "label"), *why ? ": " : "", why);
 	}
-	printf("estimated cost: $%.4f\n", cost);
+	double stale = json_num(plan, "stale"), saved = json_num(plan, "may_be_saved");
+	if (saved > 0)
+		printf("up to %.0f stale steps (%.0f of them run only if an upstream result changes: early cutoff may "
+		       "save some)\n", stale, saved);
+	else
+		printf("%.0f stale steps\n", stale);
+	cJSON_ArrayForEach(kind, cJSON_GetObjectItemCaseSensitive(plan, "kinds")) {
+		printf("  %-9s %5.0f steps  ~%.0f tokens in, ~%.0f out  ", kind->string, json_num(kind, "steps"),
+		       json_num(kind, "tokens_in"), json_num(kind, "tokens_out"));
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(kind, "price_known")))
+			printf("~$%.4f ($%.4f-$%.4f)", json_num(kind, "cost"), json_num(kind, "cost_low"),
+			       json_num(kind, "cost_high"));
+		else
+			printf("price unknown for %s (set SCRIPTBUILD_PRICES)", json_str(kind, "model"));
+		printf(" (%s %s; %s)\n", json_str(kind, "provider"), json_str(kind, "model"), json_str(kind, "basis"));
+	}
+	if (json_num(plan, "cost") >= 0)
+		printf("estimated cost: $%.4f (range $%.4f-$%.4f)\n", json_num(plan, "cost"), json_num(plan, "cost_low"),
+		       json_num(plan, "cost_high"));
+	else
+		printf("estimated cost: unknown (a model has no known price: set SCRIPTBUILD_PRICES=MODEL=IN/OUT, USD per "
+		       "million tokens)\n");
+}
+
+static int write_json(const char *path, cJSON *root)
+{
+	char *text = cJSON_Print(root);
+	FILE *f = fopen(path, "w");
+	int bad = !f || fprintf(f, "%s\n", text) < 0;
+	bad |= f && fclose(f) != 0;
+	free(text);
+	if (bad)
+		fprintf(stderr, "scriptbuild: --report %s: %s\n", path, strerror(errno));
+	return bad ? -1 : 0;
 }
 
 static void write_report(const char *path, const struct build_result *r, const struct graph *g,
@@ -730,12 +838,8 @@ static void write_report(const char *path, const struct build_result *r, const s
 {
 	cJSON *root = report_json(r, rc->step, seconds, archive);
 	report_add_repairs(root, r, g);
-	char *text = cJSON_Print(root);
+	write_json(path, root);
 	cJSON_Delete(root);
-	FILE *f = fopen(path, "w");
-	if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0)
-		fprintf(stderr, "scriptbuild: --report %s: %s\n", path, strerror(errno));
-	free(text);
 }
 
 static void print_summary(const struct build_result *r, const struct run_config *rc, double seconds)
@@ -781,7 +885,10 @@ static int load(struct session *s)
 static int plan(struct session *s)
 {
 	const struct options *o = s->o;
-	if (config_init(&s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err)) < 0 ||
+	if (project_find(o->script, o->project_path, &s->project, s->err, sizeof(s->err)) == PROJECT_ERROR)
+		return EXIT_USAGE;
+	if ((s->project ? project_configure(s->project, &s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err))
+	                : config_init(&s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err))) < 0 ||
 	    pricing_check_env(s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
 	for (size_t i = 0; i < o->noverrides; i++)
@@ -790,27 +897,49 @@ static int plan(struct session *s)
 	s->g = graph_new(s->script);
 	if (graph_select(s->g, o->targets, o->ntargets, s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
+	if (o->max_cost > 0 && !o->dry_run) {
+		char *unpriced = plan_unpriced_models(s->g, s->rc.step);
+		if (unpriced) {
+			snprintf(s->err, sizeof(s->err), "--max-cost: price unknown for %s, so the budget cannot be kept: set "
+			         "SCRIPTBUILD_PRICES=MODEL=IN/OUT (USD per million tokens)", unpriced);
+			free(unpriced);
+			return EXIT_USAGE;
+		}
+	}
 	if (open_cache(o, &s->cache) < 0) {
 		s->err[0] = '\0';  /* already said */
 		return EXIT_USAGE;
 	}
-	s->log_name = build_log_name_for(o->script);
+	s->log_name = build_log_name_for(o->script, s->project ? s->project->dir : NULL);
 	s->previous = build_log_load(s->cache, s->log_name);
+	s->estimator = estimate_load(s->cache);
+	char *hint = s->project || o->quiet ? NULL
+	                                    : project_provider_hint(s->previous, &s->rc, !!o->llm_spec, !!o->embed_spec);
+	if (hint)
+		fprintf(stderr, "scriptbuild: note: %s\n", hint);
+	free(hint);
 	s->loop = loop_new();
 	if (!s->loop) {
 		snprintf(s->err, sizeof(s->err), "cannot start the event loop");
 		return EXIT_USAGE;
 	}
 	s->gate = gate_new(o->jobs);
-	s->status = (struct status){isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false};
+	s->status = (struct status){isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false, monotonic_seconds(), 0,
+	                            progress_interval()};
+	s->status.last_progress = s->status.started;
 	/* Keys and base URLs come from each provider's own SDK variables, read where the endpoint is made. */
 	struct net_config net = {.retries = o->retries, .connect_timeout_ms = o->connect_timeout_ms,
 	                         .timeout_ms = o->timeout_ms,
 	                         .corrections = o->corrections ? o->corrections : NET_NO_CORRECTIONS,
 	                         .log = o->verbose ? net_log : NULL, .log_ctx = &s->status, .gate = s->gate};
 	if (!o->dry_run && !o->frozen &&
-	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0)
+	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0) {
+		if (s->project) {
+			size_t n = strlen(s->err);
+			snprintf(s->err + n, sizeof(s->err) - n, "; %s selects this provider", s->project->path);
+		}
 		return EXIT_USAGE;
+	}
 	if (!o->quiet)
 		describe_providers(&s->rc);
 	return EXIT_OK;
@@ -824,18 +953,27 @@ static int run(struct session *s)
 		.gate = s->gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
 		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .cache = s->cache,
-		.previous = s->previous, .report = on_build_event, .report_ctx = &s->status,
+		.previous = s->previous, .estimator = s->estimator, .max_cost = o->max_cost,
+		.report = on_build_event, .report_ctx = &s->status,
 	};
 	s->outcome = build_run(s->g, &bo, &s->result, s->err, sizeof(s->err));
 	status_clear(&s->status);
 	if (s->outcome == BUILD_CACHE_FAILED)
 		print_cache_error(s->err);
-	if (s->result.fatal[0])
-		fprintf(stderr, "scriptbuild: stopped: %s\n", s->result.fatal);
 	if (o->dry_run) {
-		print_dry_run(s->g, &s->rc);
+		cJSON *plan_doc = plan_json(s->g, s->rc.step, s->estimator);
+		print_dry_run(plan_doc);
+		if (o->report_path)
+			write_json(o->report_path, plan_doc);
+		cJSON_Delete(plan_doc);
 		return EXIT_OK;
 	}
+	if (s->result.over_budget)
+		fprintf(stderr, "scriptbuild: stopped: --max-cost $%.4f: spent $%.4f, $%.4f remaining, and the next step "
+		        "would cost ~$%.4f; what finished is cached: re-run with a larger --max-cost to continue\n",
+		        o->max_cost, s->result.spent, o->max_cost - s->result.spent, s->result.next_cost);
+	if (s->outcome != BUILD_CACHE_FAILED && estimate_save(s->estimator, s->cache, s->err, sizeof(s->err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: could not save the estimates' history: %s\n", s->err);
 	if (o->frozen && s->outcome == BUILD_INCOMPLETE)
 		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", print_stale(s->g, "stale: "));
 	return s->outcome == BUILD_COMPLETE ? EXIT_OK : EXIT_FAILED;
@@ -845,7 +983,7 @@ static int run(struct session *s)
 static int publish(struct session *s, int exit_code)
 {
 	const struct options *o = s->o;
-	if (!(s->outcome == BUILD_COMPLETE || (o->partial && s->outcome == BUILD_INCOMPLETE && !o->frozen)))
+	if (!(s->outcome == BUILD_COMPLETE || (o->partial && s->outcome == BUILD_INCOMPLETE)))
 		return exit_code;
 	if (o->ntargets > 0 && !o->output_path && !o->partial) {
 		if (!o->quiet)
@@ -854,7 +992,12 @@ static int publish(struct session *s, int exit_code)
 		return exit_code;
 	}
 	char *name = script_name_of(o->script);
-	s->archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", name);
+	if (o->output_path)
+		s->archive_path = xstrdup(o->output_path);
+	else if (s->project && s->project->output_dir && (mkdir(s->project->output_dir, 0777) == 0 || errno == EEXIST))
+		s->archive_path = xasprintf("%s/%s.analysis.tar.zst", s->project->output_dir, name);
+	else
+		s->archive_path = xasprintf("%s.analysis.tar.zst", name);
 	enum publish_outcome outcome = publish_archive(s->g, s->rc.step, name, s->script_hex, archive_mtime(),
 	                                               s->archive_path, s->previous, &s->identity, s->err,
 	                                               sizeof(s->err));
@@ -889,7 +1032,8 @@ static void report(struct session *s, int exit_code)
 {
 	const struct options *o = s->o;
 	char err[1024];
-	if (s->outcome != BUILD_CACHE_FAILED &&
+	/* A frozen run that found stale steps built nothing: the log must keep explaining them as the last build. */
+	if (s->outcome != BUILD_CACHE_FAILED && !(o->frozen && s->outcome == BUILD_INCOMPLETE) &&
 	    build_log_save(s->cache, s->log_name, s->g, s->rc.step, s->archive_path, &s->identity, err,
 	                sizeof(err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
@@ -908,6 +1052,8 @@ static void session_free(struct session *s)
 	loop_free(s->loop);
 	gate_free(s->gate);
 	build_log_free(s->previous);
+	estimate_free(s->estimator);
+	project_free(s->project);
 	graph_free(s->g);
 	cache_close(s->cache);
 	config_free(&s->rc);
