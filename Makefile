@@ -51,9 +51,9 @@ FUZZ_SECONDS ?= 60
 
 DEB_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev liblmdb-dev libxxhash-dev \
                libarchive-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libzstd-dev \
-               postgresql sqlite3 zstd curl tar clang libclang-rt-14-dev openssl
+               postgresql sqlite3 zstd curl tar clang libclang-rt-14-dev openssl chromium
 
-.PHONY: all tests check deps demo install clean fuzz bench soak
+.PHONY: all tests check deps demo report-shot install clean fuzz bench soak
 
 all: $(BINS)
 
@@ -127,6 +127,18 @@ demo: deps
 	  ../scriptload --db harbor.db harbor.analysis.tar.zst
 	sqlite3 $(BUILD)/demo/harbor.db \
 	  'SELECT scene_index, substr(summary_text, 1, 100) FROM scene_summaries ORDER BY scene_index LIMIT 5'
+
+# The demo's report page and a PNG of its top for people to look at (headless Chromium, from disk).
+REPORT_SHOT_SIZE ?= 1280,2400
+report-shot: deps
+	$(MAKE) all
+	mkdir -p $(BUILD)/demo
+	cd $(BUILD)/demo && ../scriptbuild -q --html $(CURDIR)/fixtures/demo/harbor.fountain
+	chromium --headless $$([ "$$(id -u)" = 0 ] && echo --no-sandbox) --disable-gpu --hide-scrollbars --no-first-run \
+	  --user-data-dir=$(CURDIR)/$(BUILD)/demo/.chromium --window-size=$(REPORT_SHOT_SIZE) \
+	  --screenshot=$(CURDIR)/$(BUILD)/demo/harbor.analysis.png file://$(CURDIR)/$(BUILD)/demo/harbor.analysis.html \
+	  2>$(BUILD)/demo/chromium.log
+	@echo "wrote $(BUILD)/demo/harbor.analysis.html and $(BUILD)/demo/harbor.analysis.png"
 
 fuzz: deps
 	tests/fuzz.sh $(FUZZ_SECONDS)

@@ -367,6 +367,14 @@ static char *join(const char *a, const char *b)
 	return s;
 }
 
+int cache_present(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
 char *cache_default_dir(void)
 {
 	const char *v;

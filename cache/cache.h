@@ -53,6 +53,10 @@ struct cache_stats {
  * cause and what to do when dir is not a directory, is not accessible, or holds a damaged or foreign data.mdb. */
 int cache_open(const char *dir, struct cache **out, char *err, size_t errlen);
 
+/* 1 when dir holds a cache with something in it (a non-empty data.mdb), else 0: what --frozen needs before it opens
+ * (and so creates) one, since an empty cache there means the CI restore step failed. */
+int cache_present(const char *dir);
+
 /* Closes the cache; NULL is fine. */
 void cache_close(struct cache *c);
 

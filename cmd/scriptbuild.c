@@ -17,18 +17,23 @@
 #include "build.h"
 #include "cache.h"
 #include "config.h"
+#include "estimate.h"
 #include "fountain.h"
 #include "gate.h"
 #include "graph.h"
+#include "html_report.h"
 #include "interrupt.h"
 #include "jsonfield.h"
 #include "loop.h"
 #include "net.h"
 #include "outpath.h"
+#include "plan.h"
 #include "pricing.h"
+#include "project.h"
 #include "publish.h"
 #include "buildlog.h"
 #include "report.h"
+#include "similar.h"
 #include "stdio_guard.h"
 #include "util.h"
 #include "validate.h"
@@ -38,14 +43,16 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 struct options {
 	int jobs;
 	int keep_going;
-	bool dry_run, frozen, explain, partial, quiet, verbose, force_output;
+	bool dry_run, frozen, explain, partial, quiet, verbose, force_output, html;
 	const char *tool;
 	const char *cache_dir;
+	const char *project_path;
 	const char *report_path;
 	const char *output_path;
 	const char *llm_spec, *embed_spec;
 	const char *max_size;
 	size_t embed_batch;
+	double max_cost;          /* USD; 0 = no budget */
 	int retries;
 	int corrections;
 	bool repair;
@@ -61,7 +68,38 @@ struct options {
 struct status {
 	bool tty, verbose, quiet;
 	bool line_open;
+	double started, last_progress;  /* monotonic seconds */
+	double progress_every;          /* seconds between progress lines on a non-terminal stderr */
 };
+
+static double monotonic_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Seconds between progress lines: 10, or $SCRIPTBUILD_PROGRESS_SECONDS (tests use a short one). */
+static double progress_interval(void)
+{
+	const char *v = getenv("SCRIPTBUILD_PROGRESS_SECONDS");
+	char *end;
+	double s = v && *v ? strtod(v, &end) : 10;
+	return v && *v && (*end || s < 0) ? 10 : s;
+}
+
+/* A CI log is not a terminal and shows no status line: a line now and then tells that the run is alive. */
+static void progress_line(struct status *s, const struct build_event *ev)
+{
+	if (s->tty || s->verbose || s->quiet || ev->total == 0)
+		return;
+	double now = monotonic_seconds();
+	if (now - s->last_progress < s->progress_every)
+		return;
+	s->last_progress = now;
+	fprintf(stderr, "scriptbuild: [%zu/%zu] %zu %%, %.0f s, %lu retries\n", ev->finished, ev->total,
+	        ev->finished * 100 / ev->total, now - s->started, ev->retries);
+}
 
 static void usage(FILE *f)
 {
@@ -78,19 +116,24 @@ static void usage(FILE *f)
 	      "  -k N                 keep going until N steps fail (0: never stop; default 1)\n"
 	      "  -n                   dry run: list the stale steps with estimated tokens and cost; run nothing\n"
 	      "  -d explain           say why each step runs\n"
-	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory); must end in\n"
-	      "                       .tar.zst and never be the script itself\n"
+	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory, or in the\n"
+	      "                       project file's output_dir); must end in .tar.zst and never be the script itself\n"
 	      "  --force-output       allow an -o FILE that does not end in .tar.zst\n"
+	      "  -f FILE              project file (default: scriptbuild.json in the script's directory or an ancestor)\n"
+	      "  --html               also write the report page NAME.analysis.html beside the archive\n"
 	      "  --partial            write the archive even when some step failed (the manifest says so)\n"
 	      "  --frozen             never call a provider: finish when all is cached, else list the stale steps, exit 1\n"
 	      "  --cache DIR          cache directory (default $SCRIPTBUILD_CACHE, $XDG_CACHE_HOME/scriptbuild,\n"
 	      "                       ~/.cache/scriptbuild)\n"
-	      "  --report FILE        write the run's counts as JSON\n"
-	      "  --llm SPEC           builtin | anthropic[:MODEL] | openai[:MODEL] (default: anthropic if\n"
-	      "                       ANTHROPIC_API_KEY is set, else builtin)\n"
-	      "  --embed SPEC         builtin[:DIMS] | openai[:MODEL] (default: openai if OPENAI_API_KEY is set)\n"
+	      "  --report FILE        write the run's counts as JSON (with -n: the plan, every stale step's estimate)\n"
+	      "  --max-cost USD       start no step that could take the run's cost past USD; finish what is in flight,\n"
+	      "                       keep it in the cache, exit 1 (a warning at 80 %)\n"
+	      "  --llm SPEC           builtin | anthropic[:MODEL] | openai[:MODEL] (default: the project file's llm; with\n"
+	      "                       no project file anthropic if ANTHROPIC_API_KEY is set, else builtin)\n"
+	      "  --embed SPEC         builtin[:DIMS] | openai[:MODEL] (default: the project file's embed; with no\n"
+	      "                       project file openai if OPENAI_API_KEY is set, else builtin)\n"
 	      "  --embed-batch N      most inputs per embedding request (default 2048; 1 = one per request)\n"
-	      "  --model KIND=M       model for one step kind (summary, outline, sheet, embedding, all)\n"
+	      "  --model KIND=M       model for one step kind (summary, outline, sheet, embedding; all = the LLM kinds)\n"
 	      "  --max-tokens KIND=N  --temperature KIND=T  --dims embedding=N  --prompt KIND=FILE (system prompt)\n"
 	      "  --retries N          retries per request (default 4)\n"
 	      "  --corrections N      correction turns per step after an invalid answer (default 2)\n"
@@ -99,6 +142,7 @@ static void usage(FILE *f)
 	      "  -h, -V               help, version\n"
 	      "\n"
 	      "tools (-t): parse SCRIPT | stats | verify [--repair] | gc --max-size SIZE | verify-archive FILE\n"
+	      "            report ARCHIVE [-o FILE.html] | similar ARCHIVE SCENE [-n K]\n"
 	      "exit: 0 all steps done, 1 some step failed, 2 usage or input error\n",
 	      f);
 }
@@ -131,7 +175,8 @@ static int parse_seconds(const char *flag, const char *s, long *ms)
 enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
-	OPT_FORCE_OUTPUT, OPT_CORRECTIONS, OPT_REPAIR
+	OPT_FORCE_OUTPUT, OPT_CORRECTIONS, OPT_REPAIR, OPT_HTML,
+	OPT_MAX_COST
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -156,6 +201,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"force-output", no_argument, NULL, OPT_FORCE_OUTPUT},
 		{"corrections", required_argument, NULL, OPT_CORRECTIONS},
 		{"repair", no_argument, NULL, OPT_REPAIR},
+		{"html", no_argument, NULL, OPT_HTML},
+		{"max-cost", required_argument, NULL, OPT_MAX_COST},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -174,7 +221,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->corrections = NET_CORRECTIONS;
 	o->timeout_ms = 300000;
 	o->connect_timeout_ms = 10000;
-	while ((c = getopt_long(argc, argv, "j:k:nd:t:o:qvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:k:nd:t:o:f:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			if (parse_count("-j", optarg, 1, 1024, &v) < 0)
@@ -201,6 +248,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'o':
 			o->output_path = optarg;
+			break;
+		case 'f':
+			o->project_path = optarg;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -283,6 +333,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_REPAIR:
 			o->repair = true;
 			break;
+		case OPT_HTML:
+			o->html = true;
+			break;
+		case OPT_MAX_COST: {
+			char *end;
+			o->max_cost = strtod(optarg[0] == '$' ? optarg + 1 : optarg, &end);
+			if (end == optarg || *end || !(o->max_cost > 0) || o->max_cost > 1e9) {
+				fprintf(stderr, "scriptbuild: --max-cost %s: want US dollars, more than 0 (e.g. 2.50)\n", optarg);
+				return -1;
+			}
+			break;
+		}
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
 			return -1;
@@ -313,10 +375,14 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 		if (s->quiet)
 			break;
 		if (s->tty) {
+			char retries[48] = "";
+			if (ev->retries)
+				snprintf(retries, sizeof(retries), " (%lu retries)", ev->retries);
 			if (ev->batch > 1)
-				fprintf(stderr, "\r[%zu/%zu] embedding batch of %zu\033[K", ev->finished, ev->total, ev->batch);
+				fprintf(stderr, "\r[%zu/%zu]%s embedding batch of %zu\033[K", ev->finished, ev->total, retries,
+				        ev->batch);
 			else
-				fprintf(stderr, "\r[%zu/%zu] %s\033[K", ev->finished, ev->total, ev->step->label);
+				fprintf(stderr, "\r[%zu/%zu]%s %s\033[K", ev->finished, ev->total, retries, ev->step->label);
 			s->line_open = true;
 		} else if (s->verbose) {
 			if (ev->batch > 1)
@@ -340,7 +406,14 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 	case BUILD_STEP_STALE:
 	case BUILD_STEP_DONE:
 		break;
+	case BUILD_WARNING:
+		status_clear(s);
+		fprintf(stderr, "scriptbuild: warning: %s\n", ev->message);
+		break;
+	case BUILD_TICK:
+		break;
 	}
+	progress_line(s, ev);
 }
 
 static void net_log(void *ctx, const char *line)
@@ -364,6 +437,11 @@ static int open_cache(const struct options *o, struct cache **c)
 	char *dir = o->cache_dir ? xstrdup(o->cache_dir) : cache_default_dir();
 	if (!dir) {
 		fputs("scriptbuild: no cache directory: set --cache DIR, SCRIPTBUILD_CACHE or HOME\n", stderr);
+		return -1;
+	}
+	if (o->frozen && !o->tool && !cache_present(dir)) {
+		fprintf(stderr, "scriptbuild: --frozen: the cache %s is missing or empty (was the cache restored?)\n", dir);
+		free(dir);
 		return -1;
 	}
 	int rc = cache_open(dir, c, err, sizeof(err));
@@ -563,6 +641,96 @@ static int tool_verify_archive(const struct options *o)
 	return EXIT_OK;
 }
 
+/* Writes the report page of the archive at archive to html (NULL: beside the archive); 0, or -1 after saying why. */
+static int write_html(const char *archive, const char *html, bool quiet)
+{
+	char err[1024];
+	char *path = html ? xstrdup(html) : html_report_path_for(archive);
+	if (!path)
+		out_of_memory();
+	int rc = html_report_write(archive, path, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "scriptbuild: report: %s\n", err);
+	else if (!quiet)
+		fprintf(stderr, "scriptbuild: wrote %s\n", path);
+	free(path);
+	return rc;
+}
+
+static int tool_report(const struct options *o)
+{
+	if (!o->script || o->ntargets) {
+		fputs("scriptbuild: usage: scriptbuild -t report ARCHIVE [-o FILE.html]\n", stderr);
+		return EXIT_USAGE;
+	}
+	return write_html(o->script, o->output_path, o->quiet) < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+/* -t similar ARCHIVE SCENE [-n K]: its own arguments, since -n means K here and a dry run elsewhere. */
+static int tool_similar(int argc, char **argv)
+{
+	long k = 5, scene;
+	const char *args[2];
+	int nargs = 0, c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "t:n:")) != -1) {
+		if (c == 'n' && parse_count("-n", optarg, 1, 100000, &k) == 0)
+			continue;
+		if (c != 't') {
+			fputs("scriptbuild: usage: scriptbuild -t similar ARCHIVE SCENE [-n K]\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	for (; optind < argc; optind++)
+		if (nargs < 2)
+			args[nargs++] = argv[optind];
+		else
+			nargs = 3;
+	if (nargs != 2) {
+		fputs("scriptbuild: usage: scriptbuild -t similar ARCHIVE SCENE [-n K]\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_count("SCENE", args[1], 0, INT_MAX, &scene) < 0)
+		return EXIT_USAGE;
+	struct analysis *a;
+	char err[1024];
+	if (analysis_read_archive(args[0], &a, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scriptbuild: %s: %s\n", args[0], err);
+		return EXIT_FAILED;
+	}
+	size_t row;
+	int rc = EXIT_OK;
+	if (similar_row_of(a, scene, &row) < 0) {
+		fprintf(stderr, "scriptbuild: %s: no scene %ld (it has %zu scenes)\n", args[0], scene, a->nscenes);
+		rc = EXIT_USAGE;
+	} else if (a->has_embedding && !a->has_embedding[row]) {
+		fprintf(stderr, "scriptbuild: %s: scene %ld has no embedding (a partial archive); rebuild it\n", args[0],
+		        scene);
+		rc = EXIT_FAILED;
+	} else {
+		struct similar_hit *hits = xcalloc((size_t)k, sizeof *hits);
+		size_t n = similar_scenes(a, row, (size_t)k, hits);
+		for (size_t i = 0; i < n; i++)
+			printf("%d\t%.4f\t%s\n", a->scenes[hits[i].row].index, hits[i].cosine, a->scenes[hits[i].row].heading);
+		free(hits);
+	}
+	analysis_free(a);
+	return rc;
+}
+
+/* 1 when the arguments ask for -t similar. */
+static int wants_similar(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if ((strcmp(argv[i], "-t") == 0 && i + 1 < argc && strcmp(argv[i + 1], "similar") == 0) ||
+		    strcmp(argv[i], "-tsimilar") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- the build ------------------------------------------------------------------------------------------------- */
 
 /* The file's base name without .fountain, bytes as they are (for the archive's file name). */
@@ -609,6 +777,8 @@ struct session {
 	struct cache *cache;
 	char *log_name;
 	struct build_log *previous;      /* the last build log of this script */
+	struct project *project;         /* scriptbuild.json, or NULL */
+	struct estimator *estimator;     /* the cache's history of token usage */
 	struct loop *loop;
 	struct gate *gate;
 	struct provider *providers[STEP_KINDS];
@@ -633,36 +803,53 @@ static size_t print_stale(const struct graph *g, const char *prefix)
 	return graph_each_stale(g, print_stale_step, (void *)prefix);
 }
 
-/* -n: the stale steps, and what they would cost before anything is spent. */
-static void print_dry_run(const struct graph *g, const struct run_config *rc)
+static double json_num(const cJSON *obj, const char *name)
 {
-	struct kind_estimate est[STEP_KINDS];
-	size_t total = 0;
-	double cost = 0;
-	print_stale(g, "");
-	report_estimate(g, rc->step, est);
-	for (int k = 0; k < STEP_KINDS; k++)
-		total += est[k].steps;
-	printf("%zu stale steps\n", total);
-	for (int k = 0; k < STEP_KINDS; k++) {
-		if (!est[k].steps)
-			continue;
-		cost += est[k].cost;
-		printf("  %-9s %5zu steps  ~%llu tokens in, ~%llu out  ~$%.4f (%s %s)\n", step_kind_name((enum step_kind)k),
-		       est[k].steps, (unsigned long long)est[k].tokens_in, (unsigned long long)est[k].tokens_out,
-		       est[k].cost, rc->step[k].provider, rc->step[k].params.model);
-	}
-	printf("estimated cost: $%.4f\n", cost);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* 0, or -1 after saying why the report could not be written (a requested output that failed fails the run). */
-static int write_report(const char *path, const struct build_result *r, const struct graph *g,
-                        const struct run_config *rc, double seconds, const char *archive)
+static const char *json_str(const cJSON *obj, const char *name)
 {
-	cJSON *root = report_json(r, rc->step, seconds, archive);
-	report_add_repairs(root, r, g);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* -n: the stale steps, and what they would cost before anything is spent (the plan's JSON, for people). */
+static void print_dry_run(const cJSON *plan)
+{
+	const cJSON *st, *kind;
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps")) {
+		const char *why = json_str(st, "reason");
+		printf("%s%s%s\n", json_str(st, "label"), *why ? ": " : "", why);
+	}
+	double stale = json_num(plan, "stale"), saved = json_num(plan, "may_be_saved");
+	if (saved > 0)
+		printf("up to %.0f stale steps (%.0f of them run only if an upstream result changes: early cutoff may "
+		       "save some)\n", stale, saved);
+	else
+		printf("%.0f stale steps\n", stale);
+	cJSON_ArrayForEach(kind, cJSON_GetObjectItemCaseSensitive(plan, "kinds")) {
+		printf("  %-9s %5.0f steps  ~%.0f tokens in, ~%.0f out  ", kind->string, json_num(kind, "steps"),
+		       json_num(kind, "tokens_in"), json_num(kind, "tokens_out"));
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(kind, "price_known")))
+			printf("~$%.4f ($%.4f-$%.4f)", json_num(kind, "cost"), json_num(kind, "cost_low"),
+			       json_num(kind, "cost_high"));
+		else
+			printf("price unknown for %s (set SCRIPTBUILD_PRICES)", json_str(kind, "model"));
+		printf(" (%s %s; %s)\n", json_str(kind, "provider"), json_str(kind, "model"), json_str(kind, "basis"));
+	}
+	if (json_num(plan, "cost") >= 0)
+		printf("estimated cost: $%.4f (range $%.4f-$%.4f)\n", json_num(plan, "cost"), json_num(plan, "cost_low"),
+		       json_num(plan, "cost_high"));
+	else
+		printf("estimated cost: unknown (a model has no known price: set SCRIPTBUILD_PRICES=MODEL=IN/OUT, USD per "
+		       "million tokens)\n");
+}
+
+static int write_json(const char *path, cJSON *root)
+{
 	char *text = cJSON_Print(root);
-	cJSON_Delete(root);
 	FILE *f = fopen(path, "w");
 	int bad = !f || !text || fprintf(f, "%s\n", text) < 0;
 	int saved = errno;
@@ -674,6 +861,17 @@ static int write_report(const char *path, const struct build_result *r, const st
 		fprintf(stderr, "scriptbuild: --report %s: %s\n", path, text ? strerror(saved) : "out of memory");
 	free(text);
 	return bad ? -1 : 0;
+}
+
+/* 0, or -1 after saying why the report could not be written (a requested output that failed fails the run). */
+static int write_report(const char *path, const struct build_result *r, const struct graph *g,
+                        const struct run_config *rc, double seconds, const char *archive)
+{
+	cJSON *root = report_json(r, rc->step, seconds, archive);
+	report_add_repairs(root, r, g);
+	int written = write_json(path, root);
+	cJSON_Delete(root);
+	return written;
 }
 
 static void print_summary(const struct build_result *r, const struct run_config *rc, double seconds)
@@ -724,7 +922,10 @@ static int load(struct session *s)
 static int plan(struct session *s)
 {
 	const struct options *o = s->o;
-	if (config_init(&s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err)) < 0 ||
+	if (project_find(o->script, o->project_path, &s->project, s->err, sizeof(s->err)) == PROJECT_ERROR)
+		return EXIT_USAGE;
+	if ((s->project ? project_configure(s->project, &s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err))
+	                : config_init(&s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err))) < 0 ||
 	    pricing_check_env(s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
 	for (size_t i = 0; i < o->noverrides; i++)
@@ -733,27 +934,49 @@ static int plan(struct session *s)
 	s->g = graph_new(s->script);
 	if (graph_select(s->g, o->targets, o->ntargets, s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
+	if (o->max_cost > 0 && !o->dry_run) {
+		char *unpriced = plan_unpriced_models(s->g, s->rc.step);
+		if (unpriced) {
+			snprintf(s->err, sizeof(s->err), "--max-cost: price unknown for %s, so the budget cannot be kept: set "
+			         "SCRIPTBUILD_PRICES=MODEL=IN/OUT (USD per million tokens)", unpriced);
+			free(unpriced);
+			return EXIT_USAGE;
+		}
+	}
 	if (open_cache(o, &s->cache) < 0) {
 		s->err[0] = '\0';  /* already said */
 		return EXIT_USAGE;
 	}
-	s->log_name = build_log_name_for(o->script);
+	s->log_name = build_log_name_for(o->script, s->project ? s->project->dir : NULL);
 	s->previous = build_log_load(s->cache, s->log_name);
+	s->estimator = estimate_load(s->cache);
+	char *hint = s->project || o->quiet ? NULL
+	                                    : project_provider_hint(s->previous, &s->rc, !!o->llm_spec, !!o->embed_spec);
+	if (hint)
+		fprintf(stderr, "scriptbuild: note: %s\n", hint);
+	free(hint);
 	s->loop = loop_new();
 	if (!s->loop) {
 		snprintf(s->err, sizeof(s->err), "cannot start the event loop");
 		return EXIT_USAGE;
 	}
 	s->gate = gate_new(o->jobs);
-	s->status = (struct status){isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false};
+	s->status = (struct status){isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false, monotonic_seconds(), 0,
+	                            progress_interval()};
+	s->status.last_progress = s->status.started;
 	/* Keys and base URLs come from each provider's own SDK variables, read where the endpoint is made. */
 	struct net_config net = {.retries = o->retries, .connect_timeout_ms = o->connect_timeout_ms,
 	                         .timeout_ms = o->timeout_ms,
 	                         .corrections = o->corrections ? o->corrections : NET_NO_CORRECTIONS,
 	                         .log = o->verbose ? net_log : NULL, .log_ctx = &s->status, .gate = s->gate};
 	if (!o->dry_run && !o->frozen &&
-	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0)
+	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0) {
+		if (s->project) {
+			size_t n = strlen(s->err);
+			snprintf(s->err + n, sizeof(s->err) - n, "; %s selects this provider", s->project->path);
+		}
 		return EXIT_USAGE;
+	}
 	if (!o->quiet)
 		describe_providers(&s->rc);
 	return EXIT_OK;
@@ -767,8 +990,8 @@ static int run(struct session *s)
 		.gate = s->gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
 		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .cache = s->cache,
-		.previous = s->previous, .report = on_build_event, .report_ctx = &s->status,
-		.interrupted = &interrupt_signal,
+		.previous = s->previous, .estimator = s->estimator, .max_cost = o->max_cost,
+		.report = on_build_event, .report_ctx = &s->status, .interrupted = &interrupt_signal,
 	};
 	s->outcome = build_run(s->g, &bo, &s->result, s->err, sizeof(s->err));
 	status_clear(&s->status);
@@ -783,12 +1006,19 @@ static int run(struct session *s)
 		        "time)%s\n", s->all_done && !o->dry_run ? "; the archive is written from memory"
 		                                          : "; no archive written: not every step finished");
 	}
-	if (s->result.fatal[0])
-		fprintf(stderr, "scriptbuild: stopped: %s\n", s->result.fatal);
 	if (o->dry_run) {
-		print_dry_run(s->g, &s->rc);
-		return EXIT_OK;
+		cJSON *plan_doc = plan_json(s->g, s->rc.step, s->estimator);
+		print_dry_run(plan_doc);
+		int written = o->report_path ? write_json(o->report_path, plan_doc) : 0;
+		cJSON_Delete(plan_doc);
+		return written < 0 ? EXIT_FAILED : EXIT_OK;
 	}
+	if (s->result.over_budget)
+		fprintf(stderr, "scriptbuild: stopped: --max-cost $%.4f: spent $%.4f, $%.4f remaining, and the next step "
+		        "would cost ~$%.4f; what finished is cached: re-run with a larger --max-cost to continue\n",
+		        o->max_cost, s->result.spent, o->max_cost - s->result.spent, s->result.next_cost);
+	if (s->outcome != BUILD_CACHE_FAILED && estimate_save(s->estimator, s->cache, s->err, sizeof(s->err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: could not save the estimates' history: %s\n", s->err);
 	if (o->frozen && s->outcome == BUILD_INCOMPLETE)
 		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", print_stale(s->g, "stale: "));
 	if (s->result.interrupted)
@@ -803,15 +1033,21 @@ static int publish(struct session *s, int exit_code)
 	const struct options *o = s->o;
 	if (s->result.interrupted
 	    || !(s->outcome == BUILD_COMPLETE || (s->outcome == BUILD_CACHE_FAILED && s->all_done)
-	         || (o->partial && s->outcome == BUILD_INCOMPLETE && !o->frozen)))
+	         || (o->partial && s->outcome == BUILD_INCOMPLETE)))
 		return exit_code;
 	if (o->ntargets > 0 && !o->output_path && !o->partial) {
 		if (!o->quiet)
-			fputs("scriptbuild: targets given: no archive written (use -o FILE for a partial one)\n", stderr);
+			fprintf(stderr, "scriptbuild: targets given: no archive written%s (use -o FILE for a partial one)\n",
+			        o->html ? " and no report page" : "");
 		return exit_code;
 	}
 	char *name = script_name_of(o->script), *base = script_base_of(o->script);
-	s->archive_path = o->output_path ? xstrdup(o->output_path) : xasprintf("%s.analysis.tar.zst", base);
+	if (o->output_path)
+		s->archive_path = xstrdup(o->output_path);
+	else if (s->project && s->project->output_dir && (mkdir(s->project->output_dir, 0777) == 0 || errno == EEXIST))
+		s->archive_path = xasprintf("%s/%s.analysis.tar.zst", s->project->output_dir, base);
+	else
+		s->archive_path = xasprintf("%s.analysis.tar.zst", base);
 	free(base);
 	enum publish_outcome outcome = publish_archive(s->g, s->rc.step, name, s->script_hex, archive_mtime(),
 	                                               s->archive_path, s->previous, &s->identity, s->err,
@@ -838,6 +1074,8 @@ static int publish(struct session *s, int exit_code)
 			        s->archive_path);
 		break;
 	}
+	if (o->html && write_html(s->archive_path, NULL, o->quiet) < 0)
+		return EXIT_FAILED;
 	return exit_code;
 }
 
@@ -851,7 +1089,8 @@ static int report(struct session *s, int exit_code)
 	struct stat written;
 	const struct stat *wrote =
 		s->archive_path && !s->up_to_date && analysis_last_written(&written) == 0 ? &written : NULL;
-	if (s->outcome != BUILD_CACHE_FAILED &&
+	/* A frozen run that found stale steps built nothing: the log must keep explaining them as the last build. */
+	if (s->outcome != BUILD_CACHE_FAILED && !(o->frozen && s->outcome == BUILD_INCOMPLETE) &&
 	    build_log_save(s->cache, s->log_name, s->g, s->rc.step, s->archive_path, wrote, &s->identity, err,
 	                   sizeof(err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
@@ -871,6 +1110,8 @@ static void session_free(struct session *s)
 	loop_free(s->loop);
 	gate_free(s->gate);
 	build_log_free(s->previous);
+	estimate_free(s->estimator);
+	project_free(s->project);
 	graph_free(s->g);
 	cache_close(s->cache);
 	config_free(&s->rc);
@@ -910,7 +1151,10 @@ static int run_tool(const struct options *o)
 		return tool_cache(o);
 	if (strcmp(o->tool, "verify-archive") == 0)
 		return tool_verify_archive(o);
-	fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive)\n", o->tool);
+	if (strcmp(o->tool, "report") == 0)
+		return tool_report(o);
+	fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive, report, similar)\n",
+	        o->tool);
 	return EXIT_USAGE;
 }
 
@@ -924,6 +1168,8 @@ int main(int argc, char **argv)
 	 * write error on stdout that stdio_guard_finish reports. */
 	signal(SIGXFSZ, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	if (wants_similar(argc, argv))
+		return stdio_guard_finish("scriptbuild", tool_similar(argc, argv));
 	if (parse_args(argc, argv, &o) < 0)
 		return stdio_guard_finish("scriptbuild", EXIT_USAGE);
 	if (o.tool)

@@ -9,6 +9,7 @@
 
 #include "build.h"
 #include "cache.h"
+#include "estimate.h"
 #include "float32.h"
 #include "fountain.h"
 #include "gate.h"
@@ -17,6 +18,7 @@
 #include "pricing.h"
 #include "prompts.h"
 #include "buildlog.h"
+#include "report.h"
 #include "util.h"
 #include "validate.h"
 
@@ -40,6 +42,8 @@ struct runner {
 	int cache_failed;
 	char cache_error[512];
 	int64_t now;                  /* unix seconds when the run started */
+	double inflight_cost;         /* estimated USD of the requests in flight (max_cost) */
+	bool warned_budget;           /* the 80 % warning was given */
 };
 
 /* One job in flight and the steps it serves (several for an embedding batch). */
@@ -51,6 +55,7 @@ struct unit {
 	const cJSON **summaries;
 	char **texts;
 	struct timespec started;
+	double estimated_cost;        /* what max_cost counted for it while in flight */
 };
 
 static void settle(struct runner *run, size_t s);
@@ -66,7 +71,7 @@ static void emit(struct runner *run, enum build_event_type type, const struct st
 {
 	if (!run->o->report)
 		return;
-	struct build_event ev = {type, st, message, batch, run->finished, run->total};
+	struct build_event ev = {type, st, message, batch, run->finished, run->total, run->r->retries};
 	run->o->report(run->o->report_ctx, &ev);
 }
 
@@ -217,8 +222,8 @@ static void settle(struct runner *run, size_t s)
 			return;
 		}
 		if (dep->state == STEP_STALE) {
-			free(st->why);
-			st->why = xasprintf("needs %s, which is stale", dep->label);
+			/* Its key cannot be known yet, but the reason can, and it must be the one a real run gives. */
+			explain(run, st);
 			finish(run, st, STEP_STALE);
 			return;
 		}
@@ -348,6 +353,7 @@ static void on_done(struct job *job)
 	struct runner *run = u->run;
 	struct graph *g = run->g;
 	run->inflight--;
+	run->inflight_cost -= u->estimated_cost;
 	if (job->kind == STEP_EMBEDDING)
 		run->r->embedding_requests += (unsigned long)job->requests;
 	else
@@ -360,6 +366,19 @@ static void on_done(struct job *job)
 	run->r->kinds[job->kind].corrections += (unsigned long)job->corrections;
 	run->r->kinds[job->kind].max_tokens_retries += (unsigned long)job->max_tokens_retries;
 	run->r->kinds[job->kind].dropped_quotes += (unsigned long)job->dropped_quotes;
+	if (run->o->max_cost > 0) {
+		run->r->spent = report_cost(run->r, run->o->config);
+		if (!run->warned_budget && run->r->spent >= 0.8 * run->o->max_cost) {
+			char warning[200];
+			run->warned_budget = true;
+			snprintf(warning, sizeof(warning), "spent $%.4f of --max-cost $%.4f (%.0f %%)", run->r->spent,
+			         run->o->max_cost, 100 * run->r->spent / run->o->max_cost);
+			emit(run, BUILD_WARNING, NULL, warning, 0);
+		}
+	}
+	if (job->status == JOB_OK)
+		estimate_learn(run->o->estimator, g, u->steps, u->nsteps, &run->o->config[job->kind], job->tokens_in,
+		               job->tokens_out);
 
 	if (job->status == JOB_OK && job->kind == STEP_EMBEDDING &&
 	    (!job->vectors || job->dims == 0 || (run->o->config[STEP_EMBEDDING].params.dims > 0 &&
@@ -367,8 +386,10 @@ static void on_done(struct job *job)
 		job->status = JOB_FAILED;
 		snprintf(job->error, sizeof(job->error), "%s: the provider returned vectors of the wrong width", job->label);
 	}
-	if (job->status != JOB_OK && run->r->interrupted) {
-		/* Cancelled by the interruption, not failed: the step simply did not run. */
+	if (job->status != JOB_OK && (run->r->interrupted || run->r->fatal[0])) {
+		/* Cancelled by the interruption, not failed: the step simply did not run. Likewise when the run already
+		 * stopped for a cause named once (a refused key, an exhausted quota): the requests it cancelled, or that
+		 * met the same cause, did not fail on their own, and one message is enough. */
 		for (size_t i = 0; i < u->nsteps; i++)
 			finish(run, &g->steps[u->steps[i]], STEP_SKIPPED);
 		unit_free(u);
@@ -404,9 +425,11 @@ static void on_done(struct job *job)
 	gate_note_success(run->o->gate);
 	for (size_t i = 0; i < u->nsteps; i++) {
 		struct step *st = &g->steps[u->steps[i]];
-		/* A batch's usage is shared out so the per-step numbers add up to what the request cost. */
-		uint64_t tin = job->tokens_in * (i + 1) / u->nsteps - job->tokens_in * i / u->nsteps;
-		uint64_t tout = job->tokens_out * (i + 1) / u->nsteps - job->tokens_out * i / u->nsteps;
+		/* A batch's usage cannot be known per input, and sharing it out by position would make each step's
+		 * figure depend on which summaries finished first: an embedding is attributed by its own text alone.
+		 * The run's real totals are in the result (run->r) above. */
+		uint64_t tin = job->kind == STEP_EMBEDDING ? embedding_tokens_attributed(u->texts[i]) : job->tokens_in;
+		uint64_t tout = job->kind == STEP_EMBEDDING ? 0 : job->tokens_out;
 		int bad;
 		if (job->kind == STEP_EMBEDDING) {
 			unsigned char *bytes = xmalloc(job->dims * 4);
@@ -475,10 +498,44 @@ static struct unit *unit_new(struct runner *run, enum step_kind kind)
 	return u;
 }
 
+/* The estimated USD of steps (n of them): what max_cost weighs before starting them. */
+static double estimated_cost(const struct runner *run, const size_t *steps, size_t n)
+{
+	double cost = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct step *st = &run->g->steps[steps[i]];
+		struct step_estimate e;
+		estimate_step(run->o->estimator, run->g, st, &run->o->config[st->kind], &e);
+		cost += e.cost;
+	}
+	return cost;
+}
+
+/* max_cost: whether steps may start now. When they may not, the run stops starting steps; what is in flight
+ * finishes and is stored, so a re-run with a larger budget continues from the cache. */
+static bool within_budget(struct runner *run, const size_t *steps, size_t n)
+{
+	if (run->o->max_cost <= 0)
+		return true;
+	double next = estimated_cost(run, steps, n);
+	run->r->spent = report_cost(run->r, run->o->config);
+	if (run->r->spent + run->inflight_cost + next <= run->o->max_cost)
+		return true;
+	run->stop = true;
+	run->r->stopped = true;
+	run->r->over_budget = true;
+	run->r->next_cost = next;
+	return false;
+}
+
 static void launch(struct runner *run, struct unit *u)
 {
 	struct provider *p = run->o->provider[u->job.kind];
 	run->inflight++;
+	if (run->o->max_cost > 0) {
+		u->estimated_cost = estimated_cost(run, u->steps, u->nsteps);
+		run->inflight_cost += u->estimated_cost;
+	}
 	emit(run, BUILD_STEP_STARTED, &run->g->steps[u->steps[0]], NULL, u->nsteps);
 	for (size_t i = 0; i < u->nsteps; i++)
 		run->g->steps[u->steps[i]].state = STEP_RUNNING;
@@ -557,6 +614,13 @@ static void start_embedding_batch(struct runner *run)
 	launch(run, u);
 }
 
+/* How many waiting embeddings the next batch takes at most (the token limit may cut it shorter). */
+static size_t next_batch(const struct runner *run)
+{
+	size_t limit = run->o->embed_batch ? run->o->embed_batch : 1;
+	return run->nbatch < limit ? run->nbatch : limit;
+}
+
 static bool batch_is_full(const struct runner *run)
 {
 	return run->nbatch >= (run->o->embed_batch ? run->o->embed_batch : 1);
@@ -593,14 +657,14 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 			r->interrupted = r->stopped = run.stop = true;
 			loop_abort(o->loop);
 		}
-		while (!run.stop && run.nheap > 0 && run.inflight < gate_window(o->gate))
+		while (!run.stop && run.nheap > 0 && run.inflight < gate_window(o->gate) && within_budget(&run, run.heap, 1))
 			start_step(&run, heap_pop(&run));
 		/* Embeddings go out in as few requests as possible: once no summary can add to the batch, or it is full. */
 		while (!run.stop && run.nbatch > 0 && run.inflight < gate_window(o->gate) &&
-		       (run.summaries_open == 0 || batch_is_full(&run)))
+		       (run.summaries_open == 0 || batch_is_full(&run)) && within_budget(&run, run.batch, next_batch(&run)))
 			start_embedding_batch(&run);
 		if (run.inflight == 0) {
-			if (!run.stop && run.nbatch > 0 && run.nheap == 0) {
+			if (!run.stop && run.nbatch > 0 && run.nheap == 0 && within_budget(&run, run.batch, next_batch(&run))) {
 				start_embedding_batch(&run);
 				continue;
 			}
@@ -608,6 +672,7 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 				break;
 		}
 		loop_run_once(o->loop, 100);
+		emit(&run, BUILD_TICK, NULL, NULL, 0);
 		flush_puts(&run);
 		gate_end_turn(o->gate);
 	}

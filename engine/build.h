@@ -11,6 +11,7 @@
 #include "keys.h"
 
 struct cache;
+struct estimator;
 struct gate;
 struct loop;
 struct provider;
@@ -22,8 +23,10 @@ enum build_event_type {
 	BUILD_STEP_FAILED,    /* message says why */
 	BUILD_STEP_STALE,     /* -n / --frozen: the step would run; step->why says why when known */
 	BUILD_STEP_EXPLAIN,   /* -d explain: the step runs because step->why */
-	BUILD_STEP_REPAIRED   /* message: how a step's input was adapted to the provider (an embedding input cut to its
+	BUILD_STEP_REPAIRED,  /* message: how a step's input was adapted to the provider (an embedding input cut to its
 	                         per-input limit, a refused batch split): the user should know */
+	BUILD_WARNING,        /* message: something the user should know (a cache write failed, ...) */
+	BUILD_TICK            /* at least every 100 ms while requests are in flight (step is NULL): for progress lines */
 };
 
 struct build_event {
@@ -33,6 +36,7 @@ struct build_event {
 	size_t batch;         /* steps in the batch the event speaks of (1 for a single step) */
 	size_t finished;      /* wanted steps finished so far (done, failed, skipped, stale) */
 	size_t total;         /* wanted steps */
+	unsigned long retries;  /* requests retried so far */
 };
 
 struct build_options {
@@ -48,6 +52,8 @@ struct build_options {
 	struct loop *loop;
 	struct cache *cache;
 	const struct build_log *previous;  /* the last run's build log, for explanations; may be NULL */
+	struct estimator *estimator;    /* learns from every answer, and prices steps for max_cost; may be NULL */
+	double max_cost;                /* USD; > 0: start no step that could take spent + in flight past it */
 	void (*report)(void *ctx, const struct build_event *ev);
 	void *report_ctx;
 	const volatile sig_atomic_t *interrupted;  /* non-zero (a signal handler sets it): start nothing more, cancel the
@@ -79,8 +85,11 @@ struct build_result {
 	uint64_t tokens_out;
 	uint64_t tokens_saved_in;       /* of the results served from the cache */
 	uint64_t tokens_saved_out;
-	bool stopped;                   /* a fatal provider error, -k or an interruption stopped the run early */
+	bool stopped;                   /* a fatal provider error, -k, max_cost or an interruption stopped the run early */
 	bool interrupted;               /* build_options.interrupted stopped it; cancelled steps count as skipped */
+	bool over_budget;               /* max_cost stopped the run: the next step would have passed it */
+	double spent;                   /* USD the run's requests cost (max_cost runs) */
+	double next_cost;               /* the estimate of what max_cost refused to start */
 	char fatal[512];                /* the fatal error, when one stopped the run */
 };
 

@@ -18,15 +18,20 @@ struct build_log {
 	cJSON *root;
 };
 
-char *build_log_name_for(const char *script_path)
+char *build_log_name_for(const char *script_path, const char *base_dir)
 {
 	char *real = realpath(script_path, NULL);
+	char *base = realpath(base_dir ? base_dir : ".", NULL);
 	const char *path = real ? real : script_path;
+	size_t blen = base ? strlen(base) : 0;
+	if (real && base && strncmp(real, base, blen) == 0 && (real[blen] == '/' || blen == 1))
+		path = real + blen + (blen > 1);
 	struct digest d;
 	char hex[DIGEST_HEX_LEN + 1];
 	digest_bytes(path, strlen(path), &d);
 	digest_to_hex(&d, hex);
 	free(real);
+	free(base);
 	return xasprintf("script:%s", hex);
 }
 
@@ -84,6 +89,57 @@ static int previous_scene_has(const cJSON *root, const char *field, const char *
 	return 0;
 }
 
+/* How the scene list changed since the record, as the outline sees it: a removed scene, scenes in another order, a new
+ * or edited scene (upstream summaries changed), or NULL when the scenes are the same (malloc'd). */
+static char *scene_list_change(const cJSON *root, const struct graph *g)
+{
+	const cJSON *prev = cJSON_GetObjectItemCaseSensitive(root, "scenes"), *scene;
+	size_t n = g->script->nscenes, nprev = (size_t)cJSON_GetArraySize(prev);
+	char (*cur)[DIGEST_HEX_LEN + 1] = xcalloc(n ? n : 1, sizeof(*cur));
+	bool *used = xcalloc(n ? n : 1, sizeof(*used));
+	struct digest d;
+	for (size_t i = 0; i < n; i++) {
+		scene_text_digest(g, i + 1, &d);
+		digest_to_hex(&d, cur[i]);
+	}
+	char *why = NULL;
+	const char *removed = NULL;
+	size_t matched = 0, at = 0;
+	bool in_order = true;
+	/* Match each earlier scene to an unused current one with the same text; order kept iff the matches ascend. */
+	cJSON_ArrayForEach(scene, prev) {
+		const char *text = get_string(scene, "text");
+		size_t j = 0;
+		while (j < n && (used[j] || !same(cur[j], text)))
+			j++;
+		if (j == n) {
+			/* Gone, unless it was edited in place: a current unmatched scene with its heading. */
+			const char *heading = get_string(scene, "heading");
+			bool edited = false;
+			for (size_t k = 0; k < n && !edited; k++)
+				edited = !used[k] && same(g->script->scenes[k].heading, heading) && !previous_scene_has(root, "text", cur[k]);
+			if (!edited && !removed)
+				removed = heading ? heading : "";
+			continue;
+		}
+		used[j] = true;
+		matched++;
+		if (j < at)
+			in_order = false;
+		at = j;
+	}
+	/* An edit that also changed a heading looks like a removal plus a new scene: only fewer scenes is a removal. */
+	if (removed && nprev > n)
+		why = xasprintf("scene removed (%s)", removed);
+	else if (matched != n || matched != nprev)
+		why = xstrdup("upstream summary changed (a new or edited scene)");
+	else if (!in_order)
+		why = xstrdup("scene order changed");
+	free(cur);
+	free(used);
+	return why;
+}
+
 char *build_log_explain(const struct build_log *rec, const struct graph *g, const struct step *st,
                      const struct step_config *cfg)
 {
@@ -111,10 +167,12 @@ char *build_log_explain(const struct build_log *rec, const struct graph *g, cons
 			return xstrdup("scene text changed");
 		return xstrdup("new scene");
 	}
-	case STEP_OUTLINE:
+	case STEP_OUTLINE: {
 		if (same(get_string(rec->root, "outline"), key))
 			return xstrdup("not in the cache (evicted, or it failed last time)");
-		return xstrdup("upstream summary changed (or a heading or the author's sections)");
+		char *change = scene_list_change(rec->root, g);
+		return change ? change : xstrdup("upstream summary changed (or a heading or the author's sections)");
+	}
 	case STEP_SHEET: {
 		const char *name = g->script->characters[st->character].name;
 		const cJSON *sheets = cJSON_GetObjectItemCaseSensitive(rec->root, "sheets");
@@ -133,6 +191,17 @@ char *build_log_explain(const struct build_log *rec, const struct graph *g, cons
 		break;
 	}
 	return xstrdup("never built");
+}
+
+int build_log_last_provider(const struct build_log *rec, enum step_kind kind, const char **provider, const char **model)
+{
+	if (!rec)
+		return -1;
+	const cJSON *kc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec->root, "config"),
+	                                                   step_kind_name(kind));
+	*provider = get_string(kc, "provider");
+	*model = get_string(kc, "model");
+	return *provider && *model ? 0 : -1;
 }
 
 static void add_key_if_done(cJSON *obj, const char *name, const struct step *st)
@@ -189,6 +258,9 @@ int build_log_save(struct cache *c, const char *name, const struct graph *g, con
 		cJSON_AddStringToObject(kc, "prompt", hex_of(&d, hex));
 		step_config_digest(&cfg[k], 0, &d);
 		cJSON_AddStringToObject(kc, "params", hex_of(&d, hex));
+		/* Read back only to say which providers the cache's results came from. */
+		cJSON_AddStringToObject(kc, "provider", cfg[k].provider);
+		cJSON_AddStringToObject(kc, "model", cfg[k].params.model ? cfg[k].params.model : "");
 	}
 	cJSON *scenes = cJSON_AddArrayToObject(root, "scenes");
 	for (size_t i = 0; i < g->script->nscenes; i++) {

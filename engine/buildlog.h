@@ -10,9 +10,13 @@
 struct cache;
 struct build_log;
 
-/* The name of script_path's record: a digest of its real path, since LMDB keys are short and paths need not be
- * (malloc'd). */
-char *build_log_name_for(const char *script_path);
+/* The name of script_path's record: a digest of its path relative to base_dir (the project file's directory, or the
+ * working directory when NULL), so that a checkout elsewhere finds the same record; a script outside base_dir is
+ * named by its real path. A digest, since LMDB keys are short and paths need not be (malloc'd). */
+char *build_log_name_for(const char *script_path, const char *base_dir);
+
+/* The provider and model the recorded build used for kind (pointers into rec); 0, or -1 when rec does not say. */
+int build_log_last_provider(const struct build_log *rec, enum step_kind kind, const char **provider, const char **model);
 
 /* Loads the record stored under name; NULL when there is none or it cannot be read (explanations degrade). */
 struct build_log *build_log_load(struct cache *c, const char *name);

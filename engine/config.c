@@ -193,7 +193,9 @@ int config_override(struct run_config *rc, const char *what, const char *arg, ch
 	char kind[32];
 	snprintf(kind, sizeof(kind), "%.*s", (int)(eq - arg), arg);
 	if (strcmp(kind, "all") == 0) {
-		for (int k = 0; k < STEP_KINDS; k++)
+		/* A model name is an LLM's or an embedding model's, never both: "all" means the LLM kinds for it. */
+		int last = strcmp(what, "model") == 0 ? STEP_SHEET : STEP_KINDS - 1;
+		for (int k = 0; k <= last; k++)
 			if (apply(rc, &rc->step[k], what, eq + 1, err, errlen) < 0)
 				return -1;
 		return 0;

@@ -22,7 +22,8 @@ struct run_config {
 int config_init(struct run_config *rc, const char *llm_spec, const char *embed_spec, char *err, size_t errlen);
 
 /* Applies one "KIND=VALUE" override of what ("model", "max-tokens", "temperature", "prompt" (a file whose text
- * replaces the system prompt), "dims"); KIND may be "all". 0, or -1 with err. */
+ * replaces the system prompt), "dims"); KIND may be "all" (for "model": the LLM kinds, never the embedding's).
+ * 0, or -1 with err. */
 int config_override(struct run_config *rc, const char *what, const char *arg, char *err, size_t errlen);
 
 /* Creates the providers the config names on loop (one object per distinct provider), each network one with net's

@@ -471,7 +471,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 					gate_note_congestion(c->gate);
 				rq->congested++;
 			}
-			r.fatal = quota || status == 401;
+			r.fatal = quota || status == 401 || status == 403;
 			retry = http_retryable(status, rq->should_retry, quota);
 			snprintf(what, sizeof(what), "HTTP %ld", status);
 		}

@@ -40,6 +40,26 @@ int net_default_max_tokens(enum step_kind kind)
 	}
 }
 
+/* 1 when the base URL's last segment is the first of path (ANTHROPIC_BASE_URL=https://host/v1 + /v1/messages): the
+ * SDK variable names the host, and the doubled segment would get a 404 on every request. */
+static int base_repeats_path(const char *base, size_t blen, const char *path)
+{
+	size_t seg = strcspn(path + 1, "/") + 1;   /* "/v1" */
+	return path[0] == '/' && seg > 1 && path[seg] == '/' && blen >= seg && memcmp(base + blen - seg, path, seg) == 0;
+}
+
+/* The base URL as messages may show it: scheme, host, port and path, without user:password@ (malloc'd). */
+static char *shown_base(const char *base, size_t blen)
+{
+	const char *host = strstr(base, "://");
+	host = host ? host + 3 : base;
+	size_t hlen = strcspn(host, "/");
+	const char *at = memchr(host, '@', hlen);
+	if (!at)
+		return xstrndup(base, blen);
+	return xasprintf("%.*s%.*s", (int)(host - base), base, (int)(blen - (size_t)(at + 1 - base)), at + 1);
+}
+
 static const char *url_path(const char *url)
 {
 	const char *p = strstr(url, "://");
@@ -76,7 +96,19 @@ int net_endpoint_init(struct net_endpoint *ep, const char *provider, const struc
 	size_t blen = strlen(base);
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
+	if (base_repeats_path(base, blen, path)) {
+		int seg = (int)strcspn(path + 1, "/") + 1;
+		char *shown = shown_base(base, blen);
+		snprintf(err, errlen, "%s: %s is \"%.200s\", which already ends in %.*s, so requests would go to %.*s%s and "
+		         "fail (404): drop the trailing %.*s from %s", provider, base_env, shown, seg, path, seg, path, path,
+		         seg, path, base_env);
+		free(shown);
+		return -1;
+	}
 	ep->provider = provider;
+	ep->key_env = key_env;
+	ep->base_env = base_env;
+	ep->base_shown = shown_base(base, blen);
 	ep->url = xasprintf("%.*s%s", (int)blen, base, path);
 	ep->path = xstrdup(url_path(ep->url));
 	ep->key = key ? xstrdup(key) : NULL;
@@ -128,6 +160,8 @@ void net_endpoint_free(struct net_endpoint *ep)
 	ep->client.headers = NULL;
 	free(ep->url);
 	free(ep->path);
+	free(ep->base_shown);
+	ep->base_shown = NULL;
 	if (ep->key) {
 		memset(ep->key, 0, strlen(ep->key));
 		free(ep->key);
@@ -135,17 +169,30 @@ void net_endpoint_free(struct net_endpoint *ep)
 	ep->url = ep->path = ep->key = NULL;
 }
 
+/* Whether curl's words say the host could not be reached at all (not TLS, not a timeout mid-answer). */
+static int unreachable(const char *why)
+{
+	return why && (strstr(why, "connect") || strstr(why, "resolve") || strstr(why, "Connection refused"));
+}
+
 static void fail_http(const struct net_endpoint *ep, struct job *job, const struct http_result *r)
 {
 	char why[400];
 	http_describe(&ep->client, r, why, sizeof(why));
-	const char *hint = "";
+	char hint[300] = "";
 	if (r->status == 401)
-		hint = "; check the API key";
+		snprintf(hint, sizeof(hint), "; the key in %s was refused by %s: check it (stopping the run)", ep->key_env,
+		         ep->url);
+	else if (r->status == 403)
+		snprintf(hint, sizeof(hint), "; the key in %s may not use %s or this model: check its permissions (stopping "
+		         "the run)", ep->key_env, ep->url);
+	else if (r->status == 0 && !r->cancelled && unreachable(r->transport_error))
+		snprintf(hint, sizeof(hint), "; is %s reachable? it comes from %s%s", ep->base_shown, ep->base_env,
+		         getenv(ep->base_env) && *getenv(ep->base_env) ? "" : " (unset: the public default)");
 	else if (r->fatal)
-		hint = "; the account's quota or spend limit is exhausted: stopping the run";
+		snprintf(hint, sizeof(hint), "; the account's quota or spend limit is exhausted: stopping the run");
 	else if (r->status == 400 || r->status == 404 || r->status == 413)
-		hint = "; the request was refused: check the model name and --max-tokens";
+		snprintf(hint, sizeof(hint), "; the request was refused: check the model name and --max-tokens");
 	snprintf(job->error, sizeof(job->error), "%s: %s: %s%s", job->label, ep->provider, why, hint);
 	job->http_status = r->status;
 	http_scrub(&ep->client, job->error);

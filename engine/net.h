@@ -56,6 +56,9 @@ struct net_endpoint {
 	char *path;
 	char *key;
 	int corrections;          /* most correction turns per step */
+	char *base_shown;         /* scheme, host and port of the base URL (no credentials), for messages */
+	const char *key_env;      /* the variables the key and the base URL came from, for messages */
+	const char *base_env;
 };
 
 /* Resolves cfg against the environment variables key_env / base_env and default_base, then builds the endpoint at

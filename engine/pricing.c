@@ -140,3 +140,8 @@ uint64_t estimate_tokens(size_t bytes)
 {
 	return ((uint64_t)bytes + 3) / 4;
 }
+
+uint64_t embedding_tokens_attributed(const char *text)
+{
+	return estimate_tokens(strlen(text));
+}

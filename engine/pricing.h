@@ -18,4 +18,8 @@ int pricing_check_env(char *err, size_t errlen);
 /* Rough token count of bytes of English text (about 4 bytes a token), never 0 for non-empty text. */
 uint64_t estimate_tokens(size_t bytes);
 
+/* The input tokens the archive and the cache attribute to one embedding: a rule on its own text alone, since a batch
+ * request reports only its total and any split of it would depend on how the inputs happened to be batched. */
+uint64_t embedding_tokens_attributed(const char *text);
+
 #endif

@@ -8,6 +8,7 @@
 #include "float32.h"
 #include "fountain.h"
 #include "quotes.h"
+#include "pricing.h"
 #include "results.h"
 #include "util.h"
 
@@ -126,8 +127,15 @@ static void add_done_step(struct results *a, const struct graph *g, const struct
 	rec->tokens_out = st->meta.tokens_out;
 	rec->corrections = st->meta.corrections;
 	rec->dropped_quotes = st->meta.dropped_quotes;
-	a->tokens_in += st->meta.tokens_in;
-	a->tokens_out += st->meta.tokens_out;
+	if (st->kind == STEP_EMBEDDING) {
+		/* Recomputed, not read from the cache: a cache filled by an older version holds a batch-position split. */
+		char *text = embedding_input(g, st);
+		rec->tokens_in = embedding_tokens_attributed(text);
+		rec->tokens_out = 0;
+		free(text);
+	}
+	a->tokens_in += rec->tokens_in;
+	a->tokens_out += rec->tokens_out;
 }
 
 struct results *results_collect(const struct graph *g, const struct step_config *cfg)

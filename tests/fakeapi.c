@@ -59,6 +59,8 @@ struct config {
 	int quota;
 	int shuffle_embeddings;
 	int echo_key;             /* summaries quote the caller's API key back (a model that repeats what it was shown) */
+	long jitter_ms;           /* answers in shuffled order: each waits an extra seeded-random 0..jitter_ms */
+	int vary_lengths;         /* generated strings vary in length, as real answers do */
 	char should_retry[6];     /* "", "true" or "false": x-should-retry on injected errors ("" omits it) */
 	int verbose;
 	/* Answers as real models give them (see "imperfect answers" below); each is undone by a correction turn. */
@@ -726,6 +728,7 @@ static int check_embeddings_request(const cJSON *req, struct api_error *e)
 struct faker {
 	uint64_t seed;            /* a hash of the whole request body */
 	const char *kind;
+	int vary;                 /* --vary-lengths */
 };
 
 static cJSON *fake_value(const struct faker *f, const cJSON *schema, const char *path, int depth);
@@ -745,12 +748,21 @@ static const char *schema_type(const cJSON *schema)
 	return "";
 }
 
+/* --vary-lengths: real answers differ in length from one input to the next (so do their token counts); without it
+ * every fake string of a field has the same length, which hides any figure that depends on how inputs were grouped. */
+static void vary_length(const struct faker *f, uint32_t h, struct buf *b)
+{
+	for (uint32_t extra = f->vary ? (h >> 8) % 7 : 0; extra > 0; extra--)
+		buf_str(b, " Another invented clause.");
+}
+
 static cJSON *fake_string(const struct faker *f, const cJSON *schema, const char *path)
 {
 	uint32_t h = (uint32_t)XXH3_64bits_withSeed(path, strlen(path), f->seed);
 	struct buf b = {0};
 	buf_printf(&b, "Fake %s %08x for %.60s.", f->kind, (unsigned)h, *path ? path : "the answer");
 	buf_str(&b, " Invented by the fake API server.");
+	vary_length(f, h, &b);
 	const cJSON *min = field(schema, "minLength"), *max = field(schema, "maxLength");
 	size_t least = cJSON_IsNumber(min) && min->valuedouble > 0 ? (size_t)fmin(min->valuedouble, 1e5) : 0;
 	while (!b.failed && b.len < least)
@@ -928,7 +940,7 @@ static char *messages_answer(const cJSON *req, const char *body, size_t len, int
 	const cJSON *tool = forced_tool(req);
 	const char *tool_name = cJSON_GetStringValue(field(tool, "name"));
 	size_t prompt_len;
-	struct faker f = {answer_seed(req, body, len, &prompt_len), kind_name[kind_of_name(tool_name)]};
+	struct faker f = {answer_seed(req, body, len, &prompt_len), kind_name[kind_of_name(tool_name)], cfg->vary_lengths};
 	long max_tokens = (long)field(req, "max_tokens")->valuedouble, out_tokens;
 	char id[64];
 	cJSON *root = cJSON_CreateObject(), *block = cJSON_CreateObject();
@@ -980,7 +992,7 @@ static char *chat_answer(const cJSON *req, const char *body, size_t len, int cut
 	const char *format_type = cJSON_GetStringValue(field(format, "type"));
 	const char *schema_name = cJSON_GetStringValue(field(json_schema, "name"));
 	size_t prompt_len;
-	struct faker f = {answer_seed(req, body, len, &prompt_len), kind_name[kind_of_name(schema_name)]};
+	struct faker f = {answer_seed(req, body, len, &prompt_len), kind_name[kind_of_name(schema_name)], cfg->vary_lengths};
 	const cJSON *limit = field(req, "max_completion_tokens") ? field(req, "max_completion_tokens")
 								  : field(req, "max_tokens");
 	long max_tokens = limit ? (long)limit->valuedouble : 0;
@@ -1547,6 +1559,10 @@ static int set_option(struct config *cfg, const char *name, const char *value, c
 		if (end == value || *end || !(rate >= 0 && rate <= 1))
 			goto bad;
 		cfg->fault_rate = rate;
+	} else if (!strcmp(name, "jitter")) {
+		if (parse_long(value, 0, 600000, &n))
+			goto bad;
+		cfg->jitter_ms = n;
 	} else if (!strcmp(name, "fail-first") || !strcmp(name, "max-concurrency") || !strcmp(name, "timeout-sleep-ms")) {
 		if (parse_long(value, 0, 100000000, &n))
 			goto bad;
@@ -1582,6 +1598,9 @@ static int set_option(struct config *cfg, const char *name, const char *value, c
 		if (errno || end == value || *end)
 			goto bad;
 		cfg->seed = seed;
+	} else if (!strcmp(name, "vary-lengths")) {
+		if (parse_bool(value, &cfg->vary_lengths))
+			goto bad;
 	} else if (!strcmp(name, "quota") || !strcmp(name, "shuffle-embeddings") || !strcmp(name, "verbose")
 		   || !strcmp(name, "echo-key")) {
 		if (parse_bool(value, &flag))
@@ -1625,6 +1644,8 @@ static cJSON *config_json(const struct config *cfg)
 	cJSON_AddBoolToObject(root, "quota", cfg->quota);
 	cJSON_AddBoolToObject(root, "shuffle-embeddings", cfg->shuffle_embeddings);
 	cJSON_AddBoolToObject(root, "echo-key", cfg->echo_key);
+	cJSON_AddNumberToObject(root, "jitter", (double)cfg->jitter_ms);
+	cJSON_AddBoolToObject(root, "vary-lengths", cfg->vary_lengths);
 	cJSON_AddStringToObject(root, "should-retry", cfg->should_retry);
 	cJSON_AddBoolToObject(root, "verbose", cfg->verbose);
 	cJSON_AddNumberToObject(root, "quotes", cfg->quotes);
@@ -1767,6 +1788,18 @@ static int authenticate(enum api api, struct MHD_Connection *c, const struct con
 	return 0;
 }
 
+/* --jitter: an extra wait drawn from the seeded generator, so that answers come back in another order than the
+ * requests went out (as a real service's do), yet the same seed replays the same waits in the same order. */
+static long jitter_of(struct server *s, const struct config *cfg)
+{
+	if (cfg->jitter_ms <= 0)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	long ms = (long)(splitmix64(&s->rng) % (uint64_t)(cfg->jitter_ms + 1));
+	pthread_mutex_unlock(&s->lock);
+	return ms;
+}
+
 /* Takes a slot under the concurrency cap; 0 when the cap is full. */
 static int admit(struct server *s)
 {
@@ -1900,7 +1933,7 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 		release(s, 0);
 		goto done;
 	}
-	nap(s, fault == F_TIMEOUT ? cfg.timeout_sleep_ms : cfg.latency_ms[*kind]);
+	nap(s, fault == F_TIMEOUT ? cfg.timeout_sleep_ms : cfg.latency_ms[*kind] + jitter_of(s, &cfg));
 	if (fault == F_MALFORMED) {
 		set_body(r, 200, strdup("<html><body><h1>502 Bad Gateway</h1></body></html>"));
 	} else {
@@ -2188,7 +2221,8 @@ static const struct {
 	int is_flag;              /* takes no value on the command line */
 } options[] = {
 	{"anthropic-key", 0}, {"openai-key", 0}, {"latency", 0}, {"max-concurrency", 0}, {"fault-rate", 0},
-	{"faults", 0}, {"fail-first", 0}, {"seed", 0}, {"timeout-sleep-ms", 0}, {"should-retry", 0},
+	{"faults", 0}, {"fail-first", 0}, {"seed", 0}, {"timeout-sleep-ms", 0}, {"should-retry", 0}, {"jitter", 0},
+	{"vary-lengths", 1},
 	{"quota", 1}, {"shuffle-embeddings", 1}, {"verbose", 1}, {"echo-key", 1},
 	{"quotes", 0}, {"bad-scenes", 0}, {"bad-utf8", 0}, {"duplicate-keys", 0}, {"extra-fields", 1},
 	{"long-summary", 0}, {"long-summary-chars", 0}, {"zero-embedding", 0}, {"huge-embedding", 0},
@@ -2200,7 +2234,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: fakeapi [--port N] [--port-file FILE] [--anthropic-key K] [--openai-key K]\n"
 		     "               [--latency KIND=MS,...] [--max-concurrency N] [--fault-rate P] [--faults LIST]\n"
 		     "               [--fail-first N] [--seed S] [--timeout-sleep-ms MS] [--should-retry true|false]\n"
-		     "               [--quota] [--shuffle-embeddings] [--echo-key] [-v]\n"
+		     "               [--quota] [--shuffle-embeddings] [--jitter MS] [--vary-lengths] [--echo-key] [-v]\n"
 		     "               [--quotes RATE] [--bad-scenes RATE] [--bad-utf8 N] [--duplicate-keys N] [--extra-fields]\n"
 		     "               [--long-summary TEXT] [--long-summary-chars N] [--zero-embedding N]\n"
 		     "               [--huge-embedding N] [--embed-max-input-tokens N] [--request-log FILE]\n"

@@ -781,7 +781,9 @@ static void test_wrong_key_is_fatal_and_never_shown(void **state)
 		assert_int_equal(r.job.status, JOB_FATAL);
 		assert_int_equal(r.job.requests, 1);
 		assert_non_null(strstr(r.job.error, "HTTP 401"));
-		assert_non_null(strstr(r.job.error, "check the API key"));
+		/* The variable that held the key and the endpoint that refused it. */
+		assert_non_null(strstr(r.job.error, which == ANTHROPIC ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY"));
+		assert_non_null(strstr(r.job.error, which == ANTHROPIC ? "/v1/messages" : "/v1/chat/completions"));
 		assert_non_null(strstr(r.log.text, "HTTP 401"));
 		run_free(&r);
 	}

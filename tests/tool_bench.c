@@ -44,6 +44,8 @@ struct run {
 	long tokens_in, tokens_out;
 	long ran[KINDS];          /* steps run per kind; for EMBEDDING, embedding requests */
 	double bound;             /* 0 when nothing was requested */
+	double estimate, cost;    /* USD: what `-n` estimated just before the run, and what the run's report says it
+	                             cost; estimate < 0 when not measured (builtin rows, an unknown price) */
 };
 
 struct scenario {
@@ -343,6 +345,8 @@ static bool collect_counts(struct bench *b, const char *report_path, const struc
 		r->ran[EMBEDDING] = number_at(report, "requests", "embedding", NULL);
 		r->tokens_in = number_at(report, "tokens", "input", NULL);
 		r->tokens_out = number_at(report, "tokens", "output", NULL);
+		const cJSON *cost = cJSON_GetObjectItemCaseSensitive(report, "cost_usd");
+		r->cost = cJSON_IsNumber(cost) ? cost->valuedouble : -1;
 		r->requests = number_at(stats, "requests", "total", NULL);
 		r->bound = lower_bound(r->ran, s->latency_ms, s->jobs);
 		bool missing = r->tokens_in < 0 || r->tokens_out < 0 || r->requests < 0;
@@ -391,6 +395,23 @@ static void scenario(struct bench *b, const char *name, const char *script, cons
 	argv[argc++] = (char *)script;
 	argv[argc] = NULL;
 
+	/* What the plan says the run will cost, asked of the same cache just before it (issue 13: after one cold run the
+	 * estimate of an edit is within 20 % of what it then costs). */
+	double estimate = -1;
+	if (!builtin) {
+		char plan[4096];
+		struct run dry;
+		path_in(plan, sizeof plan, b->work, "plan.json");
+		remove(plan);
+		char *dry_argv[] = {b->sb, "-q", "-n", "--cache", (char *)cache, "--report", plan, (char *)script, NULL};
+		if (measure(b, dry_argv, NULL, log, &dry) == 0) {
+			cJSON *p = read_json_file(plan);
+			const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "cost");
+			estimate = cJSON_IsNumber(c) ? c->valuedouble : -1;
+			cJSON_Delete(p);
+		}
+	}
+
 	struct run runs[NOOP_REPEATS];
 	if (repeats > NOOP_REPEATS)
 		repeats = NOOP_REPEATS;
@@ -417,6 +438,7 @@ static void scenario(struct bench *b, const char *name, const char *script, cons
 	}
 	qsort(runs, (size_t)repeats, sizeof *runs, by_wall);
 	s->r = runs[repeats / 2];
+	s->r.estimate = estimate;
 }
 
 /* The best wall time of `scriptbuild -t parse script` over several runs. */
@@ -452,13 +474,14 @@ struct target {
 
 static void print_table(const struct bench *b)
 {
-	printf("| scenario | wall s | requests | tokens in/out | bound s | wall / bound | peak RSS MB | CPU s |\n"
-	       "|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	printf("| scenario | wall s | requests | tokens in/out | bound s | wall / bound | peak RSS MB | CPU s | "
+	       "estimate $ | cost $ |\n"
+	       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (size_t i = 0; i < b->nrows; i++) {
 		const struct scenario *s = &b->rows[i];
 		const struct run *r = &s->r;
 		if (!r->ok) {
-			printf("| %s | failed | | | | | | |\n", s->name);
+			printf("| %s | failed | | | | | | | | |\n", s->name);
 			continue;
 		}
 		char ratio[32] = "-", bound[32] = "-";
@@ -466,8 +489,13 @@ static void print_table(const struct bench *b)
 			snprintf(bound, sizeof bound, "%.3f", r->bound);
 			snprintf(ratio, sizeof ratio, "%.3f", r->wall / r->bound);
 		}
-		printf("| %s | %.3f | %ld | %ld / %ld | %s | %s | %.1f | %.3f |\n", s->name, r->wall, r->requests,
-		       r->tokens_in, r->tokens_out, bound, ratio, r->rss_mb, r->cpu);
+		char estimate[32] = "-", cost[32] = "-";
+		if (r->estimate >= 0)
+			snprintf(estimate, sizeof estimate, "%.4f", r->estimate);
+		if (r->cost >= 0)
+			snprintf(cost, sizeof cost, "%.4f", r->cost);
+		printf("| %s | %.3f | %ld | %ld / %ld | %s | %s | %.1f | %.3f | %s | %s |\n", s->name, r->wall, r->requests,
+		       r->tokens_in, r->tokens_out, bound, ratio, r->rss_mb, r->cpu, estimate, cost);
 	}
 	printf("\nno-op rows: the median of %d runs. bound: README \"Benchmark\".\n", NOOP_REPEATS);
 	if (b->parse_best >= 0)
@@ -496,6 +524,12 @@ static size_t targets(const struct bench *b, struct target *t)
 	t[n++] = (struct target){"S1000 no-op wall", bignoop ? bignoop->r.wall : 0, 0.150, " s", bignoop != NULL};
 	t[n++] = (struct target){"one-scene edit / cold -j10", edit && cold10 ? edit->r.wall / cold10->r.wall : 0, 0.3,
 				 "", edit && cold10};
+	double miss = edit && edit->r.cost > 0 && edit->r.estimate >= 0
+			      ? (edit->r.estimate > edit->r.cost ? edit->r.estimate - edit->r.cost
+								  : edit->r.cost - edit->r.estimate) / edit->r.cost
+			      : 0;
+	t[n++] = (struct target){"one-scene edit |estimate - cost| / cost", miss, 0.2, "",
+				 edit && edit->r.cost > 0 && edit->r.estimate >= 0};
 	double cpu = 0;
 	bool all_cold = true;
 	for (size_t i = 0; i < b->nrows; i++)
@@ -539,6 +573,8 @@ static bool write_json(const struct bench *b, double scale, const struct target 
 		cJSON_AddBoolToObject(row, "ok", s->r.ok);
 		cJSON_AddNumberToObject(row, "jobs", s->jobs);
 		cJSON_AddNumberToObject(row, "wall_s", s->r.wall);
+		cJSON_AddNumberToObject(row, "estimate_usd", s->r.estimate);
+		cJSON_AddNumberToObject(row, "cost_usd", s->r.cost);
 		cJSON_AddNumberToObject(row, "requests", (double)s->r.requests);
 		cJSON_AddNumberToObject(row, "tokens_in", (double)s->r.tokens_in);
 		cJSON_AddNumberToObject(row, "tokens_out", (double)s->r.tokens_out);

@@ -1,0 +1,170 @@
+/* estimate.c - token and cost estimates for stale steps, and the per-kind, per-model history they learn from. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cache.h"
+#include "estimate.h"
+#include "fountain.h"
+#include "pricing.h"
+#include "util.h"
+
+/* The cache record the history lives in; bump the suffix when the meaning of its fields changes. */
+#define HISTORY_RECORD "history:estimates/1"
+
+struct estimator {
+	cJSON *root;     /* {"KIND MODEL": {"steps", "rule_in", "in", "out", "min_out", "max_out"}} */
+	bool changed;
+};
+
+struct estimator *estimate_load(struct cache *c)
+{
+	struct estimator *e = xcalloc(1, sizeof(*e));
+	char *data = NULL, err[256];
+	size_t len = 0;
+	if (c && cache_log_get(c, HISTORY_RECORD, &data, &len, err, sizeof(err)) == 1)
+		e->root = cJSON_ParseWithLength(data, len);
+	free(data);
+	if (!cJSON_IsObject(e->root)) {
+		cJSON_Delete(e->root);
+		e->root = cJSON_CreateObject();
+	}
+	return e;
+}
+
+void estimate_free(struct estimator *e)
+{
+	if (!e)
+		return;
+	cJSON_Delete(e->root);
+	free(e);
+}
+
+/* Bytes a step would send: its prompt texts plus its input, before its inputs exist (the same rule whether or not
+ * the step's dependencies are done, so that -n and the run's budget agree, and so that history corrects its bias). */
+static size_t rule_bytes(const struct graph *g, const struct step *st, const struct step_config *cfg)
+{
+	const struct fountain_script *s = g->script;
+	size_t bytes = strlen(cfg->system) + strlen(cfg->template_text);
+	switch (st->kind) {
+	case STEP_SUMMARY:
+		return bytes + s->scenes[st->scene - 1].text_len;
+	case STEP_EMBEDDING:
+		/* A summary is roughly a third of its scene. */
+		return s->scenes[st->scene - 1].text_len / 3;
+	case STEP_OUTLINE:
+		return bytes + s->nscenes * 400;
+	default:
+		return bytes + s->characters[st->character].nscenes * 400 + (size_t)s->characters[st->character].words * 6;
+	}
+}
+
+static double number(const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? v->valuedouble : 0;
+}
+
+static cJSON *entry(const struct estimator *e, enum step_kind kind, const struct step_config *cfg)
+{
+	char name[160];
+	snprintf(name, sizeof(name), "%s %s", step_kind_name(kind), cfg->params.model ? cfg->params.model : "");
+	return cJSON_GetObjectItemCaseSensitive(e->root, name);
+}
+
+static double price(const struct step_config *cfg, uint64_t in, uint64_t out, bool *known)
+{
+	*known = true;
+	if (strcmp(cfg->provider, "builtin") == 0)
+		return 0;
+	double c = pricing_cost(cfg->params.model, in, out);
+	if (c < 0) {
+		*known = false;
+		return 0;
+	}
+	return c;
+}
+
+void estimate_step(const struct estimator *e, const struct graph *g, const struct step *st,
+                   const struct step_config *cfg, struct step_estimate *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint64_t rule_in = estimate_tokens(rule_bytes(g, st, cfg));
+	uint64_t max_out = st->kind == STEP_EMBEDDING ? 0 : (uint64_t)cfg->params.max_tokens;
+	const cJSON *h = e ? entry(e, st->kind, cfg) : NULL;
+	double steps = number(h, "steps"), seen_rule = number(h, "rule_in");
+	if (strcmp(cfg->provider, "builtin") == 0) {
+		out->tokens_in = out->tokens_out = 0;
+	} else if (steps >= 1 && seen_rule > 0) {
+		out->learned = true;
+		out->history = (uint64_t)steps;
+		out->tokens_in = (uint64_t)((double)rule_in * number(h, "in") / seen_rule + 0.5);
+		out->tokens_out = (uint64_t)(number(h, "out") / steps + 0.5);
+		out->tokens_out_low = (uint64_t)number(h, "min_out");
+		out->tokens_out_high = (uint64_t)number(h, "max_out");
+	} else {
+		out->tokens_in = rule_in;
+		out->tokens_out = max_out / 2;
+		out->tokens_out_low = max_out / 10;
+		out->tokens_out_high = max_out;
+	}
+	out->cost = price(cfg, out->tokens_in, out->tokens_out, &out->price_known);
+	out->cost_low = price(cfg, out->tokens_in, out->tokens_out_low, &out->price_known);
+	out->cost_high = price(cfg, out->tokens_in, out->tokens_out_high, &out->price_known);
+}
+
+void estimate_learn(struct estimator *e, const struct graph *g, const size_t *steps, size_t n,
+                    const struct step_config *cfg, uint64_t tokens_in, uint64_t tokens_out)
+{
+	if (!e || n == 0 || strcmp(cfg->provider, "builtin") == 0 || tokens_in == 0)
+		return;
+	const struct step *first = &g->steps[steps[0]];
+	uint64_t rule_in = 0;
+	for (size_t i = 0; i < n; i++)
+		rule_in += estimate_tokens(rule_bytes(g, &g->steps[steps[i]], cfg));
+	cJSON *h = entry(e, first->kind, cfg);
+	if (!h) {
+		char name[160];
+		snprintf(name, sizeof(name), "%s %s", step_kind_name(first->kind), cfg->params.model ? cfg->params.model : "");
+		h = cJSON_AddObjectToObject(e->root, name);
+	}
+	double per_step_out = (double)tokens_out / (double)n;
+	bool fresh = number(h, "steps") < 1;
+	double fields[][2] = {
+		{number(h, "steps") + (double)n, 0}, {number(h, "rule_in") + (double)rule_in, 0},
+		{number(h, "in") + (double)tokens_in, 0}, {number(h, "out") + (double)tokens_out, 0},
+		{fresh || per_step_out < number(h, "min_out") ? per_step_out : number(h, "min_out"), 0},
+		{fresh || per_step_out > number(h, "max_out") ? per_step_out : number(h, "max_out"), 0},
+	};
+	static const char *const names[] = {"steps", "rule_in", "in", "out", "min_out", "max_out"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		cJSON *v = cJSON_GetObjectItemCaseSensitive(h, names[i]);
+		if (v)
+			cJSON_SetNumberValue(v, fields[i][0]);
+		else
+			cJSON_AddNumberToObject(h, names[i], fields[i][0]);
+	}
+	e->changed = true;
+}
+
+int estimate_save(struct estimator *e, struct cache *c, char *err, size_t errlen)
+{
+	if (!e || !e->changed)
+		return 0;
+	char *text = cJSON_PrintUnformatted(e->root);
+	int rc = cache_log_put(c, HISTORY_RECORD, text, strlen(text), err, errlen);
+	free(text);
+	if (rc == 0)
+		e->changed = false;
+	return rc;
+}
+
+const char *estimate_basis(const struct step_estimate *est, char *buf, size_t len)
+{
+	if (!est->learned)
+		return "max_tokens rule (no history)";
+	snprintf(buf, len, "history (%llu results)", (unsigned long long)est->history);
+	return buf;
+}
