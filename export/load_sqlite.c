@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sqlite3.h>
 
@@ -37,29 +38,69 @@ static int exec(sqlite3 *db, const char *sql, const char *path, const char *step
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(db, path, step, err, errlen);
 }
 
-static int check_version(sqlite3 *db, const char *path, char *err, size_t errlen)
+/* The columns of table name as PRAGMA table_info reports them; *n is 0 when there is no such table. */
+static int table_columns(sqlite3 *db, const char *name, struct load_found *found, size_t max, size_t *n,
+                         const char *path, char *err, size_t errlen)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	snprintf(sql, sizeof sql, "PRAGMA main.table_info(\"%s\")", name);
+	*n = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(db, path, name, err, errlen);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *col = (const char *)sqlite3_column_text(st, 1), *type = (const char *)sqlite3_column_text(st, 2);
+		if (*n == max) {
+			snprintf(err, errlen, "%s: table %s has more than %zu columns: it is not the table scriptbuild creates; "
+			         "load into another database, or drop the table", path, name, max);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		snprintf(found[*n].name, sizeof found[*n].name, "%s", col ? col : "");
+		snprintf(found[*n].type, sizeof found[*n].type, "%s", type && *type ? type : "(none)");
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(db, path, name, err, errlen);
+}
+
+static int sqlite_type_ok(enum load_type type, const char *declared)
+{
+	const char *want = type == LOAD_NOW ? "TEXT" : sql_type(type);
+	return strcasecmp(declared, want) == 0;
+}
+
+/* 1 when table t exists with exactly our columns, 0 when it does not exist, -1 (err) when it is not ours. */
+static int check_table(sqlite3 *db, const struct load_table *t, const char *path, char *err, size_t errlen)
+{
+	struct load_found found[32];
+	size_t n;
+	if (table_columns(db, t->name, found, 32, &n, path, err, errlen) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	return load_check_columns(t, found, n, sqlite_type_ok, path, err, errlen) < 0 ? -1 : 1;
+}
+
+static int read_version(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	if (exec(db, "CREATE TABLE IF NOT EXISTS scriptbuild_schema (version INTEGER NOT NULL)", path,
-	         "scriptbuild_schema", err, errlen) < 0)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM scriptbuild_schema", -1, &st, NULL) != SQLITE_OK
+	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM " LOAD_MARKER_TABLE, -1, &st, NULL) != SQLITE_OK
 	    || sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return fail(db, path, "scriptbuild_schema", err, errlen);
+		return fail(db, path, LOAD_MARKER_TABLE, err, errlen);
 	}
 	int empty = sqlite3_column_type(st, 0) == SQLITE_NULL;
 	sqlite3_int64 version = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if (empty)
-		return exec(db, "INSERT INTO scriptbuild_schema (version) VALUES (1)", path, "scriptbuild_schema", err, errlen);
-	if (version != LOAD_SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: scriptbuild_schema: the database has schema version %lld, this scriptload writes "
-		         "version %d; use a matching scriptload or a new database", path, (long long)version,
-		         LOAD_SCHEMA_VERSION);
+	if (empty) {
+		snprintf(err, errlen, "%s: %s: the table is empty, so the schema version is unknown; load into another "
+		         "database, or insert the version (%d) if this database was made by scriptload", path,
+		         LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
 		return -1;
 	}
-	return 0;
+	return load_check_version(version, path, err, errlen);
 }
 
 /* Runs a statement built in a memory stream; fails on a stream error too. */
@@ -82,11 +123,15 @@ static int create_table(sqlite3 *db, const struct load_table *t, const char *pat
 	FILE *f = open_memstream(&sql, &len);
 	if (!f)
 		return fail(NULL, path, t->name, err, errlen);
-	fprintf(f, "CREATE TABLE IF NOT EXISTS %s (", t->name);
+	fprintf(f, "CREATE TABLE %s (", t->name);
 	for (size_t c = 0; c < t->ncols; c++)
-		fprintf(f, "%s %s%s, ", t->cols[c].name, sql_type(t->cols[c].type),
+		fprintf(f, "%s%s %s%s", c ? ", " : "", t->cols[c].name, sql_type(t->cols[c].type),
 		        t->cols[c].required && t->cols[c].type != LOAD_NOW ? " NOT NULL" : "");
-	fprintf(f, "PRIMARY KEY (%s)%s%s)", t->key, t->refs ? ", " : "", t->refs ? t->refs : "");
+	if (t->key)
+		fprintf(f, ", PRIMARY KEY (%s)", t->key);
+	if (t->refs)
+		fprintf(f, ", %s", t->refs);
+	fputc(')', f);
 	return exec_stream(db, f, &sql, path, t->name, err, errlen);
 }
 
@@ -174,13 +219,46 @@ static int insert_rows(sqlite3 *db, const struct load_table *t, size_t dims, con
 	return r;
 }
 
+/* Makes sure every table is ours and current; DDL runs only for what is missing, so a database whose schema is
+ * present and current is loaded with DML alone. */
+static int prepare_schema(sqlite3 *db, const struct load_set *set, const char *path, char *err, size_t errlen)
+{
+	int marked = check_table(db, &load_marker_table, path, err, errlen);
+	if (marked < 0)
+		return -1;
+	if (!marked) {
+		/* Without the marker, any table of ours by name is someone else's, whatever its columns. */
+		struct load_found found[32];
+		size_t n;
+		for (int t = 0; t < LOAD_TABLES; t++) {
+			if (table_columns(db, set->tables[t].name, found, 32, &n, path, err, errlen) < 0)
+				return -1;
+			if (n > 0) {
+				load_foreign_table(set->tables[t].name, path, err, errlen);
+				return -1;
+			}
+		}
+		char insert[128];
+		snprintf(insert, sizeof insert, "INSERT INTO %s (version) VALUES (%d)", LOAD_MARKER_TABLE,
+		         LOAD_SCHEMA_VERSION);
+		if (create_table(db, &load_marker_table, path, err, errlen) < 0
+		    || exec(db, insert, path, LOAD_MARKER_TABLE, err, errlen) < 0)
+			return -1;
+	} else if (read_version(db, path, err, errlen) < 0) {
+		return -1;
+	}
+	for (int t = 0; t < LOAD_TABLES; t++) {
+		int r = check_table(db, &set->tables[t], path, err, errlen);
+		if (r < 0 || (r == 0 && create_table(db, &set->tables[t], path, err, errlen) < 0))
+			return -1;
+	}
+	return 0;
+}
+
 static int load_all(sqlite3 *db, const struct load_set *set, const char *path, char *err, size_t errlen)
 {
-	if (check_version(db, path, err, errlen) < 0)
+	if (prepare_schema(db, set, path, err, errlen) < 0)
 		return -1;
-	for (int t = 0; t < LOAD_TABLES; t++)
-		if (create_table(db, &set->tables[t], path, err, errlen) < 0)
-			return -1;
 	for (int t = LOAD_TABLES - 1; t >= 0; t--)
 		if (delete_rows(db, &set->tables[t], set->script_id, path, err, errlen) < 0)
 			return -1;

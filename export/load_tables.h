@@ -9,7 +9,12 @@
 
 #include "analysis.h"
 
+/* The schema this loader creates and writes; a database marked with another version is refused (a later version
+ * adds its migration step where load_check_version is called). */
 #define LOAD_SCHEMA_VERSION 1
+
+/* The table whose presence marks a database as scriptbuild's and whose version column says which schema it has. */
+#define LOAD_MARKER_TABLE "scriptbuild_schema"
 
 enum load_type {
 	LOAD_TEXT,
@@ -52,6 +57,27 @@ struct load_set {
 	char **owned;                /* strings made for cells (digest text, prose pulled out of outputs) */
 	size_t nowned;
 };
+
+/* A column as the database reports it: name and declared type (as the back end spells it). */
+struct load_found {
+	char name[64];
+	char type[64];
+};
+
+/* The marker table's own description, checked like the others. */
+extern const struct load_table load_marker_table;
+
+/* 0 when found (nfound columns of t's table in the database) has exactly t's columns, each with a type type_ok
+ * accepts; else -1 with err naming the table and the column. shown names the database in messages. */
+int load_check_columns(const struct load_table *t, const struct load_found *found, size_t nfound,
+                       int (*type_ok)(enum load_type type, const char *declared), const char *shown, char *err,
+                       size_t errlen);
+
+/* Writes the refusal for a table of ours found in a database without the marker. */
+void load_foreign_table(const char *table, const char *shown, char *err, size_t errlen);
+
+/* 0 when version is the one this loader writes, else -1 with err saying both versions. */
+int load_check_version(long long version, const char *shown, char *err, size_t errlen);
 
 /* Builds the rows for a under script_id (NULL: a's script name); cells point into a, which must outlive the set.
  * 0, or -1 with err. */

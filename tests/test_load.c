@@ -419,6 +419,114 @@ static void test_newer_schema_refused(void **state)
 	analysis_free(a);
 }
 
+/* Runs sql on the test's own connection to the database under test. */
+static void db_exec(struct db *d, const char *sql)
+{
+	if (d->pg)
+		pg_exec(d->conn, sql);
+	else if (sqlite3_exec(d->lite, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(d->lite));
+}
+
+/* A load that must be refused with a message containing both needles, leaving every row as it was. */
+static void load_refused(struct db *d, const struct analysis *a, const char *needle1, const char *needle2,
+                         const char *probe)
+{
+	char *before = query1(d, probe);
+	char err[2048] = "";
+	assert_int_equal(analysis_load(d->target, NULL, a, err, sizeof err), -1);
+	if (!strstr(err, needle1) || !strstr(err, needle2))
+		fail_msg("the refusal does not name %s and %s: %s", needle1, needle2, err);
+	char *after = query1(d, probe);
+	assert_non_null(before);
+	assert_non_null(after);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+/* Another application's scenes table, with the same script id: not ours (no marker), so never written. */
+static void test_foreign_table_refused(void **state)
+{
+	struct db *d = *state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	db_exec(d, "CREATE TABLE scenes (script_id TEXT, scene_index INTEGER, scene_number TEXT, heading TEXT, "
+	           "line INTEGER, owner TEXT)");
+	db_exec(d, "INSERT INTO scenes VALUES ('keeper', 1, NULL, 'THEIRS', 1, 'another app')");
+	load_refused(d, a, "scenes", "scriptbuild_schema", "SELECT count(*) || ' ' || max(owner) FROM scenes");
+	char *n = query1(d, "SELECT count(*) FROM scenes WHERE owner = 'another app'");
+	assert_string_equal(n, "1");
+	free(n);
+	analysis_free(a);
+}
+
+/* Our marker, but a table someone changed: an added column or a different type is named and nothing is written. */
+static void test_changed_columns_refused(void **state)
+{
+	struct db *d = *state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	load_ok(d, NULL, a);
+	db_exec(d, "ALTER TABLE scenes ADD COLUMN owner TEXT");
+	load_refused(d, a, "table scenes", "column owner", "SELECT count(*) FROM scenes");
+	db_exec(d, "ALTER TABLE scenes DROP COLUMN owner");
+	load_ok(d, NULL, a);
+
+	db_exec(d, "DROP TABLE scene_embeddings");
+	db_exec(d, d->pg ? "CREATE TABLE scene_embeddings (script_id text NOT NULL, scene_index integer NOT NULL, "
+	                   "model text NOT NULL, dims integer NOT NULL, embedding bytea NOT NULL)"
+	                 : "CREATE TABLE scene_embeddings (script_id TEXT NOT NULL, scene_index INTEGER NOT NULL, "
+	                   "model TEXT NOT NULL, dims INTEGER NOT NULL, embedding TEXT NOT NULL)");
+	load_refused(d, a, "table scene_embeddings", "column embedding", "SELECT count(*) FROM scenes");
+	char *n = query1(d, "SELECT count(*) FROM scene_embeddings");
+	assert_string_equal(n, "0");
+	free(n);
+	analysis_free(a);
+}
+
+/* A present, current schema is loaded with DML alone: a role that may not create anything can load. */
+static void test_dml_only_role(void **state)
+{
+	struct db *d = *state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	load_ok(d, NULL, a);
+	if (!d->pg) {
+		/* SQLite has no roles; a read-only schema of our own making must still need no DDL: no change to it. */
+		char *before = query1(d, "SELECT group_concat(sql, ';') FROM sqlite_master");
+		load_ok(d, NULL, a);
+		char *after = query1(d, "SELECT group_concat(sql, ';') FROM sqlite_master");
+		assert_string_equal(before, after);
+		free(before);
+		free(after);
+		analysis_free(a);
+		return;
+	}
+	char role[80], sql[1000];
+	snprintf(role, sizeof role, "%s_dml", d->schema);
+	snprintf(sql, sizeof sql,
+	         "SET client_min_messages = warning; DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN; "
+	         "REVOKE CREATE ON SCHEMA %s FROM PUBLIC; GRANT USAGE ON SCHEMA %s TO %s; "
+	         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %s TO %s",
+	         role, role, d->schema, d->schema, role, d->schema, role);
+	pg_exec(d->conn, sql);
+	char target[2300];
+	const char *user = strstr(d->target, "user=postgres");
+	assert_non_null(user);
+	snprintf(target, sizeof target, "%.*suser=%s%s", (int)(user - d->target), d->target, role,
+	         user + strlen("user=postgres"));
+	struct analysis *edited = sample_analysis("keeper", 1);
+	char err[2048] = "";
+	int r = analysis_load(target, NULL, edited, err, sizeof err);
+	snprintf(sql, sizeof sql, "REASSIGN OWNED BY %s TO postgres; DROP OWNED BY %s; DROP ROLE %s", role, role, role);
+	if (r != 0)
+		fail_msg("a DML-only role could not load: %s", err);
+	char *s = query1(d, "SELECT title FROM scripts WHERE script_id = 'keeper'");
+	assert_string_equal(s, "The Keeper (revised)");
+	free(s);
+	pg_exec(d->conn, sql);
+	analysis_free(a);
+	analysis_free(edited);
+}
+
 static void test_unreachable_target(void **state)
 {
 	struct db *d = *state;
@@ -460,6 +568,9 @@ int main(void)
 		BOTH(test_failure_rolls_back),
 		BOTH(test_partial),
 		BOTH(test_newer_schema_refused),
+		BOTH(test_foreign_table_refused),
+		BOTH(test_changed_columns_refused),
+		BOTH(test_dml_only_role),
 		BOTH(test_unreachable_target),
 		cmocka_unit_test(test_password_masked),
 	};
