@@ -92,6 +92,7 @@ cJSON *builtin_summary(const struct fountain_script *s, size_t scene)
 	put_str(o, "heading", sc->heading);
 	put_str(o, "location", sc->location);
 	put_str(o, "time", sc->time);
+	put_str(o, "time_of_day", fountain_time_name(sc->time_of_day));
 	a = put_array(o, "characters");
 	for (size_t i = 0; i < people.n; i++)
 		push_str(a, people.name[i]);
