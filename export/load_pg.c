@@ -1,4 +1,5 @@
-/* load_pg.c - one script's rows into PostgreSQL: BEGIN, create, delete, COPY FROM STDIN for every table, COMMIT. */
+/* load_pg.c - one script's rows into PostgreSQL: the schema checked (and made, in its own transaction, when
+ * missing), then BEGIN, delete, COPY FROM STDIN for every table, COMMIT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ struct pg {
 	int vector;                  /* the embedding column is pgvector's vector, not real[] */
 };
 
-/* CREATE TABLE IF NOT EXISTS says "relation already exists, skipping" as a NOTICE; nobody needs to see that. */
+/* Notices (a primary key's implicit index and the like) are nobody's business. */
 static void quiet(void *arg, const char *message)
 {
 	(void)arg;
@@ -57,29 +58,6 @@ static int run(struct pg *pg, const char *step, const char *sql, int nparams, co
 	return ok ? 0 : -1;
 }
 
-static int check_version(struct pg *pg)
-{
-	PGresult *res;
-	if (run(pg, "scriptbuild_schema", "CREATE TABLE IF NOT EXISTS scriptbuild_schema (version integer NOT NULL)", 0,
-	        NULL, PGRES_COMMAND_OK, NULL) < 0
-	    || run(pg, "scriptbuild_schema", "SELECT max(version) FROM scriptbuild_schema", 0, NULL, PGRES_TUPLES_OK,
-	           &res) < 0)
-		return -1;
-	int empty = PQgetisnull(res, 0, 0);
-	long version = empty ? 0 : strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	if (empty)
-		return run(pg, "scriptbuild_schema", "INSERT INTO scriptbuild_schema (version) VALUES (1)", 0, NULL,
-		           PGRES_COMMAND_OK, NULL);
-	if (version != LOAD_SCHEMA_VERSION) {
-		snprintf(pg->err, pg->errlen, "%s: scriptbuild_schema: the database has schema version %ld, this scriptload "
-		         "writes version %d; use a matching scriptload or a new database", pg->shown, version,
-		         LOAD_SCHEMA_VERSION);
-		return -1;
-	}
-	return 0;
-}
-
 static const char *pg_type(enum load_type t, int vector, size_t dims, char *buf, size_t buflen)
 {
 	switch (t) {
@@ -96,6 +74,8 @@ static const char *pg_type(enum load_type t, int vector, size_t dims, char *buf,
 		return buf;
 	case LOAD_NOW:
 		return "timestamptz NOT NULL DEFAULT now()";
+	case LOAD_REAL:
+		return "double precision";
 	case LOAD_TEXT:
 		break;
 	}
@@ -111,11 +91,16 @@ static int create_table(struct pg *pg, const struct load_table *t, int vector, s
 		snprintf(pg->err, pg->errlen, "%s: %s: out of memory", pg->shown, t->name);
 		return -1;
 	}
-	fprintf(f, "CREATE TABLE IF NOT EXISTS %s (", t->name);
+	fprintf(f, "CREATE TABLE %s (", t->name);
 	for (size_t c = 0; c < t->ncols; c++)
-		fprintf(f, "%s %s%s, ", t->cols[c].name, pg_type(t->cols[c].type, vector, dims, vtype, sizeof vtype),
+		fprintf(f, "%s%s %s%s", c ? ", " : "", t->cols[c].name,
+		        pg_type(t->cols[c].type, vector, dims, vtype, sizeof vtype),
 		        t->cols[c].required && t->cols[c].type != LOAD_NOW ? " NOT NULL" : "");
-	fprintf(f, "PRIMARY KEY (%s)%s%s)", t->key, t->refs ? ", " : "", t->refs ? t->refs : "");
+	if (t->key)
+		fprintf(f, ", PRIMARY KEY (%s)", t->key);
+	if (t->refs)
+		fprintf(f, ", %s", t->refs);
+	fputc(')', f);
 	if (fclose(f) != 0) {
 		free(sql);
 		snprintf(pg->err, pg->errlen, "%s: %s: out of memory", pg->shown, t->name);
@@ -126,26 +111,193 @@ static int create_table(struct pg *pg, const struct load_table *t, int vector, s
 	return r;
 }
 
-/* The tables may predate pgvector (or the other way round): the column's actual type decides the literal. */
-static int create_schema(struct pg *pg, const struct load_set *set)
+/* The columns of table name (as the search path resolves it) and their types; *n is 0 when there is no table. */
+static int table_columns(struct pg *pg, const char *name, struct load_found *found, size_t max, size_t *n)
 {
+	const char *param[] = { name };
 	PGresult *res;
-	if (run(pg, "pg_extension", "SELECT 1 FROM pg_extension WHERE extname = 'vector'", 0, NULL, PGRES_TUPLES_OK,
-	        &res) < 0)
+	*n = 0;
+	if (run(pg, name,
+	        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+	        "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+	        1, param, PGRES_TUPLES_OK, &res) < 0)
 		return -1;
-	int have_vector = PQntuples(res) > 0;
-	PQclear(res);
-	for (int t = 0; t < LOAD_TABLES; t++)
-		if (create_table(pg, &set->tables[t], have_vector, set->dims) < 0)
-			return -1;
-	if (run(pg, "scene_embeddings",
-	        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-	        "WHERE attrelid = 'scene_embeddings'::regclass AND attname = 'embedding'",
-	        0, NULL, PGRES_TUPLES_OK, &res) < 0)
+	int rows = PQntuples(res);
+	if ((size_t)rows > max) {
+		snprintf(pg->err, pg->errlen, "%s: table %s has %d columns: it is not the table scriptbuild creates; load "
+		         "into another database (or schema), or drop the table", pg->shown, name, rows);
+		PQclear(res);
 		return -1;
-	pg->vector = PQntuples(res) == 1 && strncmp(PQgetvalue(res, 0, 0), "vector", 6) == 0;
+	}
+	for (int r = 0; r < rows; r++) {
+		snprintf(found[r].name, sizeof found[r].name, "%s", PQgetvalue(res, r, 0));
+		snprintf(found[r].type, sizeof found[r].type, "%s", PQgetvalue(res, r, 1));
+	}
+	*n = (size_t)rows;
 	PQclear(res);
 	return 0;
+}
+
+static int pg_type_ok(enum load_type type, const char *declared)
+{
+	switch (type) {
+	case LOAD_INT:
+		return strcmp(declared, "integer") == 0;
+	case LOAD_JSON:
+		return strcmp(declared, "jsonb") == 0;
+	case LOAD_VECTOR:
+		return strcmp(declared, "real[]") == 0 || strncmp(declared, "vector", 6) == 0;
+	case LOAD_NOW:
+		return strcmp(declared, "timestamp with time zone") == 0;
+	case LOAD_REAL:
+		return strcmp(declared, "double precision") == 0;
+	case LOAD_TEXT:
+		break;
+	}
+	return strcmp(declared, "text") == 0;
+}
+
+/* 1 when table t exists with exactly our columns, 0 when it does not exist, -1 (err) when it is not ours. */
+static int check_table(struct pg *pg, const struct load_table *t)
+{
+	struct load_found found[32];
+	size_t n;
+	if (table_columns(pg, t->name, found, 32, &n) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	if (load_check_columns(t, found, n, pg_type_ok, pg->shown, pg->err, pg->errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(found[i].name, "embedding") == 0)
+			pg->vector = strncmp(found[i].type, "vector", 6) == 0;
+	return 1;
+}
+
+/* The marker's version into *version_out; LOAD_VERSION_CURRENT, LOAD_VERSION_OLDER, or -1 with err. */
+static int read_version(struct pg *pg, long long *version_out)
+{
+	PGresult *res;
+	if (run(pg, LOAD_MARKER_TABLE, "SELECT max(version) FROM " LOAD_MARKER_TABLE, 0, NULL, PGRES_TUPLES_OK, &res) < 0)
+		return -1;
+	int empty = PQgetisnull(res, 0, 0);
+	long long version = empty ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (empty) {
+		snprintf(pg->err, pg->errlen, "%s: %s: the table is empty, so the schema version is unknown; load into "
+		         "another database (or schema), or insert the version (%d) if this database was made by scriptload",
+		         pg->shown, LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
+		return -1;
+	}
+	*version_out = version;
+	return load_check_version(version, pg->shown, pg->err, pg->errlen);
+}
+
+enum { SCHEMA_READY = 0, SCHEMA_NEEDS_DDL = 1 };
+
+/* Migration: the columns of t from column `from` on, which an older version's table lacks (only ever called inside
+ * the schema transaction: a current table has none to add). */
+static int add_columns(struct pg *pg, const struct load_table *t, size_t from)
+{
+	char vtype[32];
+	for (size_t c = from; c < t->ncols; c++) {
+		char sql[256];
+		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", t->name, t->cols[c].name,
+		         pg_type(t->cols[c].type, pg->vector, 0, vtype, sizeof vtype));
+		if (run(pg, t->name, sql, 0, NULL, PGRES_COMMAND_OK, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Checks that every table is ours and current. With create, makes what is missing (the caller holds the schema
+ * lock in a transaction); without, answers SCHEMA_NEEDS_DDL instead, so a present, current schema needs no DDL and
+ * a role with only DML rights can load. -1 with err when a table is not ours. */
+static int prepare_schema(struct pg *pg, const struct load_set *set, int create)
+{
+	int marked = check_table(pg, &load_marker_table);
+	if (marked < 0)
+		return -1;
+	long long version = LOAD_SCHEMA_VERSION;
+	if (!marked) {
+		/* Without the marker, a table of ours by name is someone else's, whatever its columns, unless the tables
+		 * are exactly those of schema version 1 as a scriptload older than the marker made them. */
+		struct load_found found[LOAD_TABLES][32];
+		const struct load_found *columns[LOAD_TABLES];
+		size_t n[LOAD_TABLES];
+		int any = -1;
+		for (int t = 0; t < LOAD_TABLES; t++) {
+			if (table_columns(pg, set->tables[t].name, found[t], 32, &n[t]) < 0)
+				return -1;
+			columns[t] = found[t];
+			if (n[t] > 0 && any < 0)
+				any = t;
+		}
+		if (any >= 0 && !load_is_unmarked_v1(columns, n, set->tables, pg_type_ok)) {
+			load_foreign_table(set->tables[any].name, pg->shown, pg->err, pg->errlen);
+			return -1;
+		}
+		if (!create)
+			return SCHEMA_NEEDS_DDL;
+		version = any >= 0 ? 1 : LOAD_SCHEMA_VERSION;
+		char insert[128];
+		snprintf(insert, sizeof insert, "INSERT INTO %s (version) VALUES (%lld)", LOAD_MARKER_TABLE, version);
+		if (create_table(pg, &load_marker_table, 0, 0) < 0
+		    || run(pg, LOAD_MARKER_TABLE, insert, 0, NULL, PGRES_COMMAND_OK, NULL) < 0)
+			return -1;
+	} else {
+		int v = read_version(pg, &version);
+		if (v < 0)
+			return -1;
+		if (v == LOAD_VERSION_OLDER && !create)
+			return SCHEMA_NEEDS_DDL;
+	}
+	int have_vector = -1;
+	for (int t = 0; t < LOAD_TABLES; t++) {
+		struct load_table then;
+		bool existed = load_table_at(&set->tables[t], t, version, &then);
+		int r = check_table(pg, existed ? &then : &set->tables[t]);
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			if (add_columns(pg, &set->tables[t], then.ncols) < 0)
+				return -1;
+			continue;
+		}
+		if (!create)
+			return SCHEMA_NEEDS_DDL;
+		if (have_vector < 0) {
+			/* New tables use pgvector's type when the extension is there; existing ones keep theirs. */
+			PGresult *res;
+			if (run(pg, "pg_extension", "SELECT 1 FROM pg_extension WHERE extname = 'vector'", 0, NULL,
+			        PGRES_TUPLES_OK, &res) < 0)
+				return -1;
+			have_vector = PQntuples(res) > 0;
+			PQclear(res);
+		}
+		if (create_table(pg, &set->tables[t], have_vector, set->dims) < 0 || check_table(pg, &set->tables[t]) < 0)
+			return -1;
+	}
+	if (version != LOAD_SCHEMA_VERSION) {
+		char update[128];
+		snprintf(update, sizeof update, "UPDATE %s SET version = %d", LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
+		return run(pg, LOAD_MARKER_TABLE, update, 0, NULL, PGRES_COMMAND_OK, NULL) < 0 ? -1 : SCHEMA_READY;
+	}
+	return SCHEMA_READY;
+}
+
+/* The schema is created in a transaction of its own under an advisory lock (CREATE TABLE races with itself), so
+ * concurrent loaders wait for each other only while a schema is being made, never during another's COPY. */
+static int ensure_schema(struct pg *pg, const struct load_set *set)
+{
+	int r = prepare_schema(pg, set, 0);
+	if (r != SCHEMA_NEEDS_DDL)
+		return r;
+	if (run(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL) < 0
+	    || run(pg, "schema lock", SCHEMA_LOCK, 0, NULL, PGRES_TUPLES_OK, NULL) < 0
+	    || prepare_schema(pg, set, 1) < 0)
+		return -1;
+	return run(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL);
 }
 
 /* COPY's text format: backslash, tab, newline and carriage return escaped; everything else as is. */
@@ -175,7 +327,17 @@ static void put_cell(FILE *f, enum load_type type, const struct load_value *v, s
 {
 	switch (type) {
 	case LOAD_INT:
-		fprintf(f, "%lld", (long long)v->num);
+		if (v->null)
+			fputs("\\N", f);
+		else
+			fprintf(f, "%lld", (long long)v->num);
+		break;
+	case LOAD_REAL:
+		/* %.17g reads back as the same double. */
+		if (v->null)
+			fputs("\\N", f);
+		else
+			fprintf(f, "%.17g", v->real);
 		break;
 	case LOAD_VECTOR:
 		/* %.9g is enough digits for every float32 to read back as the same float32. */
@@ -274,9 +436,7 @@ static int copy_rows(struct pg *pg, const struct load_table *t, size_t dims)
 static int load_all(struct pg *pg, const struct load_set *set)
 {
 	const char *id[] = { set->script_id };
-	if (run(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL) < 0
-	    || run(pg, "schema lock", SCHEMA_LOCK, 0, NULL, PGRES_TUPLES_OK, NULL) < 0 || check_version(pg) < 0
-	    || create_schema(pg, set) < 0)
+	if (ensure_schema(pg, set) < 0 || run(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL) < 0)
 		return -1;
 	for (int t = LOAD_TABLES - 1; t >= 0; t--) {
 		char sql[128];

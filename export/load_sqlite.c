@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sqlite3.h>
 
@@ -19,6 +20,8 @@ static const char *sql_type(enum load_type t)
 		return "BLOB";
 	case LOAD_NOW:
 		return "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+	case LOAD_REAL:
+		return "REAL";
 	case LOAD_TEXT:
 	case LOAD_JSON:
 		break;
@@ -37,29 +40,71 @@ static int exec(sqlite3 *db, const char *sql, const char *path, const char *step
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(db, path, step, err, errlen);
 }
 
-static int check_version(sqlite3 *db, const char *path, char *err, size_t errlen)
+/* The columns of table name as PRAGMA table_info reports them; *n is 0 when there is no such table. */
+static int table_columns(sqlite3 *db, const char *name, struct load_found *found, size_t max, size_t *n,
+                         const char *path, char *err, size_t errlen)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	snprintf(sql, sizeof sql, "PRAGMA main.table_info(\"%s\")", name);
+	*n = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(db, path, name, err, errlen);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *col = (const char *)sqlite3_column_text(st, 1), *type = (const char *)sqlite3_column_text(st, 2);
+		if (*n == max) {
+			snprintf(err, errlen, "%s: table %s has more than %zu columns: it is not the table scriptbuild creates; "
+			         "load into another database, or drop the table", path, name, max);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		snprintf(found[*n].name, sizeof found[*n].name, "%s", col ? col : "");
+		snprintf(found[*n].type, sizeof found[*n].type, "%s", type && *type ? type : "(none)");
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(db, path, name, err, errlen);
+}
+
+static int sqlite_type_ok(enum load_type type, const char *declared)
+{
+	const char *want = type == LOAD_NOW ? "TEXT" : sql_type(type);
+	return strcasecmp(declared, want) == 0;
+}
+
+/* 1 when table t exists with exactly our columns, 0 when it does not exist, -1 (err) when it is not ours. */
+static int check_table(sqlite3 *db, const struct load_table *t, const char *path, char *err, size_t errlen)
+{
+	struct load_found found[32];
+	size_t n;
+	if (table_columns(db, t->name, found, 32, &n, path, err, errlen) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	return load_check_columns(t, found, n, sqlite_type_ok, path, err, errlen) < 0 ? -1 : 1;
+}
+
+/* The marker's version into *version; LOAD_VERSION_CURRENT, LOAD_VERSION_OLDER, or -1 with err. */
+static int read_version(sqlite3 *db, long long *version_out, const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	if (exec(db, "CREATE TABLE IF NOT EXISTS scriptbuild_schema (version INTEGER NOT NULL)", path,
-	         "scriptbuild_schema", err, errlen) < 0)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM scriptbuild_schema", -1, &st, NULL) != SQLITE_OK
+	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM " LOAD_MARKER_TABLE, -1, &st, NULL) != SQLITE_OK
 	    || sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return fail(db, path, "scriptbuild_schema", err, errlen);
+		return fail(db, path, LOAD_MARKER_TABLE, err, errlen);
 	}
 	int empty = sqlite3_column_type(st, 0) == SQLITE_NULL;
 	sqlite3_int64 version = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if (empty)
-		return exec(db, "INSERT INTO scriptbuild_schema (version) VALUES (1)", path, "scriptbuild_schema", err, errlen);
-	if (version != LOAD_SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: scriptbuild_schema: the database has schema version %lld, this scriptload writes "
-		         "version %d; use a matching scriptload or a new database", path, (long long)version,
-		         LOAD_SCHEMA_VERSION);
+	if (empty) {
+		snprintf(err, errlen, "%s: %s: the table is empty, so the schema version is unknown; load into another "
+		         "database, or insert the version (%d) if this database was made by scriptload", path,
+		         LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
 		return -1;
 	}
-	return 0;
+	*version_out = version;
+	return load_check_version(version, path, err, errlen);
 }
 
 /* Runs a statement built in a memory stream; fails on a stream error too. */
@@ -82,11 +127,15 @@ static int create_table(sqlite3 *db, const struct load_table *t, const char *pat
 	FILE *f = open_memstream(&sql, &len);
 	if (!f)
 		return fail(NULL, path, t->name, err, errlen);
-	fprintf(f, "CREATE TABLE IF NOT EXISTS %s (", t->name);
+	fprintf(f, "CREATE TABLE %s (", t->name);
 	for (size_t c = 0; c < t->ncols; c++)
-		fprintf(f, "%s %s%s, ", t->cols[c].name, sql_type(t->cols[c].type),
+		fprintf(f, "%s%s %s%s", c ? ", " : "", t->cols[c].name, sql_type(t->cols[c].type),
 		        t->cols[c].required && t->cols[c].type != LOAD_NOW ? " NOT NULL" : "");
-	fprintf(f, "PRIMARY KEY (%s)%s%s)", t->key, t->refs ? ", " : "", t->refs ? t->refs : "");
+	if (t->key)
+		fprintf(f, ", PRIMARY KEY (%s)", t->key);
+	if (t->refs)
+		fprintf(f, ", %s", t->refs);
+	fputc(')', f);
 	return exec_stream(db, f, &sql, path, t->name, err, errlen);
 }
 
@@ -110,7 +159,9 @@ static int bind_cell(sqlite3_stmt *st, int slot, enum load_type type, const stru
 {
 	switch (type) {
 	case LOAD_INT:
-		return sqlite3_bind_int64(st, slot, v->num);
+		return v->null ? sqlite3_bind_null(st, slot) : sqlite3_bind_int64(st, slot, v->num);
+	case LOAD_REAL:
+		return v->null ? sqlite3_bind_null(st, slot) : sqlite3_bind_double(st, slot, v->real);
 	case LOAD_VECTOR:
 		/* float32 little-endian whatever the host's byte order, as embeddings.npy stores them. */
 		for (size_t d = 0; d < dims; d++) {
@@ -174,13 +225,76 @@ static int insert_rows(sqlite3 *db, const struct load_table *t, size_t dims, con
 	return r;
 }
 
+/* Migration: the columns of t from column `from` on, which an older version's table lacks. */
+static int add_columns(sqlite3 *db, const struct load_table *t, size_t from, const char *path, char *err,
+                       size_t errlen)
+{
+	for (size_t c = from; c < t->ncols; c++) {
+		char sql[256];
+		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", t->name, t->cols[c].name,
+		         sql_type(t->cols[c].type));
+		if (exec(db, sql, path, t->name, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Makes sure every table is ours and current; DDL runs only for what is missing, so a database whose schema is
+ * present and current is loaded with DML alone. */
+static int prepare_schema(sqlite3 *db, const struct load_set *set, const char *path, char *err, size_t errlen)
+{
+	int marked = check_table(db, &load_marker_table, path, err, errlen);
+	if (marked < 0)
+		return -1;
+	long long version = LOAD_SCHEMA_VERSION;
+	if (!marked) {
+		/* Without the marker, a table of ours by name is someone else's, whatever its columns, unless the tables
+		 * are exactly those of schema version 1 as a scriptload older than the marker made them. */
+		struct load_found found[LOAD_TABLES][32];
+		const struct load_found *columns[LOAD_TABLES];
+		size_t n[LOAD_TABLES];
+		int any = -1;
+		for (int t = 0; t < LOAD_TABLES; t++) {
+			if (table_columns(db, set->tables[t].name, found[t], 32, &n[t], path, err, errlen) < 0)
+				return -1;
+			columns[t] = found[t];
+			if (n[t] > 0 && any < 0)
+				any = t;
+		}
+		if (any >= 0 && !load_is_unmarked_v1(columns, n, set->tables, sqlite_type_ok)) {
+			load_foreign_table(set->tables[any].name, path, err, errlen);
+			return -1;
+		}
+		version = any >= 0 ? 1 : LOAD_SCHEMA_VERSION;
+		char insert[128];
+		snprintf(insert, sizeof insert, "INSERT INTO %s (version) VALUES (%lld)", LOAD_MARKER_TABLE, version);
+		if (create_table(db, &load_marker_table, path, err, errlen) < 0
+		    || exec(db, insert, path, LOAD_MARKER_TABLE, err, errlen) < 0)
+			return -1;
+	} else if (read_version(db, &version, path, err, errlen) < 0) {
+		return -1;
+	}
+	for (int t = 0; t < LOAD_TABLES; t++) {
+		struct load_table then;
+		bool existed = load_table_at(&set->tables[t], t, version, &then);
+		int r = check_table(db, existed ? &then : &set->tables[t], path, err, errlen);
+		if (r < 0 || (r == 0 && create_table(db, &set->tables[t], path, err, errlen) < 0))
+			return -1;
+		if (r > 0 && add_columns(db, &set->tables[t], then.ncols, path, err, errlen) < 0)
+			return -1;
+	}
+	if (version != LOAD_SCHEMA_VERSION) {
+		char update[128];
+		snprintf(update, sizeof update, "UPDATE %s SET version = %d", LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
+		return exec(db, update, path, LOAD_MARKER_TABLE, err, errlen);
+	}
+	return 0;
+}
+
 static int load_all(sqlite3 *db, const struct load_set *set, const char *path, char *err, size_t errlen)
 {
-	if (check_version(db, path, err, errlen) < 0)
+	if (prepare_schema(db, set, path, err, errlen) < 0)
 		return -1;
-	for (int t = 0; t < LOAD_TABLES; t++)
-		if (create_table(db, &set->tables[t], path, err, errlen) < 0)
-			return -1;
 	for (int t = LOAD_TABLES - 1; t >= 0; t--)
 		if (delete_rows(db, &set->tables[t], set->script_id, path, err, errlen) < 0)
 			return -1;

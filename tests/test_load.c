@@ -17,9 +17,11 @@
 #include "sample_analysis.h"
 
 static const char *const tables[] = { "scripts", "scenes", "scene_summaries", "script_outlines", "character_sheets",
-	                              "scene_embeddings" };
+	                              "scene_embeddings", "characters", "scene_characters" };
 static const char *const order_by[] = { "script_id", "script_id, scene_index", "script_id, scene_index", "script_id",
-	                                "script_id, character_name", "script_id, scene_index" };
+	                                "script_id, character_name", "script_id, scene_index", "script_id, character",
+	                                "script_id, scene_index, character" };
+enum { NTABLES = sizeof tables / sizeof *tables };
 
 /* One database under test and a connection of the test's own to inspect it. */
 struct db {
@@ -141,7 +143,7 @@ static char *dump(struct db *d, int with_time, const char *only_script)
 	FILE *out = open_memstream(&text, &len);
 	assert_non_null(out);
 	dump_query(d, "SELECT version FROM scriptbuild_schema", out);
-	for (int t = 0; t < 6; t++) {
+	for (int t = 0; t < NTABLES; t++) {
 		char sql[300];
 		char where[100] = "";
 		if (only_script)
@@ -404,19 +406,241 @@ static void test_newer_schema_refused(void **state)
 	struct analysis *a = sample_analysis("keeper", 0);
 	load_ok(d, NULL, a);
 	if (d->pg)
-		pg_exec(d->conn, "UPDATE scriptbuild_schema SET version = 2");
+		pg_exec(d->conn, "UPDATE scriptbuild_schema SET version = 3");
 	else
-		assert_int_equal(sqlite3_exec(d->lite, "UPDATE scriptbuild_schema SET version = 2", NULL, NULL, NULL), 0);
+		assert_int_equal(sqlite3_exec(d->lite, "UPDATE scriptbuild_schema SET version = 3", NULL, NULL, NULL), 0);
 	char *before = dump(d, 1, NULL);
 	char err[2048] = "";
 	assert_int_equal(analysis_load(d->target, NULL, a, err, sizeof err), -1);
-	if (!strstr(err, "schema version 2"))
+	if (!strstr(err, "schema version 3"))
 		fail_msg("unexpected error: %s", err);
 	char *after = dump(d, 1, NULL);
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
 	analysis_free(a);
+}
+
+/* Runs sql on the test's own connection to the database under test. */
+static void db_exec(struct db *d, const char *sql)
+{
+	if (d->pg)
+		pg_exec(d->conn, sql);
+	else if (sqlite3_exec(d->lite, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(d->lite));
+}
+
+/* A load that must be refused with a message containing both needles, leaving every row as it was. */
+static void load_refused(struct db *d, const struct analysis *a, const char *needle1, const char *needle2,
+                         const char *probe)
+{
+	char *before = query1(d, probe);
+	char err[2048] = "";
+	assert_int_equal(analysis_load(d->target, NULL, a, err, sizeof err), -1);
+	if (!strstr(err, needle1) || !strstr(err, needle2))
+		fail_msg("the refusal does not name %s and %s: %s", needle1, needle2, err);
+	char *after = query1(d, probe);
+	assert_non_null(before);
+	assert_non_null(after);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+/* Another application's scenes table, with the same script id: not ours (no marker), so never written. */
+static void test_foreign_table_refused(void **state)
+{
+	struct db *d = *state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	db_exec(d, "CREATE TABLE scenes (script_id TEXT, scene_index INTEGER, scene_number TEXT, heading TEXT, "
+	           "line INTEGER, owner TEXT)");
+	db_exec(d, "INSERT INTO scenes VALUES ('keeper', 1, NULL, 'THEIRS', 1, 'another app')");
+	load_refused(d, a, "scenes", "scriptbuild_schema", "SELECT count(*) || ' ' || max(owner) FROM scenes");
+	char *n = query1(d, "SELECT count(*) FROM scenes WHERE owner = 'another app'");
+	assert_string_equal(n, "1");
+	free(n);
+	analysis_free(a);
+}
+
+/* Our marker, but a table someone changed: an added column or a different type is named and nothing is written. */
+static void test_changed_columns_refused(void **state)
+{
+	struct db *d = *state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	load_ok(d, NULL, a);
+	db_exec(d, "ALTER TABLE scenes ADD COLUMN owner TEXT");
+	load_refused(d, a, "table scenes", "column owner", "SELECT count(*) FROM scenes");
+	db_exec(d, "ALTER TABLE scenes DROP COLUMN owner");
+	load_ok(d, NULL, a);
+
+	db_exec(d, "DROP TABLE scene_embeddings");
+	db_exec(d, d->pg ? "CREATE TABLE scene_embeddings (script_id text NOT NULL, scene_index integer NOT NULL, "
+	                   "model text NOT NULL, dims integer NOT NULL, embedding bytea NOT NULL)"
+	                 : "CREATE TABLE scene_embeddings (script_id TEXT NOT NULL, scene_index INTEGER NOT NULL, "
+	                   "model TEXT NOT NULL, dims INTEGER NOT NULL, embedding TEXT NOT NULL)");
+	load_refused(d, a, "table scene_embeddings", "column embedding", "SELECT count(*) FROM scenes");
+	char *n = query1(d, "SELECT count(*) FROM scene_embeddings");
+	assert_string_equal(n, "0");
+	free(n);
+	analysis_free(a);
+}
+
+/* A present, current schema is loaded with DML alone: a role that may not create anything can load. */
+static void test_dml_only_role(void **state)
+{
+	struct db *d = *state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	load_ok(d, NULL, a);
+	if (!d->pg) {
+		/* SQLite has no roles; a read-only schema of our own making must still need no DDL: no change to it. */
+		char *before = query1(d, "SELECT group_concat(sql, ';') FROM sqlite_master");
+		load_ok(d, NULL, a);
+		char *after = query1(d, "SELECT group_concat(sql, ';') FROM sqlite_master");
+		assert_string_equal(before, after);
+		free(before);
+		free(after);
+		analysis_free(a);
+		return;
+	}
+	char role[80], sql[1000];
+	snprintf(role, sizeof role, "%s_dml", d->schema);
+	snprintf(sql, sizeof sql,
+	         "SET client_min_messages = warning; DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN; "
+	         "REVOKE CREATE ON SCHEMA %s FROM PUBLIC; GRANT USAGE ON SCHEMA %s TO %s; "
+	         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %s TO %s",
+	         role, role, d->schema, d->schema, role, d->schema, role);
+	pg_exec(d->conn, sql);
+	char target[2300];
+	const char *user = strstr(d->target, "user=postgres");
+	assert_non_null(user);
+	snprintf(target, sizeof target, "%.*suser=%s%s", (int)(user - d->target), d->target, role,
+	         user + strlen("user=postgres"));
+	struct analysis *edited = sample_analysis("keeper", 1);
+	char err[2048] = "";
+	int r = analysis_load(target, NULL, edited, err, sizeof err);
+	snprintf(sql, sizeof sql, "REASSIGN OWNED BY %s TO postgres; DROP OWNED BY %s; DROP ROLE %s", role, role, role);
+	if (r != 0)
+		fail_msg("a DML-only role could not load: %s", err);
+	char *s = query1(d, "SELECT title FROM scripts WHERE script_id = 'keeper'");
+	assert_string_equal(s, "The Keeper (revised)");
+	free(s);
+	pg_exec(d->conn, sql);
+	analysis_free(a);
+	analysis_free(edited);
+}
+
+/* The breakdown is in the database whatever the provider: who is in which scene, the stripboard columns, the
+ * per-character facts. */
+static void test_breakdown_rows(void **state)
+{
+	struct db *d = *state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	load_ok(d, NULL, a);
+	static const struct {
+		const char *sql, *want;
+	} q[] = {
+		{ "SELECT string_agg(CAST(scene_index AS text) || ':' || CAST(speaking AS text), ',') FROM (SELECT "
+		  "scene_index, speaking FROM scene_characters WHERE character = 'JONAS \"JO\" VEIT' ORDER BY scene_index) x",
+		  "1:1,2:1,3:0" },
+		{ "SELECT count(*) FROM scene_characters WHERE character = 'MARGIT' AND speaking = 1", "3" },
+		{ "SELECT sum(cues) || ' ' || sum(words) FROM scene_characters WHERE character = 'MARGIT'", "9 93" },
+		{ "SELECT int_ext || ' ' || location || ' ' || time_of_day || ' ' || time_text || ' ' || heading_note || ' ' || "
+		  "CAST(eighths AS text) FROM scenes WHERE scene_index = 2", "EXT PIER DAWN DAWN 1985 2" },
+		{ "SELECT sum(eighths) FROM scenes WHERE script_id = 'keeper'", "9" },
+		{ "SELECT count(*) FROM scenes WHERE time_of_day IS NULL AND scene_index = 3", "1" },
+		{ "SELECT CAST(before_first_heading AS text) || ' ' || CAST(action_words AS text) || ' ' || "
+		  "CAST(dialogue_words AS text) FROM scenes WHERE scene_index = 1", "0 40 30" },
+		{ "SELECT cues || ' ' || words || ' ' || scenes || ' ' || first_scene || ' ' || last_scene || ' ' || "
+		  "mentioned_scenes FROM characters WHERE character = 'JONAS \"JO\" VEIT'", "4 51 2 1 2 1" },
+		{ "SELECT CAST(share * 10000 AS integer) FROM characters WHERE character = 'MARGIT'", "7018" },
+	};
+	for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+		char sql[600];
+		snprintf(sql, sizeof sql, "%s", q[i].sql);
+		if (!d->pg) {
+			/* SQLite says group_concat for string_agg. */
+			char *at = strstr(sql, "string_agg(");
+			if (at) {
+				char rest[600];
+				snprintf(rest, sizeof rest, "%s", at + strlen("string_agg("));
+				snprintf(at, sizeof sql - (size_t)(at - sql), "group_concat(%s", rest);
+			}
+		}
+		char *got = query1(d, sql);
+		if (!got || strcmp(got, q[i].want) != 0)
+			fail_msg("%s: got %s, want %s", sql, got ? got : "NULL", q[i].want);
+		free(got);
+	}
+	char *details = query1(d, "SELECT details FROM characters WHERE character = 'JONAS \"JO\" VEIT'");
+	assert_non_null(details);
+	json_same(details, "{\"scenes\":[1,2],\"mentioned_in\":[3],\"copresence\":[{\"character\":\"MARGIT\","
+	                   "\"scenes\":3}]}");
+	free(details);
+	analysis_free(a);
+}
+
+/* Version 1's tables exactly as scriptload 1 made them, with a row of another script. */
+static void make_v1(struct db *d, int marked)
+{
+	const char *text = d->pg ? "text" : "TEXT", *integer = d->pg ? "integer" : "INTEGER";
+	const char *json = d->pg ? "jsonb" : "TEXT", *vec = d->pg ? "real[]" : "BLOB";
+	const char *now = d->pg ? "timestamptz NOT NULL DEFAULT now()"
+	                        : "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+	char sql[4000];
+	snprintf(sql, sizeof sql,
+	         "CREATE TABLE scripts (script_id %s NOT NULL, title %s, source_digest %s NOT NULL, tool_version %s NOT NULL, "
+	         "imported_at %s, PRIMARY KEY (script_id));"
+	         "CREATE TABLE scenes (script_id %s NOT NULL, scene_index %s NOT NULL, scene_number %s, heading %s NOT NULL, "
+	         "line %s NOT NULL, PRIMARY KEY (script_id, scene_index));"
+	         "CREATE TABLE scene_summaries (script_id %s NOT NULL, scene_index %s NOT NULL, summary_text %s, model %s NOT "
+	         "NULL, details %s NOT NULL, PRIMARY KEY (script_id, scene_index));"
+	         "CREATE TABLE script_outlines (script_id %s NOT NULL, outline_text %s, model %s NOT NULL, details %s NOT NULL, "
+	         "PRIMARY KEY (script_id));"
+	         "CREATE TABLE character_sheets (script_id %s NOT NULL, character_name %s NOT NULL, sheet_text %s, model %s "
+	         "NOT NULL, details %s NOT NULL, PRIMARY KEY (script_id, character_name));"
+	         "CREATE TABLE scene_embeddings (script_id %s NOT NULL, scene_index %s NOT NULL, model %s NOT NULL, dims %s "
+	         "NOT NULL, embedding %s NOT NULL, PRIMARY KEY (script_id, scene_index));"
+	         "INSERT INTO scripts (script_id, title, source_digest, tool_version) VALUES ('old', 'Old', 'x', '0.0.9');"
+	         "INSERT INTO scenes VALUES ('old', 1, NULL, 'INT. OLD - DAY', 3);",
+	         text, text, text, text, now, text, integer, text, text, integer, text, integer, text, text, json, text,
+	         text, text, json, text, text, text, text, json, text, integer, text, integer, vec);
+	db_exec(d, sql);
+	if (marked)
+		db_exec(d, "CREATE TABLE scriptbuild_schema (version INTEGER NOT NULL); INSERT INTO scriptbuild_schema "
+		           "VALUES (1)");
+}
+
+/* A database of schema version 1 (marked, or from before the marker) is migrated, never refused or silently used:
+ * new columns and tables appear, the version says 2, the old script's rows stay, the new script has its breakdown. */
+static void migrate_from_v1(struct db *d, int marked)
+{
+	make_v1(d, marked);
+	struct analysis *a = sample_analysis("keeper", 0);
+	load_ok(d, NULL, a);
+	char *v = query1(d, "SELECT max(version) FROM scriptbuild_schema");
+	assert_string_equal(v, "2");
+	free(v);
+	char *old = query1(d, "SELECT heading || ' ' || coalesce(CAST(eighths AS text), 'null') FROM scenes WHERE "
+	                      "script_id = 'old'");
+	assert_string_equal(old, "INT. OLD - DAY null");
+	free(old);
+	char *jonas = query1(d, "SELECT count(*) FROM scene_characters WHERE character = 'JONAS \"JO\" VEIT'");
+	assert_string_equal(jonas, "3");
+	free(jonas);
+	/* A second load finds the current schema and needs no DDL. */
+	load_ok(d, NULL, a);
+	expect_counts(d, "keeper", 3, 3, 1, 2, 3);
+	analysis_free(a);
+}
+
+static void test_migrates_marked_v1(void **state)
+{
+	migrate_from_v1(*state, 1);
+}
+
+static void test_migrates_unmarked_v1(void **state)
+{
+	migrate_from_v1(*state, 0);
 }
 
 static void test_unreachable_target(void **state)
@@ -460,6 +684,12 @@ int main(void)
 		BOTH(test_failure_rolls_back),
 		BOTH(test_partial),
 		BOTH(test_newer_schema_refused),
+		BOTH(test_foreign_table_refused),
+		BOTH(test_changed_columns_refused),
+		BOTH(test_dml_only_role),
+		BOTH(test_breakdown_rows),
+		BOTH(test_migrates_marked_v1),
+		BOTH(test_migrates_unmarked_v1),
 		BOTH(test_unreachable_target),
 		cmocka_unit_test(test_password_masked),
 	};
