@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "publish.h"
+#include "publish_breakdown.h"
 #include "buildlog.h"
 #include "util.h"
 
@@ -126,6 +127,7 @@ enum publish_outcome publish_archive(const struct graph *g, const struct step_co
 	struct results *r = results_collect(g, cfg);
 	struct analysis *a = publish_analysis(r, cfg, script_name, script_digest_hex);
 	results_free(r);
+	publish_breakdown(a, g->script);
 	enum publish_outcome outcome = a->partial ? PUBLISH_WRITTEN_PARTIAL : PUBLISH_WRITTEN;
 	if (analysis_write_archive(path, a, mtime, err, errlen) < 0)
 		outcome = PUBLISH_FAILED;

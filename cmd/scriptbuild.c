@@ -109,7 +109,8 @@ static void usage(FILE *f)
 	      "Analyses a Fountain screenplay: scene summaries, an outline, character sheets and embeddings, each cached\n"
 	      "by content so that only the steps an edit touched run again. Writes NAME.analysis.tar.zst.\n"
 	      "\n"
-	      "targets: summaries outline sheets embeddings scene:N sheet:NAME (default: everything)\n"
+	      "targets: summaries outline sheets embeddings scene:N (Nth heading) scene:1A (#1A#) sheet:NAME\n"
+	      "         (default: everything)\n"
 	      "\n"
 	      "options:\n"
 	      "  -j N                 requests in flight (default 10)\n"
@@ -505,7 +506,8 @@ static int load_script(const char *path, bool quiet, struct fountain_script **sc
 		return -1;
 	}
 	if ((*script)->implicit_scene && !quiet)
-		fprintf(stderr, "scriptbuild: %s: no scene heading: the whole script is one implicit scene\n", path);
+		fprintf(stderr, "scriptbuild: %s: no scene heading: the whole script is scene 0 (before a first heading)\n",
+		        path);
 	return 0;
 }
 

@@ -71,7 +71,7 @@ cJSON *builtin_sheet(const struct fountain_script *s, size_t character, const cJ
 	struct lines said = {0};
 	struct tally partners = {0}, places = {0};
 	for (size_t i = 0; i < n; i++) {
-		const struct fountain_scene *sc = &s->scenes[ch->scenes[i] - 1];
+		const struct fountain_scene *sc = fountain_scene_by_index(s, ch->scenes[i]);
 		for (size_t c = 0; c < sc->ncues; c++) {
 			if (strcmp(sc->cues[c].name, ch->name) != 0)
 				continue;

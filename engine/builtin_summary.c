@@ -92,6 +92,7 @@ cJSON *builtin_summary(const struct fountain_script *s, size_t scene)
 	builtin_put_str(o, "heading", sc->heading);
 	builtin_put_str(o, "location", sc->location);
 	builtin_put_str(o, "time", sc->time);
+	builtin_put_str(o, "time_of_day", fountain_time_name(sc->time_of_day));
 	a = builtin_put_array(o, "characters");
 	for (size_t i = 0; i < people.n; i++)
 		builtin_push_str(a, people.name[i]);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "breakdown.h"
 #include "fountain_clean.h"
 #include "util.h"
 
@@ -29,6 +30,9 @@ struct parsed {
 };
 
 enum { BLOCK_SIZE = 64 * 1024 };
+
+/* parse_clean's answer for a script without action or dialogue (-1 is out of memory). */
+enum { PARSE_NO_SCENE = -2 };
 
 struct vec {
 	void *items;
@@ -58,7 +62,11 @@ struct parser {
 	struct buf scene_text, action, dialogue, parens, scratch;
 	size_t cue_character;    /* index of the open cue's speaker */
 	bool in_cue, in_paragraph, pending_blank, prev_blank, any_heading;
-	int first_body_line;
+	size_t nheadings;        /* headings so far: the next heading's scene index is nheadings + 1 */
+	int printed;             /* printed lines of the open scene so far (closed blocks) */
+	int cue_block;           /* printed lines of the open cue: its name line, parentheticals and dialogue */
+	int prev_cue_block;      /* printed lines of the cue before, for a dual cue printed beside it */
+	bool cue_dual;           /* the open cue is the second half of dual dialogue */
 };
 
 /* n bytes aligned for any array (align is 1 for strings, which need none). */
@@ -92,6 +100,12 @@ static void *arena_alloc_aligned(struct parsed *p, size_t n, size_t align)
 static void *arena_alloc(struct parsed *p, size_t n)
 {
 	return arena_alloc_aligned(p, n, _Alignof(max_align_t));
+}
+
+/* The arena as breakdown.c sees it. */
+static void *breakdown_arena_alloc(void *ctx, size_t n)
+{
+	return arena_alloc(ctx, n);
 }
 
 static char *arena_strndup(struct parsed *p, const char *s, size_t n)
@@ -331,8 +345,8 @@ static bool peek_line(const struct parser *p, struct line *out)
 /* ---- scene headings ---- */
 
 struct heading {
-	const char *text, *number, *location, *time;
-	size_t ntext, nnumber, nlocation, ntime;
+	const char *text, *number, *rest;
+	size_t ntext, nnumber, nrest;  /* rest: the heading after its prefix, what location, time and notes come from */
 	char int_ext[8];      /* "" when the heading has no prefix */
 };
 
@@ -390,8 +404,8 @@ static void strip_numbers(struct heading *h)
 	}
 }
 
-/* Splits the heading after its prefix into location and time (after the last " - "). */
-static void split_location(struct heading *h, size_t prefix)
+/* The heading after its prefix (and a dash glued to the prefix), which breakdown_split_heading cuts up. */
+static void heading_rest(struct heading *h, size_t prefix)
 {
 	const char *r = h->text + prefix;
 	size_t n = h->ntext - prefix;
@@ -401,17 +415,8 @@ static void split_location(struct heading *h, size_t prefix)
 		n--;
 		trim(&r, &n);
 	}
-	h->location = r;
-	h->nlocation = n;
-	for (size_t i = n; i >= 3; i--) {
-		if (memcmp(r + i - 3, " - ", 3) == 0) {
-			h->nlocation = rtrim(r, i - 3);
-			h->time = r + i;
-			h->ntime = n - i;
-			trim(&h->time, &h->ntime);
-			return;
-		}
-	}
+	h->rest = r;
+	h->nrest = n;
 }
 
 /* Recognises a heading in the left-trimmed line t (blank lines around it already checked). */
@@ -432,7 +437,7 @@ static bool parse_heading(const char *t, size_t n, struct heading *h)
 	strip_numbers(h);
 	if (h->ntext == 0)
 		return false;
-	split_location(h, prefix);
+	heading_rest(h, prefix);
 	return true;
 }
 
@@ -469,6 +474,12 @@ static int close_cue(struct parser *p)
 	cue->words = words > INT32_MAX ? INT32_MAX : (int)words;
 	((struct fountain_character *)p->characters.items)[p->cue_character].words += cue->words;
 	p->dialogue.len = p->parens.len = 0;
+	/* Dual dialogue prints beside the cue before it: only what it adds below that one takes room. */
+	if (p->cue_dual && p->prev_cue_block)
+		p->printed += p->cue_block > p->prev_cue_block ? p->cue_block - p->prev_cue_block : 0;
+	else
+		p->printed += 1 + p->cue_block;
+	p->prev_cue_block = p->cue_block;
 	return 0;
 }
 
@@ -489,26 +500,29 @@ static int close_scene(struct parser *p)
 	s->ncues = p->cues.n;
 	s->characters = arena_items(p->out, &p->names, sizeof *s->characters, &ok);
 	s->ncharacters = p->names.n;
+	s->printed_lines = p->printed;
 	p->scene_text.len = p->action.len = p->cues.n = p->names.n = 0;
 	p->pending_blank = false;
+	p->printed = p->prev_cue_block = 0;
 	return ok && s->text && s->action ? 0 : -1;
 }
 
-static struct fountain_scene *open_scene(struct parser *p, int line)
+static struct fountain_scene *open_scene(struct parser *p, int line, size_t index)
 {
 	if (close_scene(p) < 0)
 		return NULL;
 	struct fountain_scene *s = vec_push(&p->scenes, sizeof *s);
 	if (!s)
 		return NULL;
-	s->index = p->scenes.n;
+	s->index = index;
 	s->line = line;
 	return s;
 }
 
+/* Opens scene 0, the action or dialogue before the first heading. */
 static int open_implicit_scene(struct parser *p, int line)
 {
-	struct fountain_scene *s = open_scene(p, line);
+	struct fountain_scene *s = open_scene(p, line, 0);
 	if (!s)
 		return -1;
 	s->implicit = true;
@@ -542,20 +556,32 @@ static char *arena_trimmed(struct parsed *out, const char *s, size_t n)
 
 static int scene_heading(struct parser *p, const struct line *l, const struct heading *h)
 {
-	struct fountain_scene *s = open_scene(p, l->no);
+	struct fountain_scene *s = open_scene(p, l->no, ++p->nheadings);
 	if (!s)
 		return -1;
 	p->any_heading = true;
+	p->printed = 1 + breakdown_wrapped_lines(h->text, h->ntext, PRINT_WIDTH_HEADING);
 	struct parsed *o = p->out;
 	s->heading = arena_strndup(o, h->text, h->ntext);
-	s->location = arena_strndup(o, h->location, h->nlocation);
-	if (!s->heading || !s->location)
+	if (!s->heading)
 		return -1;
 	if (h->number && !(s->number = arena_strndup(o, h->number, h->nnumber)))
 		return -1;
 	if (h->int_ext[0] && !(s->int_ext = arena_strndup(o, h->int_ext, strlen(h->int_ext))))
 		return -1;
-	if (h->time && h->ntime && !(s->time = arena_strndup(o, h->time, h->ntime)))
+	/* The parts are cut from a copy: notes taken out of the middle leave the location without them. */
+	char *work = arena_alloc_aligned(o, 2 * h->nrest + 2, 1);
+	if (!work)
+		return -1;
+	struct heading_parts parts;
+	breakdown_split_heading(h->rest, h->nrest, h->int_ext[0] != '\0', work, work + h->nrest + 1, &parts);
+	s->location = arena_strndup(o, parts.location, parts.nlocation);
+	if (!s->location)
+		return -1;
+	if (parts.ntime && !(s->time = arena_strndup(o, parts.time, parts.ntime)))
+		return -1;
+	s->time_of_day = breakdown_time_of_day(parts.time, parts.ntime);
+	if (parts.nnote && !(s->note = arena_strndup(o, parts.note, parts.nnote)))
 		return -1;
 	return buf_try_add(&p->scene_text, h->text, h->ntext);
 }
@@ -659,6 +685,39 @@ static bool parse_cue(const char *t, size_t n, struct cue_line *c)
 	return all_caps(c->name, c->nname) && c->name[c->nname - 1] != ':' && !heading_prefix(t, n, ie);
 }
 
+/* Splits "V.O.)(CONT'D" or "O.S., PRELAP" (the text after the cue's first paren) into its parts. */
+static int cue_extensions(struct parser *p, struct fountain_cue *q, const char *s, size_t n)
+{
+	size_t count = 0;
+	char **list = NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		size_t k = 0, i = 0;
+		while (i < n) {
+			size_t start = i;
+			while (i < n && s[i] != '(' && s[i] != ')' && s[i] != ',')
+				i++;
+			const char *part = s + start;
+			size_t len = i - start;
+			trim(&part, &len);
+			if (len) {
+				if (pass && !(list[k] = arena_strndup(p->out, part, len)))
+					return -1;
+				k++;
+			}
+			i++;
+		}
+		if (!pass) {
+			if (!(count = k))
+				return 0;
+			if (!(list = arena_alloc(p->out, count * sizeof *list)))
+				return -1;
+		}
+	}
+	q->extensions = list;
+	q->nextensions = count;
+	return 0;
+}
+
 static int cue(struct parser *p, const struct line *l, const struct cue_line *c)
 {
 	if (!current_scene(p) && open_implicit_scene(p, l->no) < 0)
@@ -676,8 +735,11 @@ static int cue(struct parser *p, const struct line *l, const struct cue_line *c)
 	q->name = who->name;
 	q->line = l->no;
 	q->dual = c->dual;
-	if (c->next && !(q->extension = arena_strndup(p->out, c->ext, c->next)))
+	if (c->next && cue_extensions(p, q, c->ext, c->next) < 0)
 		return -1;
+	p->cue_block = breakdown_wrapped_lines(l->s + skip_space(l->s, l->n), rtrim(l->s, l->n) - skip_space(l->s, l->n),
+	                                       PRINT_WIDTH_CUE);
+	p->cue_dual = c->dual;
 	who->cues++;
 	if (*last_scene != p->scenes.n) {
 		*last_scene = p->scenes.n;
@@ -700,8 +762,10 @@ static int dialogue_line(struct parser *p, const struct line *l)
 	trim(&t, &n);
 	int rc;
 	if (n >= 2 && t[0] == '(' && t[n - 1] == ')') {
+		p->cue_block += breakdown_wrapped_lines(t, n, PRINT_WIDTH_PARENTHETICAL);
 		rc = buf_line(&p->parens, "\n", t, n);
 	} else {
+		p->cue_block += breakdown_wrapped_lines(t, n, PRINT_WIDTH_DIALOGUE);
 		if (n && t[0] == '~') {
 			t++;
 			n--;
@@ -725,6 +789,7 @@ static int action_line(struct parser *p, const struct line *l, const char *s, si
 	if (!current_scene(p) && open_implicit_scene(p, l->no) < 0)
 		return -1;
 	n = rtrim(s, n);
+	p->printed += !p->in_paragraph + breakdown_wrapped_lines(s, n, PRINT_WIDTH_ACTION);
 	int rc = p->in_paragraph ? buf_try_add(&p->action, "\n", 1) : buf_line(&p->action, "\n\n", "", 0);
 	p->in_paragraph = true;
 	if (rc < 0 || buf_try_add(&p->action, s, n) < 0)
@@ -813,6 +878,8 @@ static int body_line(struct parser *p, const struct line *l)
 			return action_line(p, l, s, k);
 		}
 		p->in_paragraph = false;
+		if (current_scene(p))
+			p->printed += 1 + breakdown_wrapped_lines(t + 1, n - 1, PRINT_WIDTH_TRANSITION);
 		return text_line(p, l->s, l->n);
 	}
 
@@ -825,6 +892,8 @@ static int body_line(struct parser *p, const struct line *l)
 			return scene_heading(p, l, &h);
 		if (is_transition(t, n)) {
 			p->in_paragraph = false;
+			if (current_scene(p))
+				p->printed += 1 + breakdown_wrapped_lines(t, n, PRINT_WIDTH_TRANSITION);
 			return text_line(p, l->s, l->n);
 		}
 	}
@@ -838,8 +907,10 @@ static int parse_line(struct parser *p, const struct line *l)
 {
 	if (!p->in_cue)
 		return body_line(p, l);
-	if (is_two_spaces(l))  /* dialogue goes on across it */
+	if (is_two_spaces(l)) {  /* dialogue goes on across it, as a printed empty line */
+		p->cue_block++;
 		return text_line(p, l->s, l->n);
+	}
 	if (!is_blank(l))
 		return dialogue_line(p, l);
 	p->prev_blank = true;
@@ -1008,7 +1079,8 @@ static int finish(struct parser *p)
 	s->nscenes = p->scenes.n;
 	s->characters = shrink(&p->characters, sizeof *s->characters);
 	s->ncharacters = nc;
-	return 0;
+	struct breakdown_arena arena = {o, breakdown_arena_alloc};
+	return breakdown_script(s, &arena);
 }
 
 static void parser_free(struct parser *p)
@@ -1037,15 +1109,13 @@ static int parse_clean(struct parser *p)
 	p->prev_blank = true;
 	struct line l;
 	while (next_line(p->text, p->len, &p->pos, &p->no, &l)) {
-		if (!p->first_body_line)
-			p->first_body_line = l.no;
 		if (parse_line(p, &l) < 0)
 			return -1;
 	}
 	if (close_scene(p) < 0)
 		return -1;
-	if (!p->scenes.n && (open_implicit_scene(p, p->first_body_line ? p->first_body_line : 1) < 0 || close_scene(p) < 0))
-		return -1;
+	if (!p->scenes.n)
+		return PARSE_NO_SCENE;
 	return finish(p);
 }
 
@@ -1090,8 +1160,14 @@ int fountain_parse(const char *data, size_t len, struct fountain_script **out, s
 	}
 	p.text = clean;
 	int rc = fountain_clean(data + base, len - base, base, clean, &p.len, err);
-	if (rc == 0 && (rc = parse_clean(&p)) < 0)
-		set_error(err, 0, 0, "out of memory");
+	if (rc == 0) {
+		rc = parse_clean(&p);
+		if (rc == PARSE_NO_SCENE)
+			set_error(err, 0, 0, "the script has no scene: no action and no dialogue, only a title page, notes or "
+			                     "sections; write a scene heading (INT. PLACE - DAY) and what happens in it");
+		else if (rc < 0)
+			set_error(err, 0, 0, "out of memory");
+	}
 	parser_free(&p);
 	free(clean);
 	if (rc < 0) {
@@ -1138,5 +1214,23 @@ const struct fountain_character *fountain_find_character(const struct fountain_s
 		else
 			hi = mid;
 	}
+	return NULL;
+}
+
+const struct fountain_scene *fountain_scene_by_index(const struct fountain_script *script, size_t index)
+{
+	if (!script->nscenes)
+		return NULL;
+	size_t first = script->scenes[0].index;  /* 0 when there is text before the first heading, else 1 */
+	if (index < first || index - first >= script->nscenes)
+		return NULL;
+	return &script->scenes[index - first];
+}
+
+const struct fountain_scene *fountain_scene_by_number(const struct fountain_script *script, const char *number)
+{
+	for (size_t i = 0; i < script->nscenes; i++)
+		if (script->scenes[i].number && strcmp(script->scenes[i].number, number) == 0)
+			return &script->scenes[i];
 	return NULL;
 }

@@ -64,7 +64,9 @@ static void add_cue(struct builder *b, cJSON *array, const struct fountain_cue *
 	if (!o)
 		return;
 	add_string(b, o, "name", c->name);
-	add_string(b, o, "extension", c->extension);
+	cJSON *ext = check(b, cJSON_AddArrayToObject(o, "extensions"));
+	for (size_t i = 0; ext && i < c->nextensions; i++)
+		push_string(b, ext, c->extensions[i]);
 	add_number(b, o, "line", c->line);
 	add_number(b, o, "words", c->words);
 	add_bool(b, o, "dual", c->dual);
@@ -81,13 +83,29 @@ static void add_scene(struct builder *b, cJSON *array, const struct fountain_sce
 	add_string(b, o, "number", s->number);
 	add_string(b, o, "heading", s->heading);
 	add_number(b, o, "line", s->line);
-	add_bool(b, o, "implicit", s->implicit);
+	add_bool(b, o, "before_first_heading", s->implicit);
 	add_string(b, o, "int_ext", s->int_ext);
 	add_string(b, o, "location", s->location);
 	add_string(b, o, "time", s->time);
+	add_string(b, o, "time_of_day", fountain_time_name(s->time_of_day));
+	add_string(b, o, "note", s->note);
+	add_number(b, o, "printed_lines", s->printed_lines);
+	add_number(b, o, "eighths", s->eighths);
+	add_number(b, o, "action_words", s->action_words);
+	add_number(b, o, "dialogue_words", s->dialogue_words);
 	cJSON *names = check(b, cJSON_AddArrayToObject(o, "characters"));
 	for (size_t i = 0; names && i < s->ncharacters; i++)
 		push_string(b, names, s->characters[i]);
+	cJSON *cast = check(b, cJSON_AddArrayToObject(o, "cast"));
+	for (size_t i = 0; cast && i < s->ncast; i++) {
+		cJSON *m = add_object_to(b, cast);
+		if (!m)
+			break;
+		add_string(b, m, "character", s->cast[i].name);
+		add_bool(b, m, "speaking", s->cast[i].speaking);
+		add_number(b, m, "cues", s->cast[i].cues);
+		add_number(b, m, "words", s->cast[i].words);
+	}
 	cJSON *cues = check(b, cJSON_AddArrayToObject(o, "cues"));
 	for (size_t i = 0; cues && i < s->ncues; i++)
 		add_cue(b, cues, &s->cues[i]);
@@ -106,6 +124,32 @@ static void add_character(struct builder *b, cJSON *array, const struct fountain
 		push_number(b, scenes, (double)c->scenes[i]);
 	add_number(b, o, "cues", c->cues);
 	add_number(b, o, "words", c->words);
+	add_number(b, o, "share", c->share);
+	if (c->nscenes) {
+		add_number(b, o, "first_scene", (double)c->scenes[0]);
+		add_number(b, o, "last_scene", (double)c->scenes[c->nscenes - 1]);
+	} else {
+		check(b, cJSON_AddNullToObject(o, "first_scene"));
+		check(b, cJSON_AddNullToObject(o, "last_scene"));
+	}
+	cJSON *mentioned = check(b, cJSON_AddArrayToObject(o, "mentioned_in"));
+	for (size_t i = 0; mentioned && i < c->nmentioned; i++)
+		push_number(b, mentioned, (double)c->mentioned[i]);
+	cJSON *together = check(b, cJSON_AddArrayToObject(o, "copresence"));
+	for (size_t i = 0; together && i < c->ntogether; i++) {
+		cJSON *m = add_object_to(b, together);
+		if (!m)
+			break;
+		add_string(b, m, "character", c->together[i].name);
+		add_number(b, m, "scenes", (double)c->together[i].scenes);
+	}
+}
+
+/* A scene index for a 1-based position in scenes[] (sections and synopses keep positions); one past the last scene's
+ * index for nscenes + 1. */
+static double index_of_position(const struct fountain_script *s, size_t position)
+{
+	return (double)(s->scenes[0].index + position - 1);
 }
 
 cJSON *fountain_to_json(const struct fountain_script *script)
@@ -125,6 +169,8 @@ cJSON *fountain_to_json(const struct fountain_script *script)
 	}
 	add_bool(&b, root, "implicit_scene", script->implicit_scene);
 	add_number(&b, root, "lines", script->nlines);
+	add_number(&b, root, "eighths", script->eighths);
+	add_number(&b, root, "pages", script->eighths / 8.0);
 	cJSON *scenes = check(&b, cJSON_AddArrayToObject(root, "scenes"));
 	for (size_t i = 0; scenes && i < script->nscenes; i++)
 		add_scene(&b, scenes, &script->scenes[i]);
@@ -140,7 +186,7 @@ cJSON *fountain_to_json(const struct fountain_script *script)
 		add_number(&b, o, "depth", s->depth);
 		add_string(&b, o, "title", s->title);
 		add_number(&b, o, "line", s->line);
-		add_number(&b, o, "next_scene", (double)s->next_scene);
+		add_number(&b, o, "next_scene", index_of_position(script, s->next_scene));
 	}
 	cJSON *synopses = check(&b, cJSON_AddArrayToObject(root, "synopses"));
 	for (size_t i = 0; synopses && i < script->nsynopses; i++) {
@@ -151,10 +197,10 @@ cJSON *fountain_to_json(const struct fountain_script *script)
 		add_string(&b, o, "text", s->text);
 		add_number(&b, o, "line", s->line);
 		if (s->scene)
-			add_number(&b, o, "scene", (double)s->scene);
+			add_number(&b, o, "scene", index_of_position(script, s->scene));
 		else
 			check(&b, cJSON_AddNullToObject(o, "scene"));
-		add_number(&b, o, "next_scene", (double)s->next_scene);
+		add_number(&b, o, "next_scene", index_of_position(script, s->next_scene));
 	}
 	if (!b.ok) {
 		cJSON_Delete(root);

@@ -1,4 +1,5 @@
 /* graph.c - steps and their explicit dependencies, as samurai's graph.c holds edges and nodes. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static void add_edge(struct graph *g, size_t from, size_t to)
 
 static char *heading_label(const struct fountain_scene *sc)
 {
-	return sc->heading[0] ? xstrdup(sc->heading) : xstrdup("(implicit scene)");
+	return sc->heading[0] ? xstrdup(sc->heading) : xstrdup("(before the first heading)");
 }
 
 struct graph *graph_new(const struct fountain_script *script)
@@ -65,7 +66,7 @@ struct graph *graph_new(const struct fountain_script *script)
 		/* Read by the outline, its embedding, and the sheet of everyone who speaks in it. */
 		g->steps[s].users = xcalloc(2 + script->scenes[i].ncharacters, sizeof(size_t));
 		g->steps[s].scene = i + 1;
-		g->steps[s].label = xasprintf("summary %zu %s", i + 1, h);
+		g->steps[s].label = xasprintf("summary %zu %s", script->scenes[i].index, h);
 		g->summary_of_scene[i] = s;
 		free(h);
 	}
@@ -82,13 +83,13 @@ struct graph *graph_new(const struct fountain_script *script)
 		g->steps[s].deps = xcalloc(ch->nscenes, sizeof(size_t));
 		g->sheet_of_character[c] = s;
 		for (size_t k = 0; k < ch->nscenes; k++)
-			add_edge(g, g->summary_of_scene[ch->scenes[k] - 1], s);
+			add_edge(g, g->summary_of_scene[fountain_scene_by_index(script, ch->scenes[k]) - script->scenes], s);
 	}
 	for (size_t i = 0; i < ns; i++) {
 		size_t s = add_step(g, STEP_EMBEDDING);
 		char *h = heading_label(&script->scenes[i]);
 		g->steps[s].scene = i + 1;
-		g->steps[s].label = xasprintf("embedding %zu %s", i + 1, h);
+		g->steps[s].label = xasprintf("embedding %zu %s", script->scenes[i].index, h);
 		g->steps[s].deps = xcalloc(1, sizeof(size_t));
 		g->embedding_of_scene[i] = s;
 		add_edge(g, g->summary_of_scene[i], s);
@@ -139,6 +140,49 @@ static void want_with_deps(struct graph *g, size_t s)
 		want_with_deps(g, st->deps[d]);
 }
 
+/* scene:N is the Nth heading (0: before the first); scene:1A, or scene:#12# for a number of digits, is the scene
+ * the script numbers so. */
+static const struct fountain_scene *scene_target(const struct fountain_script *s, const char *what)
+{
+	size_t n = strlen(what);
+	if (n && strspn(what, "0123456789") == n) {
+		char *end;
+		errno = 0;
+		unsigned long long index = strtoull(what, &end, 10);
+		return errno ? NULL : fountain_scene_by_index(s, (size_t)index);
+	}
+	if (n >= 3 && what[0] == '#' && what[n - 1] == '#') {
+		char *number = xstrndup(what + 1, n - 2);
+		const struct fountain_scene *sc = fountain_scene_by_number(s, number);
+		free(number);
+		return sc;
+	}
+	return n ? fountain_scene_by_number(s, what) : NULL;
+}
+
+/* Says which scene targets the script has: the range of heading order and the first scene numbers it writes. */
+static void scene_target_error(const struct fountain_script *s, const char *t, char *err, size_t errlen)
+{
+	struct buf numbers = {0};
+	size_t shown = 0, total = 0;
+	for (size_t i = 0; i < s->nscenes; i++) {
+		if (!s->scenes[i].number)
+			continue;
+		if (shown < 12) {
+			buf_printf(&numbers, "%s%s", shown ? ", " : "", s->scenes[i].number);
+			shown++;
+		}
+		total++;
+	}
+	if (total > shown)
+		buf_printf(&numbers, ", ... (%zu in all)", total);
+	size_t first = s->scenes[0].index, last = s->scenes[s->nscenes - 1].index;
+	snprintf(err, errlen, "target '%s': no such scene; scene:N counts headings, from %zu%s to %zu%s%s%s", t, first,
+	         first == 0 ? " (before the first heading)" : "", last, total ? "; the script numbers scenes " : "",
+	         total ? numbers.data : "", total ? " (scene:NUMBER, or scene:#NUMBER# for one of digits only)" : "");
+	buf_free(&numbers);
+}
+
 static int want_target(struct graph *g, const char *t, char *err, size_t errlen)
 {
 	const struct fountain_script *s = g->script;
@@ -158,13 +202,12 @@ static int want_target(struct graph *g, const char *t, char *err, size_t errlen)
 		return 0;
 	}
 	if (strncmp(t, "scene:", 6) == 0) {
-		char *end;
-		unsigned long n = strtoul(t + 6, &end, 10);
-		if (t[6] == '\0' || *end || n < 1 || n > s->nscenes) {
-			snprintf(err, errlen, "target '%s': the script has scenes 1 to %zu", t, s->nscenes);
+		const struct fountain_scene *sc = scene_target(s, t + 6);
+		if (!sc) {
+			scene_target_error(s, t, err, errlen);
 			return -1;
 		}
-		want_with_deps(g, g->summary_of_scene[n - 1]);
+		want_with_deps(g, g->summary_of_scene[sc - s->scenes]);
 		return 0;
 	}
 	if (strncmp(t, "sheet:", 6) == 0) {

@@ -24,7 +24,7 @@ enum step_state {
 
 struct step {
 	enum step_kind kind;
-	size_t scene;             /* summary, embedding: 1-based scene index */
+	size_t scene;             /* summary, embedding: 1-based position in script->scenes (not the scene index) */
 	size_t character;         /* sheet: index into script->characters */
 	size_t *deps;             /* steps this one reads, in the order it reads them */
 	size_t ndeps;
@@ -63,7 +63,8 @@ struct graph *graph_new(const struct fountain_script *script);
 /* Frees the graph and everything its steps own. */
 void graph_free(struct graph *g);
 
-/* Limits the wanted steps to targets ("summaries", "outline", "sheets", "embeddings", "scene:N", "sheet:NAME") and
+/* Limits the wanted steps to targets ("summaries", "outline", "sheets", "embeddings", "scene:N" (the Nth heading),
+ * "scene:1A" (the scene numbered so), "sheet:NAME") and
  * what they need; n == 0 keeps everything. 0, or -1 with err naming the bad target. */
 int graph_select(struct graph *g, const char *const *targets, size_t n, char *err, size_t errlen);
 

@@ -32,7 +32,7 @@ struct job {
 
 	/* What the builtin analyser reads (never positions it must not depend on: see builtin.h). */
 	const struct fountain_script *script;
-	size_t scene;             /* summary: 1-based scene index */
+	size_t scene;             /* summary: 1-based position in script->scenes (not the scene index) */
 	size_t character;         /* sheet: index into script->characters */
 	const struct cJSON *const *summaries;  /* outline: every scene's summary in order; sheet: its scenes' in order */
 	size_t nsummaries;

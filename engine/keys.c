@@ -63,13 +63,15 @@ static void add_character_dialogue(struct key_builder *kb, const struct fountain
 {
 	key_add_str(kb, ch->name);
 	for (size_t k = 0; k < ch->nscenes; k++) {
-		const struct fountain_scene *sc = &s->scenes[ch->scenes[k] - 1];
+		const struct fountain_scene *sc = fountain_scene_by_index(s, ch->scenes[k]);
 		key_add_u64(kb, k);
 		for (size_t c = 0; c < sc->ncues; c++) {
 			const struct fountain_cue *cue = &sc->cues[c];
 			if (strcmp(cue->name, ch->name) != 0)
 				continue;
-			key_add_str(kb, cue->extension);
+			key_add_u64(kb, cue->nextensions);
+			for (size_t e = 0; e < cue->nextensions; e++)
+				key_add_str(kb, cue->extensions[e]);
 			key_add_str(kb, cue->parentheticals);
 			key_add_str(kb, cue->dialogue);
 		}

@@ -81,7 +81,8 @@ static const char sheet_schema[] =
 
 static const char summary_system[] =
 	"You are a script analyst. You read one scene of a screenplay and record its summary by calling the tool.\n"
-	"The facts given before the scene (heading, location, time, who speaks) come from a parser and are correct: "
+	"The facts given before the scene (heading, location, time of day, length, cast with their cues and words) "
+	"come from a parser and are correct: "
 	"use them and never contradict them.\n"
 	"Describe only what is on the page. Do not invent events, names or objects the scene does not contain. "
 	"Write plain prose, no markdown. When the scene gives no honest answer for a field, leave it empty.";
@@ -100,10 +101,14 @@ static const char sheet_system[] =
 	"key_lines are quoted exactly as the character's lines are written below, word for word. The statistics come "
 	"from a parser and are correct. Do not invent events the scenes do not contain. Write plain prose, no markdown.";
 
+/* Only facts of the scene's own text: its number, the characters named elsewhere or its share of the page count
+ * would make every summary's key depend on the other scenes. */
 static const char summary_template[] =
 	"Heading: {heading}\n"
+	"Interior/exterior: {int_ext}\n"
 	"Location: {location}\n"
-	"Time: {time}\n"
+	"Time of day: {time}\n"
+	"Length: about {length} of a page\n"
 	"Speaking characters: {characters}\n"
 	"\n"
 	"<scene>\n{text}\n</scene>\n"
@@ -115,9 +120,10 @@ static const char summary_template[] =
 static const char outline_template[] =
 	"Title: {title}\n"
 	"Scenes: {nscenes}\n"
+	"Length: {length} pages\n"
 	"\n"
 	"The script in order: the author's sections (#) and synopses (=) where they stand, and every scene as "
-	"\"Scene i (HEADING): summary\".\n"
+	"\"Scene i (HEADING; length in pages): summary\".\n"
 	"\n"
 	"{script}\n"
 	"\n"
@@ -235,24 +241,53 @@ static const char *heading_of(const struct fountain_scene *sc)
 	return sc->heading && sc->heading[0] ? sc->heading : "(no heading)";
 }
 
+/* A length in eighths as a screenwriter writes it: "3/8", "1", "2 5/8". */
+static void format_eighths(int eighths, char *out, size_t len)
+{
+	if (eighths % 8 == 0)
+		snprintf(out, len, "%d", eighths / 8);
+	else if (eighths < 8)
+		snprintf(out, len, "%d/8", eighths);
+	else
+		snprintf(out, len, "%d %d/8", eighths / 8, eighths % 8);
+}
+
+/* "ANNA (2 cues, 31 words), BEN (1 cue, 4 words)": the scene's speakers in first-cue order, counted from its cues. */
+static void speakers(struct buf *b, const struct fountain_scene *sc)
+{
+	for (size_t i = 0; i < sc->ncharacters; i++) {
+		int cues = 0, words = 0;
+		for (size_t c = 0; c < sc->ncues; c++)
+			if (strcmp(sc->cues[c].name, sc->characters[i]) == 0) {
+				cues++;
+				words += sc->cues[c].words;
+			}
+		buf_printf(b, "%s%s (%d cue%s, %d word%s)", b->len ? ", " : "", sc->characters[i], cues, cues == 1 ? "" : "s",
+		           words, words == 1 ? "" : "s");
+	}
+}
+
 static char *render_summary(const struct job *job)
 {
 	const struct fountain_scene *sc = &job->script->scenes[job->scene - 1];
-	struct buf who = {0}, out = {0};
-	for (size_t i = 0; i < sc->ncharacters; i++) {
-		if (i)
-			buf_puts(&who, ", ");
-		buf_puts(&who, sc->characters[i]);
-	}
+	struct buf who = {0}, time = {0}, out = {0};
+	speakers(&who, sc);
+	if (sc->time && sc->time[0])
+		buf_printf(&time, "%s (%s)", sc->time, fountain_time_name(sc->time_of_day));
+	char length[32];
+	format_eighths(sc->own_eighths, length, sizeof length);
 	const char *const vars[][2] = {
 		{"heading", heading_of(sc)},
+		{"int_ext", sc->int_ext ? sc->int_ext : "(not given)"},
 		{"location", sc->location && sc->location[0] ? sc->location : "(not given)"},
-		{"time", sc->time && sc->time[0] ? sc->time : "(not given)"},
+		{"time", time.len ? time.data : "(not given)"},
+		{"length", length},
 		{"characters", who.len ? who.data : "(nobody speaks)"},
 		{"text", sc->text ? sc->text : ""},
 	};
 	fill(&out, summary_template, vars, sizeof(vars) / sizeof(vars[0]));
 	buf_free(&who);
+	buf_free(&time);
 	return out.data;
 }
 
@@ -277,15 +312,21 @@ static char *render_outline(const struct job *job)
 			buf_printf(&body, "= %s", s->synopses[sy].text);
 			sy++;
 		} else {
-			buf_printf(&body, "Scene %zu (%s): %s", sc + 1, heading_of(&s->scenes[sc]), summary_text(job, sc));
+			char length[32];
+			format_eighths(s->scenes[sc].eighths, length, sizeof length);
+			/* Numbered 1..n like a sheet's scenes 1..k: one schema for every script, mapped back to scene
+			 * indexes (0 before the first heading) in the archive. */
+			buf_printf(&body, "Scene %zu (%s; %s): %s", sc + 1, heading_of(&s->scenes[sc]), length,
+			           summary_text(job, sc));
 			sc++;
 		}
 	}
-	char nscenes[32];
+	char nscenes[32], length[32];
 	snprintf(nscenes, sizeof(nscenes), "%zu", s->nscenes);
+	format_eighths(s->eighths, length, sizeof length);
 	const char *const vars[][2] = {
 		{"title", s->title && s->title[0] ? s->title : "(untitled)"},
-		{"nscenes", nscenes},
+		{"nscenes", nscenes}, {"length", length},
 		{"script", body.len ? body.data : "(no scenes)"},
 	};
 	fill(&out, outline_template, vars, sizeof(vars) / sizeof(vars[0]));
@@ -311,9 +352,15 @@ static char *render_sheet(const struct job *job)
 	const struct fountain_character *ch = &s->characters[job->character];
 	struct buf scenes = {0}, out = {0};
 	for (size_t k = 0; k < ch->nscenes; k++) {
-		const struct fountain_scene *sc = &s->scenes[ch->scenes[k] - 1];
-		buf_printf(&scenes, "%sScene %zu of %zu: %s\nSummary: %s\n%s's lines in it, exactly as written:\n",
-		           k ? "\n" : "", k + 1, ch->nscenes, heading_of(sc), summary_text(job, k), ch->name);
+		const struct fountain_scene *sc = fountain_scene_by_index(s, ch->scenes[k]);
+		char length[32];
+		format_eighths(sc->own_eighths, length, sizeof length);
+		struct buf who = {0};
+		speakers(&who, sc);
+		buf_printf(&scenes, "%sScene %zu of %zu: %s (about %s of a page; speaking: %s)\nSummary: %s\n"
+		           "%s's lines in it, exactly as written:\n", k ? "\n" : "", k + 1, ch->nscenes, heading_of(sc), length,
+		           who.len ? who.data : "nobody", summary_text(job, k), ch->name);
+		buf_free(&who);
 		for (size_t c = 0; c < sc->ncues; c++)
 			if (strcmp(sc->cues[c].name, ch->name) == 0 && sc->cues[c].dialogue)
 				put_lines(&scenes, sc->cues[c].dialogue);
@@ -564,7 +611,7 @@ static bool spoken(const struct fountain_script *s, const struct fountain_charac
 	char *want = squeeze(line);
 	bool found = false;
 	for (size_t k = 0; k < ch->nscenes && !found; k++) {
-		const struct fountain_scene *sc = &s->scenes[ch->scenes[k] - 1];
+		const struct fountain_scene *sc = fountain_scene_by_index(s, ch->scenes[k]);
 		for (size_t c = 0; c < sc->ncues && !found; c++) {
 			if (strcmp(sc->cues[c].name, ch->name) != 0 || !sc->cues[c].dialogue)
 				continue;

@@ -164,7 +164,7 @@ static void fill_match(struct quote_match *m, const struct fountain_script *s, c
                        size_t k, const struct fountain_cue *cue, size_t start, size_t end)
 {
 	m->text = xstrndup(cue->dialogue + start, end - start);
-	m->scene = s->scenes[ch->scenes[k] - 1].index;
+	m->scene = fountain_scene_by_index(s, ch->scenes[k])->index;
 	m->ordinal = k + 1;
 	m->line = file_line(cue, start);
 }
@@ -176,7 +176,7 @@ enum quote_outcome quote_find(const struct fountain_script *s, const struct foun
 	enum quote_outcome found = QUOTE_NOT_FOUND;
 	split_words(quote, &qw);
 	for (size_t k = 0; k < ch->nscenes && qw.n && found == QUOTE_NOT_FOUND; k++) {
-		const struct fountain_scene *sc = &s->scenes[ch->scenes[k] - 1];
+		const struct fountain_scene *sc = fountain_scene_by_index(s, ch->scenes[k]);
 		for (size_t c = 0; c < sc->ncues && found == QUOTE_NOT_FOUND; c++) {
 			const struct fountain_cue *cue = &sc->cues[c];
 			if (strcmp(cue->name, ch->name) != 0 || !cue->dialogue)
@@ -210,7 +210,7 @@ enum quote_outcome quote_anchor(const struct fountain_script *s, const struct fo
 	if (!text[0])
 		return QUOTE_NOT_FOUND;
 	for (size_t k = 0; k < ch->nscenes; k++) {
-		const struct fountain_scene *sc = &s->scenes[ch->scenes[k] - 1];
+		const struct fountain_scene *sc = fountain_scene_by_index(s, ch->scenes[k]);
 		for (size_t c = 0; c < sc->ncues; c++) {
 			const struct fountain_cue *cue = &sc->cues[c];
 			const char *at;

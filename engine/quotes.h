@@ -13,7 +13,7 @@ struct fountain_script;
 /* Where a quote was found. */
 struct quote_match {
 	char *text;       /* the script's verbatim words (malloc'd): a whole spoken line, a whole speech, or a span */
-	size_t scene;     /* 1-based scene index in the script */
+	size_t scene;     /* scene index in the script (heading order, 0 before the first heading) */
 	size_t ordinal;   /* 1-based position of that scene among the character's scenes */
 	int line;         /* 1-based line of the script file where the quoted words start */
 };

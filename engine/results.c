@@ -105,6 +105,32 @@ static char *sheet_with_scene_indexes(const struct step *st, const struct founta
 	return text;
 }
 
+/* The outline numbered the scenes 1..n as it was given them; the archive speaks in scene indexes (0 is the text
+ * before the first heading). */
+static void map_range(cJSON *range, const struct fountain_script *s)
+{
+	cJSON *item;
+	cJSON_ArrayForEach(item, range) {
+		if (cJSON_IsNumber(item) && item->valuedouble >= 1 && item->valuedouble <= (double)s->nscenes)
+			cJSON_SetNumberValue(item, (double)s->scenes[(size_t)item->valuedouble - 1].index);
+	}
+}
+
+static char *outline_with_scene_indexes(const struct step *st, const struct fountain_script *s)
+{
+	cJSON *outline = cJSON_ParseWithLength(st->output, st->output_len);
+	cJSON *act;
+	cJSON_ArrayForEach(act, cJSON_GetObjectItemCaseSensitive(outline, "acts")) {
+		map_range(cJSON_GetObjectItemCaseSensitive(act, "scenes"), s);
+		cJSON *seq;
+		cJSON_ArrayForEach(seq, cJSON_GetObjectItemCaseSensitive(act, "sequences"))
+			map_range(cJSON_GetObjectItemCaseSensitive(seq, "scenes"), s);
+	}
+	char *text = cJSON_PrintUnformatted(outline);
+	cJSON_Delete(outline);
+	return text;
+}
+
 static void add_done_step(struct results *a, const struct graph *g, const struct step *st)
 {
 	struct results_step *rec = &a->steps[a->nsteps++];
@@ -112,7 +138,7 @@ static void add_done_step(struct results *a, const struct graph *g, const struct
 	switch (st->kind) {
 	case STEP_SUMMARY:
 	case STEP_EMBEDDING:
-		rec->target = xasprintf("%zu", st->scene);
+		rec->target = xasprintf("%zu", g->script->scenes[st->scene - 1].index);
 		break;
 	case STEP_SHEET:
 		rec->target = xstrdup(g->script->characters[st->character].name);
@@ -161,7 +187,7 @@ struct results *results_collect(const struct graph *g, const struct step_config 
 	}
 	const struct step *outline = &g->steps[g->outline];
 	if (outline->state == STEP_DONE)
-		a->outline = xstrndup(outline->output, outline->output_len);
+		a->outline = outline_with_scene_indexes(outline, s);
 
 	a->nsheets = s->ncharacters;
 	a->sheets = xcalloc(s->ncharacters, sizeof(*a->sheets));

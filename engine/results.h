@@ -10,7 +10,7 @@
 #include "keys.h"
 
 struct results_scene {
-	int index;    /* 1-based */
+	int index;    /* heading order: N for the Nth heading, 0 for the text before the first */
 	char *number; /* NULL when none */
 	char *heading;
 	int line;

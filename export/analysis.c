@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "breakdown_entries.h"
 
 static const char *const kind_names[ANALYSIS_KINDS] = { "summary", "outline", "sheet", "embedding" };
 
@@ -26,6 +27,7 @@ void analysis_free(struct analysis *a)
 	free(a->tool_version);
 	free(a->script_name);
 	free(a->title);
+	breakdown_free(a);
 	for (int k = 0; k < ANALYSIS_KINDS; k++) {
 		free(a->models[k].provider);
 		free(a->models[k].model);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define ANALYSIS_FORMAT "scriptbuild-analysis"
-#define ANALYSIS_FORMAT_VERSION 1
+#define ANALYSIS_FORMAT_VERSION 2  /* 2: scene numbering by heading, breakdown facts, characters.jsonl */
 
 enum analysis_kind { ANALYSIS_SUMMARY, ANALYSIS_OUTLINE, ANALYSIS_SHEET, ANALYSIS_EMBEDDING, ANALYSIS_KINDS };
 
@@ -22,16 +22,54 @@ struct analysis_model {
 	char *model;
 };
 
+/* One member of a scene's cast: a speaker, or a character named in capitals in the action (speaking false). */
+struct analysis_cast {
+	char *character;
+	bool speaking;
+	int cues;
+	int words;
+};
+
 struct analysis_scene {
-	int index;                   /* 1-based */
+	int index;                   /* heading order: N for the Nth heading, 0 for the text before the first heading */
 	char *number;                /* NULL when none */
 	char *heading;
 	int line;
 	char *location;              /* may be "" */
-	char *time;                  /* NULL when none */
-	char **characters;
+	char *time;                  /* time of day as written, NULL when none */
+	char **characters;           /* speakers in first-cue order */
 	size_t ncharacters;
 	char text_digest[33];        /* hex XXH3-128 of the scene text */
+	/* Breakdown facts (export/breakdown_entries.c). */
+	bool before_first_heading;
+	char *int_ext;               /* "INT", "EXT", "INT/EXT", "EST", ...; NULL when the heading has no prefix */
+	char *time_of_day;           /* "DAY", "NIGHT", ... "OTHER"; NULL when the heading gives no time */
+	char *note;                  /* parenthesised parts of the heading, NULL when none */
+	int eighths;                 /* page length in eighths, >= 1 */
+	int action_words;
+	int dialogue_words;
+	struct analysis_cast *cast;
+	size_t ncast;
+};
+
+/* How many scenes a character shares with another. */
+struct analysis_together {
+	char *character;
+	size_t scenes;
+};
+
+/* The parser's facts about one character (characters.jsonl). */
+struct analysis_character {
+	char *name;
+	int cues;
+	int words;
+	double share;                /* of all dialogue words, 4 decimals */
+	size_t *scenes;              /* scene indexes spoken in, ascending; first and last are the ends */
+	size_t nscenes;
+	size_t *mentioned;           /* scene indexes where named in capitals in the action without speaking */
+	size_t nmentioned;
+	struct analysis_together *together;
+	size_t ntogether;
 };
 
 /* One step's record in the manifest. */
@@ -64,6 +102,9 @@ struct analysis {
 	struct analysis_model models[ANALYSIS_KINDS];
 	struct analysis_scene *scenes;
 	size_t nscenes;
+	int eighths;                 /* page count in eighths (the scenes' sum); runtime is a minute a page */
+	struct analysis_character *characters;
+	size_t ncharacters;
 	char **summaries;            /* nscenes JSON object texts, NULL where failed (partial) */
 	char *outline;               /* JSON object text, NULL when failed */
 	struct analysis_sheet *sheets;

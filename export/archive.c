@@ -1,24 +1,28 @@
 /* archive.c - NAME.analysis.tar.zst: written atomically and byte-reproducibly, read back only after every check.
  *
- * Format (version 1). A tar archive in pax-restricted form (plain ustar headers: libarchive adds a pax extended
+ * Format (version 2). A tar archive in pax-restricted form (plain ustar headers: libarchive adds a pax extended
  * header only for what ustar cannot say, which these entries never need), compressed with zstd at level 3 (higher
  * levels zero a large workspace on every write and gain almost nothing on float32 embeddings).
- * Exactly six entries, in this (sorted byte) order, each a regular file with mode 0644, uid and gid 0, no user or
+ * Exactly seven entries, in this (sorted byte) order, each a regular file with mode 0644, uid and gid 0, no user or
  * group name, mtime the given time (SOURCE_DATE_EPOCH or 0 for scriptbuild), no atime or ctime:
  *
+ *   characters.jsonl per character, in order of first cue: {"character", "cues", "words", "share", "scenes",
+ *                    "first_scene", "last_scene", "mentioned_in", "copresence": [{"character", "scenes"}]}.
  *   embeddings.npy   NumPy .npy v1.0, dtype '<f4', C order, shape (scenes, dims), as numpy.save writes it; one row
  *                    per scene in scene order; a scene without an embedding (partial archive) is a row of zeros.
- *   manifest.json    pretty-printed object: format "scriptbuild-analysis", format_version 1, tool_version, partial,
- *                    script {name, title, digest}, counts {scenes, summaries, outline (0/1), sheets, embeddings},
+ *   manifest.json    pretty-printed object: format "scriptbuild-analysis", format_version 2, tool_version, partial,
+ *                    script {name, title, digest, eighths, pages, runtime_minutes}, counts {scenes, summaries, outline (0/1), sheets, embeddings},
  *                    models {summary, outline, sheet, embedding: {provider, model}}, embedding {dims, dtype "<f4",
  *                    rows}, steps [{kind, target, key, output, tokens_in, tokens_out}], tokens {input, output},
  *                    missing ["summary 3", "outline", "sheet NAME", "embedding 3"] (present only when partial),
- *                    entries {NAME: {size, digest}} for the five other entries, and last manifest_digest: the
+ *                    entries {NAME: {size, digest}} for the six other entries, and last manifest_digest: the
  *                    digest of this file as it reads with these 32 hex digits written as zeros, so that no byte of
  *                    any entry goes unchecked.
  *   outline.json     {"model", "output": outline object or null}, one line.
  *   scenes.jsonl     per scene, in order: {"index", "number", "heading", "line", "location", "time",
- *                    "characters": [...], "text_digest"}.
+ *                    "characters": [...], "text_digest", "before_first_heading", "int_ext", "time_of_day", "note",
+ *                    "eighths", "action_words", "dialogue_words", "cast": [{"character", "speaking", "cues",
+ *                    "words"}]}; index is heading order, 0 for the text before the first heading.
  *   sheets.jsonl     per character: {"character", "model", "stats": {"scenes": [...], "cues", "words"},
  *                    "output": sheet object or null}.
  *   summaries.jsonl  per scene, in order: {"scene": index, "model", "output": summary object or null}.
@@ -42,6 +46,7 @@
 #include <archive_entry.h>
 
 #include "analysis.h"
+#include "breakdown_entries.h"
 #include "digest.h"
 #include "jsonfield.h"
 #include "manifest.h"
@@ -92,11 +97,9 @@ static int check_writable(const struct analysis *a, char *err, size_t errlen)
 		snprintf(err, errlen, "the script digest is not 32 hex digits");
 		return -1;
 	}
+	if (breakdown_check(a, err, errlen) < 0)
+		return -1;
 	for (size_t i = 0; i < a->nscenes; i++) {
-		if (a->scenes[i].index != (int)i + 1) {
-			snprintf(err, errlen, "scene %zu has index %d: indexes must run 1..n in order", i + 1, a->scenes[i].index);
-			return -1;
-		}
 		if (!jf_is_hex32(a->scenes[i].text_digest)) {
 			snprintf(err, errlen, "scene %zu: text digest is not 32 hex digits", i + 1);
 			return -1;
@@ -137,6 +140,7 @@ static int encode_embeddings(const struct analysis *a, struct blob *b)
 static int encode_all(const struct analysis *a, struct blob b[ENTRIES], char *err, size_t errlen)
 {
 	if (entries_encode_scenes(a, &b[ENTRY_SCENES].data, &b[ENTRY_SCENES].len, err, errlen) < 0
+	    || entries_encode_characters(a, &b[ENTRY_CHARACTERS].data, &b[ENTRY_CHARACTERS].len, err, errlen) < 0
 	    || entries_encode_summaries(a, &b[ENTRY_SUMMARIES].data, &b[ENTRY_SUMMARIES].len, err, errlen) < 0
 	    || entries_encode_outline(a, &b[ENTRY_OUTLINE].data, &b[ENTRY_OUTLINE].len, err, errlen) < 0
 	    || entries_encode_sheets(a, &b[ENTRY_SHEETS].data, &b[ENTRY_SHEETS].len, err, errlen) < 0)
@@ -477,8 +481,9 @@ static int read_entries(struct archive *ar, int64_t budget, struct blob b[ENTRIE
 		const char *name = archive_entry_pathname(e);
 		int id = name ? entry_id_of(name) : -1;
 		if (id < 0) {
-			snprintf(err, errlen, "%.200s: unexpected entry (an archive holds only embeddings.npy, manifest.json, "
-			         "outline.json, scenes.jsonl, sheets.jsonl and summaries.jsonl)", name ? name : "(unnamed)");
+			snprintf(err, errlen, "%.200s: unexpected entry (an archive holds only characters.jsonl, embeddings.npy, "
+			         "manifest.json, outline.json, scenes.jsonl, sheets.jsonl and summaries.jsonl)",
+			         name ? name : "(unnamed)");
 			return -1;
 		}
 		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) || archive_entry_symlink(e)) {
@@ -633,6 +638,8 @@ static int decode_all(const struct blob b[ENTRIES], struct analysis *a, struct m
 	    || entries_decode_summaries(b[ENTRY_SUMMARIES].data, b[ENTRY_SUMMARIES].len, a, err, errlen) < 0
 	    || entries_decode_outline(b[ENTRY_OUTLINE].data, b[ENTRY_OUTLINE].len, a, err, errlen) < 0
 	    || entries_decode_sheets(b[ENTRY_SHEETS].data, b[ENTRY_SHEETS].len, a, err, errlen) < 0
+	    || entries_decode_characters(b[ENTRY_CHARACTERS].data, b[ENTRY_CHARACTERS].len, a, err, errlen) < 0
+	    || breakdown_check(a, err, errlen) < 0
 	    || npy_decode((const unsigned char *)b[ENTRY_EMBEDDINGS].data, b[ENTRY_EMBEDDINGS].len, &rows, &dims,
 	                  &a->embeddings, err, errlen) < 0)
 		return -1;

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "breakdown_entries.h"
 #include "grow.h"
 #include "jsonfield.h"
 #include "entries.h"
@@ -121,6 +122,7 @@ int entries_encode_scenes(const struct analysis *a, char **out, size_t *len, cha
 		for (size_t c = 0; c < s->ncharacters; c++)
 			cJSON_AddItemToArray(chars, must(cJSON_CreateString(s->characters[c])));
 		add_digest(o, "text_digest", s->text_digest);
+		breakdown_encode_scene(o, s);
 		if (put_record(f, o) < 0) {
 			snprintf(err, errlen, "scenes.jsonl: out of memory");
 			failed = 1;
@@ -291,15 +293,17 @@ static int make_room(void *arr, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
+/* expect_index is SIZE_MAX for the first scene, which is 0 (before the first heading) or 1. */
 static int decode_scene(const cJSON *o, struct analysis_scene *s, size_t expect_index, const char *where, char *err,
                         size_t errlen)
 {
 	uint64_t index, line;
 	if (jf_uint(o, "index", INT_MAX, &index, where, err, errlen) < 0)
 		return -1;
-	if (index != expect_index) {
-		snprintf(err, errlen, "%s: scene index %llu, want %zu (indexes run 1..n in order)", where,
-		         (unsigned long long)index, expect_index);
+	if (expect_index == SIZE_MAX ? index > 1 : index != expect_index) {
+		snprintf(err, errlen, "%s: scene index %llu, want %s%zu (indexes run from 0 or 1 in order)", where,
+		         (unsigned long long)index, expect_index == SIZE_MAX ? "0 or " : "",
+		         expect_index == SIZE_MAX ? (size_t)1 : expect_index);
 		return -1;
 	}
 	s->index = (int)index;
@@ -308,7 +312,8 @@ static int decode_scene(const cJSON *o, struct analysis_scene *s, size_t expect_
 	    || jf_uint(o, "line", INT_MAX, &line, where, err, errlen) < 0
 	    || jf_string(o, "location", false, &s->location, where, err, errlen) < 0
 	    || jf_string(o, "time", true, &s->time, where, err, errlen) < 0
-	    || jf_digest(o, "text_digest", s->text_digest, where, err, errlen) < 0)
+	    || jf_digest(o, "text_digest", s->text_digest, where, err, errlen) < 0
+	    || breakdown_decode_scene(o, s, where, err, errlen) < 0)
 		return -1;
 	s->line = (int)line;
 	const cJSON *chars = jf_container(o, "characters", true, where, err, errlen);
@@ -349,7 +354,8 @@ int entries_decode_scenes(const char *text, size_t len, struct analysis *a, char
 		} else {
 			/* Counted before decoding so that analysis_free releases a half-decoded scene. */
 			a->nscenes++;
-			failed = decode_scene(o, &a->scenes[a->nscenes - 1], l.no, l.where, err, errlen) < 0;
+			size_t expect = a->nscenes == 1 ? SIZE_MAX : (size_t)a->scenes[0].index + a->nscenes - 1;
+			failed = decode_scene(o, &a->scenes[a->nscenes - 1], expect, l.where, err, errlen) < 0;
 		}
 		cJSON_Delete(o);
 		if (failed)
@@ -376,9 +382,9 @@ int entries_decode_summaries(const char *text, size_t len, struct analysis *a, c
 			failed = 1;
 		} else if (jf_uint(o, "scene", INT_MAX, &scene, l.where, err, errlen) < 0) {
 			failed = 1;
-		} else if (scene != l.no) {
-			snprintf(err, errlen, "%s: scene %llu, want %zu (one summary per scene, in order)", l.where,
-			         (unsigned long long)scene, l.no);
+		} else if (scene != (uint64_t)a->scenes[l.no - 1].index) {
+			snprintf(err, errlen, "%s: scene %llu, want %d (one summary per scene, in order)", l.where,
+			         (unsigned long long)scene, a->scenes[l.no - 1].index);
 			failed = 1;
 		} else {
 			failed = check_model(o, a, ANALYSIS_SUMMARY, l.where, err, errlen) < 0
@@ -443,11 +449,11 @@ static int decode_sheet(const cJSON *o, const struct analysis *a, struct analysi
 		return -1;
 	}
 	const cJSON *v;
+	double lo = a->nscenes ? a->scenes[0].index : 1, hi = a->nscenes ? a->scenes[a->nscenes - 1].index : 0;
 	cJSON_ArrayForEach(v, scenes) {
-		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1) || v->valuedouble > (double)a->nscenes
+		if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo) || v->valuedouble > hi
 		    || v->valuedouble != (double)(size_t)v->valuedouble) {
-			snprintf(err, errlen, "%s: stats.scenes holds something other than a scene index 1..%zu", where,
-			         a->nscenes);
+			snprintf(err, errlen, "%s: stats.scenes holds something other than a scene index %g..%g", where, lo, hi);
 			return -1;
 		}
 		sh->scenes[sh->nscenes++] = (size_t)v->valuedouble;

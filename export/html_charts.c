@@ -123,7 +123,22 @@ void html_chart_strip(struct page *p)
 	fputs("</figure>\n", f);
 }
 
-/* Scenes are columns, characters (most dialogue first) rows; a cell marks that the character speaks there. */
+enum presence { ABSENT, NAMED, SPEAKS };
+
+/* Whether name speaks in scene sc, is only named in its action, or neither. */
+static enum presence presence_in(const struct analysis_scene *sc, const char *name)
+{
+	for (size_t k = 0; k < sc->ncharacters; k++)
+		if (strcmp(sc->characters[k], name) == 0)
+			return SPEAKS;
+	for (size_t k = 0; k < sc->ncast; k++)
+		if (!sc->cast[k].speaking && strcmp(sc->cast[k].character, name) == 0)
+			return NAMED;
+	return ABSENT;
+}
+
+/* Scenes are columns, characters (most dialogue first) rows; a cell marks that the character speaks there (filled)
+ * or is named in its action (outlined). */
 void html_chart_presence(struct page *p)
 {
 	const struct analysis *a = p->a;
@@ -136,7 +151,8 @@ void html_chart_presence(struct page *p)
 	double width = label_w + cw * (double)ns + 10;
 	int height = top + rh * (int)nc + 6;
 	size_t every = ns <= 30 ? 1 : ns <= 100 ? 5 : 10;
-	fputs("<figure><figcaption>Who speaks where: scenes across, characters down (most dialogue first)</figcaption>\n", f);
+	fputs("<figure><figcaption>Who is where: scenes across, characters down (most dialogue first); filled: speaks, "
+	      "outlined: named in the action</figcaption>\n", f);
 	fprintf(f, "<svg id=\"presence-chart\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
 	           "height=\"%d\" viewBox=\"0 0 %.0f %d\" role=\"img\" aria-label=\"scene by character presence\" "
 	           "font-size=\"11\">\n",
@@ -159,17 +175,16 @@ void html_chart_presence(struct page *p)
 		fputs("</title></text></a>\n", f);
 		for (size_t s = 0; s < ns; s++) {
 			const struct analysis_scene *sc = &a->scenes[s];
-			bool here = false;
-			for (size_t k = 0; k < sc->ncharacters && !here; k++)
-				here = strcmp(sc->characters[k], sh->character) == 0;
-			if (!here)
+			enum presence here = presence_in(sc, sh->character);
+			if (here == ABSENT)
 				continue;
-			fprintf(f, "<a href=\"#scene-%d\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" rx=\"1.5\" "
-			           "fill=\"%s\"><title>",
-			        sc->index, label_w + cw * (double)s + 0.5, y + 2, cw - 1 > 1 ? cw - 1 : 1, rh - 4,
-			        place_colour(p->facts[s].place));
+			/* Speaking fills the cell; being named in the action only outlines it. */
+			fprintf(f, "<a href=\"#scene-%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" rx=\"1.5\" "
+			           "fill=\"%s\" stroke=\"%s\"><title>",
+			        sc->index, label_w + cw * (double)s + 1, y + 2.5, cw - 2 > 1 ? cw - 2 : 1, rh - 5,
+			        here == SPEAKS ? place_colour(p->facts[s].place) : "none", place_colour(p->facts[s].place));
 			html_text(f, sh->character);
-			fprintf(f, " in scene %d: ", sc->index);
+			fprintf(f, here == SPEAKS ? " speaks in scene %d: " : " is named in scene %d: ", sc->index);
 			html_text(f, sc->heading);
 			fputs("</title></rect></a>\n", f);
 		}

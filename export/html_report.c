@@ -71,14 +71,20 @@ static enum scene_light light_of_time(const char *t)
 	return LIGHT_UNKNOWN;
 }
 
+/* Place, light and length of every scene: the parser's breakdown facts, or the heading where a fact is absent (a
+ * forced heading has no INT/EXT prefix). A CONTINUOUS or SAME scene is in the light of the scene it continues. */
 static void derive_facts(struct page *p)
 {
 	p->lengths_known = p->a->nscenes > 0;
 	for (size_t i = 0; i < p->a->nscenes; i++) {
 		const struct analysis_scene *s = &p->a->scenes[i];
-		p->facts[i].place = place_of_heading(s->heading ? s->heading : "");
-		p->facts[i].light = light_of_time(s->time);
-		p->facts[i].eighths = 0;
+		const char *tod = s->time_of_day ? s->time_of_day : s->time;
+		p->facts[i].place = place_of_heading(s->int_ext ? s->int_ext : s->heading ? s->heading : "");
+		p->facts[i].light = light_of_time(tod);
+		if (p->facts[i].light == LIGHT_UNKNOWN && i > 0 && tod &&
+		    (mentions(tod, "CONTINUOUS") || mentions(tod, "SAME")))
+			p->facts[i].light = p->facts[i - 1].light;
+		p->facts[i].eighths = s->eighths;
 		if (p->facts[i].eighths <= 0)
 			p->lengths_known = false;
 	}
@@ -276,16 +282,16 @@ static void write_overview(struct page *p)
 	fprintf(f, "%zu</dd></div>\n", a->nscenes);
 	fact(p, "Characters");
 	fprintf(f, "%zu</dd></div>\n", a->nsheets);
-	int eighths = 0;
-	for (size_t i = 0; i < a->nscenes; i++)
-		eighths += p->facts[i].eighths;
+	int eighths = a->eighths;
 	fact(p, "Page count");
-	if (p->lengths_known)
-		fprintf(f, "%d %d/8 pages</dd></div>\n", eighths / 8, eighths % 8);
+	if (p->lengths_known && eighths > 0) {
+		html_eighths(f, eighths);
+		fputs("</dd></div>\n", f);
+	}
 	else
 		fputs("<span class=\"none\">unknown (the archive carries no page lengths)</span></dd></div>\n", f);
 	fact(p, "Runtime");
-	if (p->lengths_known)
+	if (p->lengths_known && eighths > 0)
 		fprintf(f, "about %d minute%s (a minute a page)</dd></div>\n", (eighths + 4) / 8,
 		        (eighths + 4) / 8 == 1 ? "" : "s");
 	else
@@ -417,6 +423,33 @@ static void field(struct page *p, const cJSON *o, const char *key, const char *l
 	fputs("</dd>\n", p->f);
 }
 
+/* Who speaks, linked to their sheets, then who is only named in the action. */
+static void write_cast(struct page *p, const struct analysis_scene *s)
+{
+	size_t spoken = 0, named = 0;
+	const char **names = (const char **)s->characters;
+	size_t nnames = s->ncharacters;
+	for (size_t c = 0; c < s->ncast; c++)
+		if (s->cast[c].speaking) {
+			fputs(spoken++ ? ", " : "", p->f);
+			character_link(p, s->cast[c].character);
+		}
+	/* An archive without a cast list still has its speakers. */
+	for (size_t c = 0; !s->ncast && c < nnames; c++) {
+		fputs(spoken++ ? ", " : "", p->f);
+		character_link(p, names[c]);
+	}
+	if (!spoken)
+		fputs("<span class=\"none\">nobody speaks</span>", p->f);
+	for (size_t c = 0; c < s->ncast; c++)
+		if (!s->cast[c].speaking) {
+			fputs(named++ ? ", " : "; named: <span class=\"named\">", p->f);
+			character_link(p, s->cast[c].character);
+		}
+	if (named)
+		fputs("</span>", p->f);
+}
+
 static void write_scene_card(struct page *p, size_t row)
 {
 	FILE *f = p->f;
@@ -436,13 +469,12 @@ static void write_scene_card(struct page *p, size_t row)
 		html_eighths(f, p->facts[row].eighths);
 	else
 		fputs("length unknown", f);
-	fputs(" &#183; cast: ", f);
-	for (size_t c = 0; c < s->ncharacters; c++) {
-		fputs(c ? ", " : "", f);
-		character_link(p, s->characters[c]);
+	if (s->note) {
+		fputs(" &#183; ", f);
+		html_text(f, s->note);
 	}
-	if (!s->ncharacters)
-		fputs("<span class=\"none\">nobody speaks</span>", f);
+	fputs(" &#183; cast: ", f);
+	write_cast(p, s);
 	fputs("</p>\n", f);
 	if (!sum) {
 		missing(p, "This scene's summary");

@@ -52,7 +52,7 @@
 ".t-unk{background:var(--unk)}.t-day{background:var(--day);color:#3d2f00}.t-night{background:var(--night)}" \
 ".t-dusk{background:var(--dusk)}\n" \
 ".card dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 10px;margin:8px 0;font-size:14px}\n" \
-".card dt{color:var(--muted)}.card dd{margin:0}\n" \
+".card dt{color:var(--muted)}.card dd{margin:0}.named{font-style:italic}\n" \
 ".similar{font-size:13px;border-top:1px solid var(--line);padding-top:6px;margin:8px 0 0}\n" \
 "blockquote{margin:6px 0;padding:2px 10px;border-left:3px solid var(--int);font:italic 14px/1.45 Georgia,serif}\n" \
 ".sheets .card h3{font:700 18px Georgia,serif}\n" \

@@ -1,14 +1,20 @@
 /* load.c - chooses the database from the target and turns an analysis into the rows both back ends insert.
  *
- * Schema (version 1, the same names in SQLite and PostgreSQL; scriptbuild_schema(version) records it):
+ * Schema (version 2, the same names in SQLite and PostgreSQL; scriptbuild_schema(version) records it):
  *   scripts(script_id PK, title, source_digest, tool_version, imported_at)
- *   scenes(script_id, scene_index, scene_number, heading, line; PK(script_id, scene_index))
+ *   scenes(script_id, scene_index, scene_number, heading, line, before_first_heading, int_ext, location,
+ *          time_of_day, time_text, heading_note, eighths, action_words, dialogue_words; PK(script_id, scene_index))
+ *   characters(script_id, character, cues, words, share, scenes, first_scene, last_scene, mentioned_scenes, details;
+ *              PK(script_id, character))
+ *   scene_characters(script_id, scene_index, character, speaking, cues, words; PK(script_id, scene_index, character))
  *   scene_summaries(script_id, scene_index, summary_text, model, details; PK(script_id, scene_index))
  *   script_outlines(script_id PK, outline_text, model, details)
  *   character_sheets(script_id, character_name, sheet_text, model, details; PK(script_id, character_name))
  *   scene_embeddings(script_id, scene_index, model, dims, embedding; PK(script_id, scene_index))
  * details is the step's whole output (TEXT / jsonb); the *_text columns hold its prose: summary.summary,
- * outline.synopsis (else outline.logline), sheet.description. A step that failed (partial archive) has no row. */
+ * outline.synopsis (else outline.logline), sheet.description. A step that failed (partial archive) has no row.
+ * scene_index is heading order (0: the text before the first heading); characters.details is the character's line
+ * of characters.jsonl (scene lists, co-presence). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +33,21 @@ static const struct load_column scripts_cols[] = {
 static const struct load_column scenes_cols[] = {
 	{ "script_id", LOAD_TEXT, true }, { "scene_index", LOAD_INT, true }, { "scene_number", LOAD_TEXT, false },
 	{ "heading", LOAD_TEXT, true },   { "line", LOAD_INT, true },
+	/* Version 2 (load_migrate.c adds them to a version 1 table, hence nullable). */
+	{ "before_first_heading", LOAD_INT, false }, { "int_ext", LOAD_TEXT, false }, { "location", LOAD_TEXT, false },
+	{ "time_of_day", LOAD_TEXT, false },         { "time_text", LOAD_TEXT, false }, { "heading_note", LOAD_TEXT, false },
+	{ "eighths", LOAD_INT, false },              { "action_words", LOAD_INT, false },
+	{ "dialogue_words", LOAD_INT, false },
+};
+static const struct load_column characters_cols[] = {
+	{ "script_id", LOAD_TEXT, true },    { "character", LOAD_TEXT, true },     { "cues", LOAD_INT, true },
+	{ "words", LOAD_INT, true },         { "share", LOAD_REAL, true },         { "scenes", LOAD_INT, true },
+	{ "first_scene", LOAD_INT, false },  { "last_scene", LOAD_INT, false },    { "mentioned_scenes", LOAD_INT, true },
+	{ "details", LOAD_JSON, true },
+};
+static const struct load_column scene_characters_cols[] = {
+	{ "script_id", LOAD_TEXT, true }, { "scene_index", LOAD_INT, true }, { "character", LOAD_TEXT, true },
+	{ "speaking", LOAD_INT, true },   { "cues", LOAD_INT, true },        { "words", LOAD_INT, true },
 };
 static const struct load_column summaries_cols[] = {
 	{ "script_id", LOAD_TEXT, true }, { "scene_index", LOAD_INT, true }, { "summary_text", LOAD_TEXT, false },
@@ -48,6 +69,7 @@ static const struct load_column embeddings_cols[] = {
 #define COLS(c) c, sizeof c / sizeof c[0]
 #define TO_SCRIPT "FOREIGN KEY (script_id) REFERENCES scripts (script_id)"
 #define TO_SCENE "FOREIGN KEY (script_id, scene_index) REFERENCES scenes (script_id, scene_index)"
+#define TO_CHARACTER "FOREIGN KEY (script_id, character) REFERENCES characters (script_id, character)"
 
 static const struct load_table schema[LOAD_TABLES] = {
 	[LOAD_SCRIPTS] = { "scripts", COLS(scripts_cols), "script_id", NULL, NULL, 0 },
@@ -56,6 +78,9 @@ static const struct load_table schema[LOAD_TABLES] = {
 	[LOAD_OUTLINES] = { "script_outlines", COLS(outlines_cols), "script_id", TO_SCRIPT, NULL, 0 },
 	[LOAD_SHEETS] = { "character_sheets", COLS(sheets_cols), "script_id, character_name", TO_SCRIPT, NULL, 0 },
 	[LOAD_EMBEDDINGS] = { "scene_embeddings", COLS(embeddings_cols), "script_id, scene_index", TO_SCENE, NULL, 0 },
+	[LOAD_CHARACTERS] = { "characters", COLS(characters_cols), "script_id, character", TO_SCRIPT, NULL, 0 },
+	[LOAD_SCENE_CHARACTERS] = { "scene_characters", COLS(scene_characters_cols), "script_id, scene_index, character",
+	                            TO_SCENE ", " TO_CHARACTER, NULL, 0 },
 };
 
 static char *own(struct load_set *set, char *s)
@@ -103,6 +128,64 @@ static int alloc_rows(struct load_set *set, int table, size_t nrows)
 	return t->cells ? 0 : -1;
 }
 
+/* characters.jsonl's object of c, as the details column holds it (owned by set). */
+static const char *character_details(struct load_set *set, const struct analysis_character *c)
+{
+	cJSON *o = cJSON_CreateObject(), *scenes = NULL, *mentioned = NULL, *together = NULL;
+	bool ok = o && (scenes = cJSON_AddArrayToObject(o, "scenes")) && (mentioned = cJSON_AddArrayToObject(o, "mentioned_in"))
+	          && (together = cJSON_AddArrayToObject(o, "copresence"));
+	for (size_t i = 0; ok && i < c->nscenes; i++)
+		ok = cJSON_AddItemToArray(scenes, cJSON_CreateNumber((double)c->scenes[i]));
+	for (size_t i = 0; ok && i < c->nmentioned; i++)
+		ok = cJSON_AddItemToArray(mentioned, cJSON_CreateNumber((double)c->mentioned[i]));
+	for (size_t i = 0; ok && i < c->ntogether; i++) {
+		cJSON *t = cJSON_CreateObject();
+		ok = t && cJSON_AddItemToArray(together, t) && cJSON_AddStringToObject(t, "character", c->together[i].character)
+		     && cJSON_AddNumberToObject(t, "scenes", (double)c->together[i].scenes);
+	}
+	char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	return own(set, text);
+}
+
+/* The characters and scene_characters rows: the parser's facts, whatever the providers did. */
+static int build_breakdown(const struct analysis *a, struct load_set *set)
+{
+	size_t ncast = 0;
+	for (size_t i = 0; i < a->nscenes; i++)
+		ncast += a->scenes[i].ncast;
+	if (alloc_rows(set, LOAD_CHARACTERS, a->ncharacters) < 0 || alloc_rows(set, LOAD_SCENE_CHARACTERS, ncast) < 0)
+		return -1;
+	for (size_t i = 0; i < a->ncharacters; i++) {
+		const struct analysis_character *c = &a->characters[i];
+		struct load_value *v = row(&set->tables[LOAD_CHARACTERS]);
+		v[0].text = set->script_id;
+		v[1].text = c->name;
+		v[2].num = c->cues;
+		v[3].num = c->words;
+		v[4].real = c->share;
+		v[5].num = (int64_t)c->nscenes;
+		v[6].null = v[7].null = c->nscenes == 0;
+		v[6].num = c->nscenes ? (int64_t)c->scenes[0] : 0;
+		v[7].num = c->nscenes ? (int64_t)c->scenes[c->nscenes - 1] : 0;
+		v[8].num = (int64_t)c->nmentioned;
+		if (!(v[9].text = character_details(set, c)))
+			return -1;
+	}
+	for (size_t i = 0; i < a->nscenes; i++)
+		for (size_t k = 0; k < a->scenes[i].ncast; k++) {
+			const struct analysis_cast *m = &a->scenes[i].cast[k];
+			struct load_value *v = row(&set->tables[LOAD_SCENE_CHARACTERS]);
+			v[0].text = set->script_id;
+			v[1].num = a->scenes[i].index;
+			v[2].text = m->character;
+			v[3].num = m->speaking;
+			v[4].num = m->cues;
+			v[5].num = m->words;
+		}
+	return 0;
+}
+
 static int build(const struct analysis *a, struct load_set *set, char *err, size_t errlen)
 {
 	static const char *const summary_keys[] = { "summary", NULL };
@@ -115,7 +198,8 @@ static int build(const struct analysis *a, struct load_set *set, char *err, size
 	const char *source = own(set, strdup(digest));
 	if (!source || alloc_rows(set, LOAD_SCRIPTS, 1) < 0 || alloc_rows(set, LOAD_SCENES, a->nscenes) < 0
 	    || alloc_rows(set, LOAD_SUMMARIES, a->nscenes) < 0 || alloc_rows(set, LOAD_OUTLINES, 1) < 0
-	    || alloc_rows(set, LOAD_SHEETS, a->nsheets) < 0 || alloc_rows(set, LOAD_EMBEDDINGS, a->nscenes) < 0)
+	    || alloc_rows(set, LOAD_SHEETS, a->nsheets) < 0 || alloc_rows(set, LOAD_EMBEDDINGS, a->nscenes) < 0
+	    || build_breakdown(a, set) < 0)
 		goto oom;
 
 	struct load_value *v = row(&set->tables[LOAD_SCRIPTS]);
@@ -132,6 +216,15 @@ static int build(const struct analysis *a, struct load_set *set, char *err, size
 		v[2].text = s->number;
 		v[3].text = s->heading;
 		v[4].num = s->line;
+		v[5].num = s->before_first_heading;
+		v[6].text = s->int_ext;
+		v[7].text = s->location;
+		v[8].text = s->time_of_day;
+		v[9].text = s->time;
+		v[10].text = s->note;
+		v[11].num = s->eighths;
+		v[12].num = s->action_words;
+		v[13].num = s->dialogue_words;
 		if (a->summaries && a->summaries[i]) {
 			if (prose(set, a->summaries[i], summary_keys, &text) < 0)
 				goto bad_json;

@@ -146,6 +146,8 @@ static const char *pg_type(enum load_type t, int vector, size_t dims, char *buf,
 		return buf;
 	case LOAD_NOW:
 		return "timestamptz NOT NULL DEFAULT now()";
+	case LOAD_REAL:
+		return "double precision";
 	case LOAD_TEXT:
 		break;
 	}
@@ -219,6 +221,8 @@ static int pg_type_ok(enum load_type type, const char *declared)
 		return strcmp(declared, "real[]") == 0 || strncmp(declared, "vector", 6) == 0;
 	case LOAD_NOW:
 		return strcmp(declared, "timestamp with time zone") == 0;
+	case LOAD_REAL:
+		return strcmp(declared, "double precision") == 0;
 	case LOAD_TEXT:
 		break;
 	}
@@ -242,7 +246,8 @@ static int check_table(struct pg *pg, const struct load_table *t)
 	return 1;
 }
 
-static int read_version(struct pg *pg)
+/* The marker's version into *version_out; LOAD_VERSION_CURRENT, LOAD_VERSION_OLDER, or -1 with err. */
+static int read_version(struct pg *pg, long long *version_out)
 {
 	PGresult *res;
 	if (run(pg, LOAD_MARKER_TABLE, "SELECT max(version) FROM " LOAD_MARKER_TABLE, 0, NULL, PGRES_TUPLES_OK, &res) < 0)
@@ -256,10 +261,26 @@ static int read_version(struct pg *pg)
 		         pg->shown, LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
 		return -1;
 	}
+	*version_out = version;
 	return load_check_version(version, pg->shown, pg->err, pg->errlen);
 }
 
 enum { SCHEMA_READY = 0, SCHEMA_NEEDS_DDL = 1 };
+
+/* Migration: the columns of t from column `from` on, which an older version's table lacks (only ever called inside
+ * the schema transaction: a current table has none to add). */
+static int add_columns(struct pg *pg, const struct load_table *t, size_t from)
+{
+	char vtype[32];
+	for (size_t c = from; c < t->ncols; c++) {
+		char sql[256];
+		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", t->name, t->cols[c].name,
+		         pg_type(t->cols[c].type, pg->vector, 0, vtype, sizeof vtype));
+		if (run(pg, t->name, sql, 0, NULL, PGRES_COMMAND_OK, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
 
 /* Checks that every table is ours and current. With create, makes what is missing (the caller holds the schema
  * lock in a transaction); without, answers SCHEMA_NEEDS_DDL instead, so a present, current schema needs no DDL and
@@ -269,36 +290,52 @@ static int prepare_schema(struct pg *pg, const struct load_set *set, int create)
 	int marked = check_table(pg, &load_marker_table);
 	if (marked < 0)
 		return -1;
+	long long version = LOAD_SCHEMA_VERSION;
 	if (!marked) {
-		/* Without the marker, any table of ours by name is someone else's, whatever its columns. */
-		struct load_found found[32];
-		size_t n;
+		/* Without the marker, a table of ours by name is someone else's, whatever its columns, unless the tables
+		 * are exactly those of schema version 1 as a scriptload older than the marker made them. */
+		struct load_found found[LOAD_TABLES][32];
+		const struct load_found *columns[LOAD_TABLES];
+		size_t n[LOAD_TABLES];
+		int any = -1;
 		for (int t = 0; t < LOAD_TABLES; t++) {
-			if (table_columns(pg, set->tables[t].name, found, 32, &n) < 0)
+			if (table_columns(pg, set->tables[t].name, found[t], 32, &n[t]) < 0)
 				return -1;
-			if (n > 0) {
-				load_foreign_table(set->tables[t].name, pg->shown, pg->err, pg->errlen);
-				return -1;
-			}
+			columns[t] = found[t];
+			if (n[t] > 0 && any < 0)
+				any = t;
+		}
+		if (any >= 0 && !load_is_unmarked_v1(columns, n, set->tables, pg_type_ok)) {
+			load_foreign_table(set->tables[any].name, pg->shown, pg->err, pg->errlen);
+			return -1;
 		}
 		if (!create)
 			return SCHEMA_NEEDS_DDL;
+		version = any >= 0 ? 1 : LOAD_SCHEMA_VERSION;
 		char insert[128];
-		snprintf(insert, sizeof insert, "INSERT INTO %s (version) VALUES (%d)", LOAD_MARKER_TABLE,
-		         LOAD_SCHEMA_VERSION);
+		snprintf(insert, sizeof insert, "INSERT INTO %s (version) VALUES (%lld)", LOAD_MARKER_TABLE, version);
 		if (create_table(pg, &load_marker_table, 0, 0) < 0
 		    || run(pg, LOAD_MARKER_TABLE, insert, 0, NULL, PGRES_COMMAND_OK, NULL) < 0)
 			return -1;
-	} else if (read_version(pg) < 0) {
-		return -1;
+	} else {
+		int v = read_version(pg, &version);
+		if (v < 0)
+			return -1;
+		if (v == LOAD_VERSION_OLDER && !create)
+			return SCHEMA_NEEDS_DDL;
 	}
 	int have_vector = -1;
 	for (int t = 0; t < LOAD_TABLES; t++) {
-		int r = check_table(pg, &set->tables[t]);
+		struct load_table then;
+		bool existed = load_table_at(&set->tables[t], t, version, &then);
+		int r = check_table(pg, existed ? &then : &set->tables[t]);
 		if (r < 0)
 			return -1;
-		if (r > 0)
+		if (r > 0) {
+			if (add_columns(pg, &set->tables[t], then.ncols) < 0)
+				return -1;
 			continue;
+		}
 		if (!create)
 			return SCHEMA_NEEDS_DDL;
 		if (have_vector < 0) {
@@ -312,6 +349,11 @@ static int prepare_schema(struct pg *pg, const struct load_set *set, int create)
 		}
 		if (create_table(pg, &set->tables[t], have_vector, set->dims) < 0 || check_table(pg, &set->tables[t]) < 0)
 			return -1;
+	}
+	if (version != LOAD_SCHEMA_VERSION) {
+		char update[128];
+		snprintf(update, sizeof update, "UPDATE %s SET version = %d", LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
+		return run(pg, LOAD_MARKER_TABLE, update, 0, NULL, PGRES_COMMAND_OK, NULL) < 0 ? -1 : SCHEMA_READY;
 	}
 	return SCHEMA_READY;
 }
@@ -357,7 +399,17 @@ static void put_cell(FILE *f, enum load_type type, const struct load_value *v, s
 {
 	switch (type) {
 	case LOAD_INT:
-		fprintf(f, "%lld", (long long)v->num);
+		if (v->null)
+			fputs("\\N", f);
+		else
+			fprintf(f, "%lld", (long long)v->num);
+		break;
+	case LOAD_REAL:
+		/* %.17g reads back as the same double. */
+		if (v->null)
+			fputs("\\N", f);
+		else
+			fprintf(f, "%.17g", v->real);
 		break;
 	case LOAD_VECTOR:
 		/* %.9g is enough digits for every float32 to read back as the same float32. */

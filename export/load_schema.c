@@ -62,7 +62,9 @@ void load_foreign_table(const char *table, const char *shown, char *err, size_t 
 int load_check_version(long long version, const char *shown, char *err, size_t errlen)
 {
 	if (version == LOAD_SCHEMA_VERSION)
-		return 0;
+		return LOAD_VERSION_CURRENT;
+	if (version >= 1 && version < LOAD_SCHEMA_VERSION)
+		return LOAD_VERSION_OLDER;
 	snprintf(err, errlen, "%s: %s: the database has schema version %lld, this scriptload writes version %d; use a "
 	         "matching scriptload or a new database", shown, LOAD_MARKER_TABLE, version, LOAD_SCHEMA_VERSION);
 	return -1;

@@ -20,6 +20,8 @@ static const char *sql_type(enum load_type t)
 		return "BLOB";
 	case LOAD_NOW:
 		return "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+	case LOAD_REAL:
+		return "REAL";
 	case LOAD_TEXT:
 	case LOAD_JSON:
 		break;
@@ -83,7 +85,8 @@ static int check_table(sqlite3 *db, const struct load_table *t, const char *path
 	return load_check_columns(t, found, n, sqlite_type_ok, path, err, errlen) < 0 ? -1 : 1;
 }
 
-static int read_version(sqlite3 *db, const char *path, char *err, size_t errlen)
+/* The marker's version into *version; LOAD_VERSION_CURRENT, LOAD_VERSION_OLDER, or -1 with err. */
+static int read_version(sqlite3 *db, long long *version_out, const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM " LOAD_MARKER_TABLE, -1, &st, NULL) != SQLITE_OK
@@ -100,6 +103,7 @@ static int read_version(sqlite3 *db, const char *path, char *err, size_t errlen)
 		         LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
 		return -1;
 	}
+	*version_out = version;
 	return load_check_version(version, path, err, errlen);
 }
 
@@ -155,7 +159,9 @@ static int bind_cell(sqlite3_stmt *st, int slot, enum load_type type, const stru
 {
 	switch (type) {
 	case LOAD_INT:
-		return sqlite3_bind_int64(st, slot, v->num);
+		return v->null ? sqlite3_bind_null(st, slot) : sqlite3_bind_int64(st, slot, v->num);
+	case LOAD_REAL:
+		return v->null ? sqlite3_bind_null(st, slot) : sqlite3_bind_double(st, slot, v->real);
 	case LOAD_VECTOR:
 		/* float32 little-endian whatever the host's byte order, as embeddings.npy stores them. */
 		for (size_t d = 0; d < dims; d++) {
@@ -219,6 +225,20 @@ static int insert_rows(sqlite3 *db, const struct load_table *t, size_t dims, con
 	return r;
 }
 
+/* Migration: the columns of t from column `from` on, which an older version's table lacks. */
+static int add_columns(sqlite3 *db, const struct load_table *t, size_t from, const char *path, char *err,
+                       size_t errlen)
+{
+	for (size_t c = from; c < t->ncols; c++) {
+		char sql[256];
+		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", t->name, t->cols[c].name,
+		         sql_type(t->cols[c].type));
+		if (exec(db, sql, path, t->name, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Makes sure every table is ours and current; DDL runs only for what is missing, so a database whose schema is
  * present and current is loaded with DML alone. */
 static int prepare_schema(sqlite3 *db, const struct load_set *set, const char *path, char *err, size_t errlen)
@@ -226,31 +246,47 @@ static int prepare_schema(sqlite3 *db, const struct load_set *set, const char *p
 	int marked = check_table(db, &load_marker_table, path, err, errlen);
 	if (marked < 0)
 		return -1;
+	long long version = LOAD_SCHEMA_VERSION;
 	if (!marked) {
-		/* Without the marker, any table of ours by name is someone else's, whatever its columns. */
-		struct load_found found[32];
-		size_t n;
+		/* Without the marker, a table of ours by name is someone else's, whatever its columns, unless the tables
+		 * are exactly those of schema version 1 as a scriptload older than the marker made them. */
+		struct load_found found[LOAD_TABLES][32];
+		const struct load_found *columns[LOAD_TABLES];
+		size_t n[LOAD_TABLES];
+		int any = -1;
 		for (int t = 0; t < LOAD_TABLES; t++) {
-			if (table_columns(db, set->tables[t].name, found, 32, &n, path, err, errlen) < 0)
+			if (table_columns(db, set->tables[t].name, found[t], 32, &n[t], path, err, errlen) < 0)
 				return -1;
-			if (n > 0) {
-				load_foreign_table(set->tables[t].name, path, err, errlen);
-				return -1;
-			}
+			columns[t] = found[t];
+			if (n[t] > 0 && any < 0)
+				any = t;
 		}
+		if (any >= 0 && !load_is_unmarked_v1(columns, n, set->tables, sqlite_type_ok)) {
+			load_foreign_table(set->tables[any].name, path, err, errlen);
+			return -1;
+		}
+		version = any >= 0 ? 1 : LOAD_SCHEMA_VERSION;
 		char insert[128];
-		snprintf(insert, sizeof insert, "INSERT INTO %s (version) VALUES (%d)", LOAD_MARKER_TABLE,
-		         LOAD_SCHEMA_VERSION);
+		snprintf(insert, sizeof insert, "INSERT INTO %s (version) VALUES (%lld)", LOAD_MARKER_TABLE, version);
 		if (create_table(db, &load_marker_table, path, err, errlen) < 0
 		    || exec(db, insert, path, LOAD_MARKER_TABLE, err, errlen) < 0)
 			return -1;
-	} else if (read_version(db, path, err, errlen) < 0) {
+	} else if (read_version(db, &version, path, err, errlen) < 0) {
 		return -1;
 	}
 	for (int t = 0; t < LOAD_TABLES; t++) {
-		int r = check_table(db, &set->tables[t], path, err, errlen);
+		struct load_table then;
+		bool existed = load_table_at(&set->tables[t], t, version, &then);
+		int r = check_table(db, existed ? &then : &set->tables[t], path, err, errlen);
 		if (r < 0 || (r == 0 && create_table(db, &set->tables[t], path, err, errlen) < 0))
 			return -1;
+		if (r > 0 && add_columns(db, &set->tables[t], then.ncols, path, err, errlen) < 0)
+			return -1;
+	}
+	if (version != LOAD_SCHEMA_VERSION) {
+		char update[128];
+		snprintf(update, sizeof update, "UPDATE %s SET version = %d", LOAD_MARKER_TABLE, LOAD_SCHEMA_VERSION);
+		return exec(db, update, path, LOAD_MARKER_TABLE, err, errlen);
 	}
 	return 0;
 }

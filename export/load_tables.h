@@ -10,9 +10,9 @@
 #include "analysis.h"
 #include "load.h"
 
-/* The schema this loader creates and writes; a database marked with another version is refused (a later version
- * adds its migration step where load_check_version is called). */
-#define LOAD_SCHEMA_VERSION 1
+/* The schema this loader creates and writes. An older version is migrated (load_migrate.c: 1 -> 2 adds the breakdown
+ * columns of scenes and the characters and scene_characters tables); a newer one is refused. */
+#define LOAD_SCHEMA_VERSION 2
 
 /* The table whose presence marks a database as scriptbuild's and whose version column says which schema it has. */
 #define LOAD_MARKER_TABLE "scriptbuild_schema"
@@ -23,6 +23,7 @@ enum load_type {
 	LOAD_JSON,                   /* TEXT in SQLite, jsonb in PostgreSQL */
 	LOAD_VECTOR,                 /* float32 BLOB in SQLite, real[] or pgvector's vector in PostgreSQL */
 	LOAD_NOW,                    /* filled by the database's clock: never among the inserted columns */
+	LOAD_REAL,                   /* REAL in SQLite, double precision in PostgreSQL */
 };
 
 struct load_column {
@@ -31,11 +32,14 @@ struct load_column {
 	bool required;               /* NOT NULL */
 };
 
-/* One cell: text for TEXT/JSON (NULL is SQL NULL), num for INT, vec (dims floats) for VECTOR. */
+/* One cell: text for TEXT/JSON (NULL is SQL NULL), num for INT, real for REAL, vec (dims floats) for VECTOR; null
+ * makes an INT or REAL cell SQL NULL. */
 struct load_value {
 	const char *text;
 	int64_t num;
 	const float *vec;
+	double real;
+	bool null;
 };
 
 struct load_table {
@@ -49,7 +53,10 @@ struct load_table {
 };
 
 /* Tables in insert order (parents first); deletes run in the reverse order. */
-enum { LOAD_SCRIPTS, LOAD_SCENES, LOAD_SUMMARIES, LOAD_OUTLINES, LOAD_SHEETS, LOAD_EMBEDDINGS, LOAD_TABLES };
+enum {
+	LOAD_SCRIPTS, LOAD_SCENES, LOAD_SUMMARIES, LOAD_OUTLINES, LOAD_SHEETS, LOAD_EMBEDDINGS, LOAD_CHARACTERS,
+	LOAD_SCENE_CHARACTERS, LOAD_TABLES
+};
 
 struct load_set {
 	const char *script_id;
@@ -77,8 +84,21 @@ int load_check_columns(const struct load_table *t, const struct load_found *foun
 /* Writes the refusal for a table of ours found in a database without the marker. */
 void load_foreign_table(const char *table, const char *shown, char *err, size_t errlen);
 
-/* 0 when version is the one this loader writes, else -1 with err saying both versions. */
+enum load_version { LOAD_VERSION_CURRENT = 0, LOAD_VERSION_OLDER = 1 };
+
+/* LOAD_VERSION_CURRENT when version is the one this loader writes, LOAD_VERSION_OLDER when it is an older one
+ * load_table_at can migrate from, else -1 with err saying both versions. */
 int load_check_version(long long version, const char *shown, char *err, size_t errlen);
+
+/* Table t (the current schema's table number id) as it was at schema version: 1 and *out (its columns then, a prefix
+ * of today's), or 0 when the table did not exist then. */
+int load_table_at(const struct load_table *t, int id, long long version, struct load_table *out);
+
+/* True when the unmarked database's tables (found[t], nfound[t] columns of each current table, 0 when absent) are
+ * exactly those of schema version 1, as a scriptload older than the marker made them: such a database is ours. */
+bool load_is_unmarked_v1(const struct load_found *const found[LOAD_TABLES], const size_t nfound[LOAD_TABLES],
+                         const struct load_table tables[LOAD_TABLES],
+                         int (*type_ok)(enum load_type type, const char *declared));
 
 /* Builds the rows for a under script_id (NULL: a's script name); cells point into a, which must outlive the set.
  * 0, or -1 with err. */

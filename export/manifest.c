@@ -12,7 +12,8 @@
 #include "manifest.h"
 
 const char *const entry_names[ENTRIES] = {
-	"embeddings.npy", "manifest.json", "outline.json", "scenes.jsonl", "sheets.jsonl", "summaries.jsonl",
+	"characters.jsonl", "embeddings.npy", "manifest.json", "outline.json", "scenes.jsonl", "sheets.jsonl",
+	"summaries.jsonl",
 };
 
 #define COUNT_MAX (UINT64_C(1) << 40)
@@ -142,6 +143,10 @@ char *manifest_write(const struct analysis *a, const struct manifest_entry entri
 	str(&b, script, "name", a->script_name ? a->script_name : "");
 	str(&b, script, "title", a->title);
 	digest(&b, script, "digest", a->script_digest);
+	/* Page count and runtime (a minute a page) are the parser's, the sum of the scenes' eighths. */
+	num(&b, script, "eighths", a->eighths);
+	num(&b, script, "pages", a->eighths / 8.0);
+	num(&b, script, "runtime_minutes", a->eighths / 8.0);
 
 	cJSON *counts = obj(&b, root, "counts");
 	num(&b, counts, "scenes", (double)c.scenes);
@@ -357,6 +362,25 @@ static int read_entries(const cJSON *root, struct manifest *m, char *err, size_t
 	return 0;
 }
 
+/* script.eighths, and pages and runtime_minutes that must say the same in pages. */
+static int read_length(const cJSON *script, struct analysis *a, char *err, size_t errlen)
+{
+	uint64_t eighths;
+	if (jf_uint(script, "eighths", INT32_MAX, &eighths, WHERE ": script", err, errlen) < 0)
+		return -1;
+	a->eighths = (int)eighths;
+	static const char *const same[] = {"pages", "runtime_minutes"};
+	for (size_t i = 0; i < 2; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(script, same[i]);
+		if (!cJSON_IsNumber(v) || v->valuedouble != (double)eighths / 8.0) {
+			snprintf(err, errlen, WHERE ": script.%s is missing or not eighths / 8 (%g)", same[i],
+			         (double)eighths / 8.0);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int read_fields(const cJSON *root, struct analysis *a, struct manifest *m, char *err, size_t errlen)
 {
 	char *format;
@@ -383,6 +407,7 @@ static int read_fields(const cJSON *root, struct analysis *a, struct manifest *m
 	    || jf_string(script, "name", false, &a->script_name, WHERE ": script", err, errlen) < 0
 	    || jf_string(script, "title", true, &a->title, WHERE ": script", err, errlen) < 0
 	    || jf_digest(script, "digest", a->script_digest, WHERE ": script", err, errlen) < 0
+	    || read_length(script, a, err, errlen) < 0
 	    || !(counts = jf_container(root, "counts", false, WHERE, err, errlen))
 	    || jf_uint(counts, "scenes", COUNT_MAX, &m->counts.scenes, WHERE ": counts", err, errlen) < 0
 	    || jf_uint(counts, "summaries", COUNT_MAX, &m->counts.summaries, WHERE ": counts", err, errlen) < 0

@@ -8,7 +8,10 @@
 #include "analysis.h"
 
 /* The archive's entries in sorted byte order, which is also the order they are written in. */
-enum entry_id { ENTRY_EMBEDDINGS, ENTRY_MANIFEST, ENTRY_OUTLINE, ENTRY_SCENES, ENTRY_SHEETS, ENTRY_SUMMARIES, ENTRIES };
+enum entry_id {
+	ENTRY_CHARACTERS, ENTRY_EMBEDDINGS, ENTRY_MANIFEST, ENTRY_OUTLINE, ENTRY_SCENES, ENTRY_SHEETS, ENTRY_SUMMARIES,
+	ENTRIES
+};
 
 /* "embeddings.npy", "manifest.json", ...; indexed by enum entry_id. */
 extern const char *const entry_names[ENTRIES];

@@ -22,7 +22,15 @@ static void require(int ok, const char *what)
 static void check_scene(const struct fountain_script *s, size_t i)
 {
 	const struct fountain_scene *sc = &s->scenes[i];
-	require(sc->index == i + 1, "scene index is its 1-based position");
+	/* Scene N is the Nth heading; text before the first heading is scene 0, and only the first scene can be it. */
+	require(sc->index == i + !s->scenes[0].implicit, "scene index is heading order (0 before the first heading)");
+	require(!sc->implicit || i == 0, "only the first scene comes before a heading");
+	require(sc->eighths >= 1 && sc->own_eighths >= 1 && sc->printed_lines >= 0, "every scene takes at least 1/8");
+	for (size_t k = 0; k < sc->ncharacters; k++)
+		require(k < sc->ncast && sc->cast[k].speaking && strcmp(sc->cast[k].name, sc->characters[k]) == 0,
+		        "every speaker is in the cast, in first-cue order");
+	for (size_t k = sc->ncharacters; k < sc->ncast; k++)
+		require(!sc->cast[k].speaking, "after the speakers, only mentions");
 	require(sc->heading && sc->text && sc->action && sc->location, "scene strings are set");
 	require(strlen(sc->text) == sc->text_len, "text_len is the length of text");
 	require(sc->line >= 1 && sc->line <= s->nlines, "scene line within the file");
@@ -47,8 +55,9 @@ static void check_characters(const struct fountain_script *s)
 		require(fountain_find_character(s, ch->name) == ch, "a character is found by its name");
 		require(ch->nscenes >= 1 && ch->cues >= 1, "a character speaks somewhere");
 		for (size_t k = 0; k < ch->nscenes; k++)
-			require(ch->scenes[k] >= 1 && ch->scenes[k] <= s->nscenes && (k == 0 || ch->scenes[k] > ch->scenes[k - 1]),
+			require(fountain_scene_by_index(s, ch->scenes[k]) != NULL && (k == 0 || ch->scenes[k] > ch->scenes[k - 1]),
 			        "a character's scenes are ascending scene indexes");
+		require(ch->share >= 0 && ch->share <= 1, "a share is a fraction");
 	}
 }
 
@@ -62,7 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		require(err.offset <= size, "error offset within the input");
 		return 0;
 	}
-	require(s != NULL && s->nlines >= 1, "a parse has lines");
+	require(s != NULL && s->nlines >= 1 && s->nscenes >= 1, "a parse has lines and a scene");
+	long eighths = 0;
+	for (size_t i = 0; i < s->nscenes; i++)
+		eighths += s->scenes[i].eighths;
+	require(eighths == s->eighths, "the scenes' eighths sum to the page count");
 	for (size_t i = 0; i < s->nscenes; i++)
 		check_scene(s, i);
 	check_characters(s);

@@ -66,6 +66,20 @@ static inline struct analysis *sample_analysis(const char *name, int edit)
 		if (s->ncharacters == 2)
 			s->characters[1] = sample_strdup("JONAS \"JO\" VEIT");
 		sample_hex(s->text_digest, (unsigned)(i * 5 + edit));
+		/* The breakdown: scene 3 names JONAS in its action without his speaking there. */
+		static const char *const ie[] = { "INT", "EXT", "INT" };
+		static const char *const tod[] = { "NIGHT", "DAWN", NULL };
+		s->int_ext = sample_strdup(ie[i]);
+		s->time_of_day = sample_strdup(tod[i]);
+		s->note = i == 1 ? sample_strdup("1985") : NULL;
+		s->eighths = i == 2 ? 4 + edit : 3 - i;
+		a->eighths += s->eighths;
+		s->action_words = 40 + i;
+		s->dialogue_words = 30 + i + edit;
+		s->ncast = 2;
+		s->cast = sample_calloc(2, sizeof *s->cast);
+		s->cast[0] = (struct analysis_cast){ sample_strdup("MARGIT"), true, 2 + i, 30 + i };
+		s->cast[1] = (struct analysis_cast){ sample_strdup("JONAS \"JO\" VEIT"), i < 2, i < 2 ? 1 : 0, i < 2 ? 11 : 0 };
 		snprintf(buf, sizeof buf,
 		         "{\"summary\": \"Scene %d%s: Margit\\ttends the lamp;\\nJonas waits \\\\ watches.\", \"goal\": "
 		         "\"keep the light\", \"props\": [\"lamp\", \"oil can\"], \"mood\": \"tense\"}",
@@ -96,6 +110,35 @@ static inline struct analysis *sample_analysis(const char *name, int edit)
 	a->sheets[1].scenes[1] = 2;
 	a->sheets[1].cues = 4;
 	a->sheets[1].words = 51;
+	a->ncharacters = 2;
+	a->characters = sample_calloc(2, sizeof *a->characters);
+	struct analysis_character *c = &a->characters[0];
+	c->name = sample_strdup("MARGIT");
+	c->cues = 7 + edit;
+	c->words = 120;
+	c->share = 0.7018;
+	c->nscenes = 3;
+	c->scenes = sample_calloc(3, sizeof(size_t));
+	for (size_t i = 0; i < 3; i++)
+		c->scenes[i] = i + 1;
+	c->ntogether = 1;
+	c->together = sample_calloc(1, sizeof *c->together);
+	c->together[0] = (struct analysis_together){ sample_strdup("JONAS \"JO\" VEIT"), 3 };
+	c = &a->characters[1];
+	c->name = sample_strdup("JONAS \"JO\" VEIT");
+	c->cues = 4;
+	c->words = 51;
+	c->share = 0.2982;
+	c->nscenes = 2;
+	c->scenes = sample_calloc(2, sizeof(size_t));
+	c->scenes[0] = 1;
+	c->scenes[1] = 2;
+	c->nmentioned = 1;
+	c->mentioned = sample_calloc(1, sizeof(size_t));
+	c->mentioned[0] = 3;
+	c->ntogether = 1;
+	c->together = sample_calloc(1, sizeof *c->together);
+	c->together[0] = (struct analysis_together){ sample_strdup("MARGIT"), 3 };
 	a->dims = 8;
 	a->embeddings = sample_calloc(3 * 8, sizeof(float));
 	a->has_embedding = sample_calloc(3, sizeof(bool));

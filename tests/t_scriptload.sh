@@ -106,16 +106,17 @@ expect 0 "$SL" --db "$URL" keeper.analysis.tar.zst harbour.analysis.tar.zst
 	fail "pg details jsonb"
 [ "$(p "SELECT array_length(embedding, 1) FROM scene_embeddings WHERE script_id = 'harbour' AND scene_index = 3")" = 8 ] ||
 	fail "pg embedding length"
-dump() { for t in scripts scenes scene_summaries script_outlines character_sheets scene_embeddings; do p "SELECT * FROM $t ORDER BY 1, 2"; done; }
+dump() { for t in scripts scenes scene_summaries script_outlines character_sheets scene_embeddings characters scene_characters; do p "SELECT * FROM $t ORDER BY 1, 2"; done; }
 dump >"$T/pg_before"
 expect 2 "$SL" --db "$URL" edited.analysis.tar.zst flipped.analysis.tar.zst
 dump >"$T/pg_after"
 cmp -s "$T/pg_before" "$T/pg_after" || fail "an invalid archive changed the PostgreSQL database"
+VERSION=$(p "SELECT version FROM scriptbuild_schema")
 p "UPDATE scriptbuild_schema SET version = 9"
 expect 1 "$SL" --db "$URL" edited.analysis.tar.zst
 dump >"$T/pg_after"
 cmp -s "$T/pg_before" "$T/pg_after" || fail "a failed load changed the PostgreSQL database"
-p "UPDATE scriptbuild_schema SET version = 1"
+p "UPDATE scriptbuild_schema SET version = $VERSION"
 expect 0 "$SL" --db "$URL" edited.analysis.tar.zst
 [ "$(p "SELECT title FROM scripts WHERE script_id = 'keeper'")" = "The Keeper (revised)" ] || fail "pg edited title"
 [ "$(p "SELECT count(*) FROM scenes WHERE script_id = 'harbour'")" = 3 ] || fail "pg harbour rows"

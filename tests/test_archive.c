@@ -158,12 +158,44 @@ static void analysis_equal(const struct analysis *x, const struct analysis *y)
 		for (size_t c = 0; c < s->ncharacters; c++)
 			assert_string_equal(s->characters[c], t->characters[c]);
 		assert_string_equal(s->text_digest, t->text_digest);
+		assert_int_equal(s->before_first_heading, t->before_first_heading);
+		str_equal(s->int_ext, t->int_ext);
+		str_equal(s->time_of_day, t->time_of_day);
+		str_equal(s->note, t->note);
+		assert_int_equal(s->eighths, t->eighths);
+		assert_int_equal(s->action_words, t->action_words);
+		assert_int_equal(s->dialogue_words, t->dialogue_words);
+		assert_int_equal(s->ncast, t->ncast);
+		for (size_t c = 0; c < s->ncast; c++) {
+			assert_string_equal(s->cast[c].character, t->cast[c].character);
+			assert_int_equal(s->cast[c].speaking, t->cast[c].speaking);
+			assert_int_equal(s->cast[c].cues, t->cast[c].cues);
+			assert_int_equal(s->cast[c].words, t->cast[c].words);
+		}
 		json_equal(x->summaries[i], y->summaries[i]);
 		assert_int_equal(x->has_embedding[i], y->has_embedding[i]);
 		if (x->has_embedding[i])
 			assert_memory_equal(x->embeddings + i * x->dims, y->embeddings + i * y->dims, x->dims * sizeof(float));
 	}
 	json_equal(x->outline, y->outline);
+	assert_int_equal(x->eighths, y->eighths);
+	assert_int_equal(x->ncharacters, y->ncharacters);
+	for (size_t i = 0; i < x->ncharacters; i++) {
+		const struct analysis_character *c = &x->characters[i], *d = &y->characters[i];
+		assert_string_equal(c->name, d->name);
+		assert_int_equal(c->cues, d->cues);
+		assert_int_equal(c->words, d->words);
+		assert_true(c->share == d->share);
+		assert_int_equal(c->nscenes, d->nscenes);
+		assert_memory_equal(c->scenes, d->scenes, c->nscenes * sizeof(size_t));
+		assert_int_equal(c->nmentioned, d->nmentioned);
+		assert_memory_equal(c->mentioned, d->mentioned, c->nmentioned * sizeof(size_t));
+		assert_int_equal(c->ntogether, d->ntogether);
+		for (size_t k = 0; k < c->ntogether; k++) {
+			assert_string_equal(c->together[k].character, d->together[k].character);
+			assert_int_equal(c->together[k].scenes, d->together[k].scenes);
+		}
+	}
 	assert_int_equal(x->nsheets, y->nsheets);
 	for (size_t i = 0; i < x->nsheets; i++) {
 		const struct analysis_sheet *s = &x->sheets[i], *t = &y->sheets[i];
@@ -302,10 +334,10 @@ static void test_plain_tar_extracts(void **state)
 	while ((e = readdir(d)))
 		files += e->d_name[0] != '.';
 	closedir(d);
-	assert_int_equal(files, 6);
-	static const char *const names[] = { "embeddings.npy", "manifest.json", "outline.json", "scenes.jsonl",
-		                             "sheets.jsonl", "summaries.jsonl" };
-	for (int i = 0; i < 6; i++) {
+	assert_int_equal(files, 7);
+	static const char *const names[] = { "characters.jsonl", "embeddings.npy", "manifest.json", "outline.json",
+		                             "scenes.jsonl", "sheets.jsonl", "summaries.jsonl" };
+	for (int i = 0; i < 7; i++) {
 		char p[600];
 		struct stat st;
 		snprintf(p, sizeof p, "%s/%s", path_in("x"), names[i]);
@@ -352,7 +384,7 @@ static void test_entry_headers(void **state)
 		assert_false(archive_entry_ctime_is_set(e));
 	}
 	assert_int_equal(archive_filter_code(ar, 0), ARCHIVE_FILTER_ZSTD);
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 7);
 	archive_read_free(ar);
 	analysis_free(a);
 }
@@ -440,7 +472,115 @@ static void lie_about_dims(cJSON *root)
 
 static void future_version(cJSON *root)
 {
-	cJSON_ReplaceItemInObjectCaseSensitive(root, "format_version", cJSON_CreateNumber(2));
+	cJSON_ReplaceItemInObjectCaseSensitive(root, "format_version", cJSON_CreateNumber(3));
+}
+
+/* An archive of format 1 numbered scenes by position: read as version 2 its indexes would mean other scenes. */
+static void old_version(cJSON *root)
+{
+	cJSON_ReplaceItemInObjectCaseSensitive(root, "format_version", cJSON_CreateNumber(1));
+}
+
+/* A page count that the scenes' eighths do not sum to. */
+static void lie_about_pages(cJSON *root)
+{
+	cJSON *script = cJSON_GetObjectItemCaseSensitive(root, "script");
+	cJSON_ReplaceItemInObjectCaseSensitive(script, "eighths", cJSON_CreateNumber(10));
+	cJSON_ReplaceItemInObjectCaseSensitive(script, "pages", cJSON_CreateNumber(1.25));
+	cJSON_ReplaceItemInObjectCaseSensitive(script, "runtime_minutes", cJSON_CreateNumber(1.25));
+}
+
+/* pages that is not eighths / 8. */
+static void lie_about_runtime(cJSON *root)
+{
+	cJSON *script = cJSON_GetObjectItemCaseSensitive(root, "script");
+	cJSON_ReplaceItemInObjectCaseSensitive(script, "runtime_minutes", cJSON_CreateNumber(2));
+}
+
+/* Replaces the first occurrence of from with to in entry name of p (same length or not). */
+static void replace_in_entry(struct pack *p, const char *name, const char *from, const char *to)
+{
+	struct item *it = tar_item_named(p, name);
+	size_t nf = strlen(from), nt = strlen(to), off = 0;
+	while (off + nf <= it->len && memcmp(it->data + off, from, nf) != 0)
+		off++;
+	if (off + nf > it->len)
+		fail_msg("%s does not hold %s", name, from);
+	unsigned char *data = malloc(it->len - nf + nt + 1);
+	assert_non_null(data);
+	memcpy(data, it->data, off);
+	memcpy(data + off, to, nt);
+	memcpy(data + off + nt, it->data + off + nf, it->len - off - nf);
+	it->len = it->len - nf + nt;
+	data[it->len] = '\0';
+	free(it->data);
+	it->data = data;
+}
+
+/* The breakdown's facts are checked against each other, not only hashed: a forger who fixes the digests still fails. */
+static void test_breakdown_checked(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	write_ok(path_in("k.tar.zst"), a, MTIME);
+	struct analysis *b = read_ok(path_in("k.tar.zst"));
+	assert_int_equal(b->eighths, 9);
+	assert_int_equal(b->scenes[2].ncast, 2);
+	assert_false(b->scenes[2].cast[1].speaking);
+	assert_int_equal(b->characters[1].mentioned[0], 3);
+	analysis_free(b);
+	static const struct {
+		void (*manifest)(cJSON *root);
+		const char *entry, *from, *to, *want;
+	} cases[] = {
+		{ old_version, NULL, NULL, NULL, "format_version 1 is not supported" },
+		{ lie_about_pages, NULL, NULL, NULL, "eighths sum to 9 but the manifest's page count is 10" },
+		{ lie_about_runtime, NULL, NULL, NULL, "script.runtime_minutes" },
+		{ NULL, "scenes.jsonl", "\"eighths\":3", "\"eighths\":0", "every scene takes at least 1/8 page" },
+		{ NULL, "scenes.jsonl", "\"before_first_heading\":false", "\"before_first_heading\":true",
+		  "index 1 before the first heading" },
+		{ NULL, "scenes.jsonl", "\"character\":\"MARGIT\",\"speaking\":true", "\"character\":\"MARTA\",\"speaking\":true",
+		  "speaker \"MARGIT\" is not in the scene's cast" },
+		{ NULL, "characters.jsonl", "\"mentioned_in\":[3]", "\"mentioned_in\":[]", "not listed in that scene" },
+		{ NULL, "characters.jsonl", "\"first_scene\":1", "\"first_scene\":2", "first_scene and last_scene" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct pack p;
+		tar_unpack(path_in("k.tar.zst"), &p);
+		if (cases[i].entry)
+			replace_in_entry(&p, cases[i].entry, cases[i].from, cases[i].to);
+		tar_forge_manifest(&p, cases[i].manifest);
+		tar_repack(&p, path_in("forged.tar.zst"), MTIME);
+		read_fails(path_in("forged.tar.zst"), cases[i].want);
+		tar_pack_free(&p);
+	}
+	analysis_free(a);
+}
+
+/* A script with text before its first heading: scene 0 round-trips, and summaries and sheets speak of scene 0. */
+static void test_scene_zero_round_trips(void **state)
+{
+	(void)state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	for (size_t i = 0; i < a->nscenes; i++)
+		a->scenes[i].index = (int)i;
+	a->scenes[0].before_first_heading = true;
+	for (size_t i = 0; i < a->nsheets; i++)
+		for (size_t k = 0; k < a->sheets[i].nscenes; k++)
+			a->sheets[i].scenes[k]--;
+	for (size_t i = 0; i < a->ncharacters; i++) {
+		for (size_t k = 0; k < a->characters[i].nscenes; k++)
+			a->characters[i].scenes[k]--;
+		for (size_t k = 0; k < a->characters[i].nmentioned; k++)
+			a->characters[i].mentioned[k]--;
+	}
+	write_ok(path_in("z.tar.zst"), a, MTIME);
+	struct analysis *b = read_ok(path_in("z.tar.zst"));
+	analysis_equal(a, b);
+	assert_int_equal(b->scenes[0].index, 0);
+	assert_true(b->scenes[0].before_first_heading);
+	analysis_free(b);
+	analysis_free(a);
 }
 
 /* Writers in a test run; `make soak` raises it (SB_SOAK_WRITES) for the long version. */
@@ -695,8 +835,8 @@ static void test_manifest_lies(void **state)
 
 	tar_unpack(path_in("k.tar.zst"), &p);
 	tar_forge_manifest(&p, future_version);
-	tar_repack(&p, path_in("v2.tar.zst"), MTIME);
-	read_fails(path_in("v2.tar.zst"), "format_version 2");
+	tar_repack(&p, path_in("v3.tar.zst"), MTIME);
+	read_fails(path_in("v3.tar.zst"), "format_version 3");
 	tar_pack_free(&p);
 
 	/* A fourth scene line that the manifest does not count. */
@@ -1026,6 +1166,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_lies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_npy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_npy_shapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_breakdown_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scene_zero_round_trips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temps_removed_live_ones_kept, setup, teardown),

@@ -73,6 +73,49 @@ static int has_name(char *const *names, size_t n, const char *name)
 	return 0;
 }
 
+/* The breakdown's promises: every scene at least 1/8 and the eighths summing to the page count; every speaker of a
+ * scene in its cast with that scene's cues and words; a mention never of someone speaking there, and listed in the
+ * character's mentioned scenes. */
+static void check_breakdown(const char *name, const struct fountain_script *s)
+{
+	long eighths = 0;
+	for (size_t i = 0; i < s->nscenes; i++) {
+		const struct fountain_scene *sc = &s->scenes[i];
+		if (sc->eighths < 1)
+			fail_msg("%s: scene %zu has %d eighths", name, sc->index, sc->eighths);
+		eighths += sc->eighths;
+		for (size_t c = 0; c < sc->ncharacters; c++) {
+			int cues = 0, words = 0;
+			for (size_t q = 0; q < sc->ncues; q++)
+				if (strcmp(sc->cues[q].name, sc->characters[c]) == 0) {
+					cues++;
+					words += sc->cues[q].words;
+				}
+			assert_true(c < sc->ncast);
+			if (!sc->cast[c].speaking || strcmp(sc->cast[c].name, sc->characters[c]) != 0 || sc->cast[c].cues != cues
+			    || sc->cast[c].words != words)
+				fail_msg("%s: scene %zu: speaker %s is not in its cast with %d cues and %d words", name, sc->index,
+				         sc->characters[c], cues, words);
+		}
+		for (size_t m = sc->ncharacters; m < sc->ncast; m++) {
+			assert_false(sc->cast[m].speaking);
+			if (has_name(sc->characters, sc->ncharacters, sc->cast[m].name))
+				fail_msg("%s: scene %zu: %s is both speaking and mentioned", name, sc->index, sc->cast[m].name);
+			const struct fountain_character *ch = fountain_find_character(s, sc->cast[m].name);
+			assert_non_null(ch);
+			int listed = 0;
+			for (size_t k = 0; k < ch->nmentioned; k++)
+				listed |= ch->mentioned[k] == sc->index;
+			if (!listed)
+				fail_msg("%s: %s is mentioned in scene %zu, which its list lacks", name, ch->name, sc->index);
+		}
+	}
+	if (eighths != s->eighths)
+		fail_msg("%s: the scenes' eighths sum to %ld, the page count is %d eighths", name, eighths, s->eighths);
+	printf("ok %s: %d eighths (%d %d/8 pages, about %d minutes)\n", name, s->eighths, s->eighths / 8, s->eighths % 8,
+	       (s->eighths + 4) / 8);
+}
+
 static void check_invariants(const char *name, const struct fountain_script *s)
 {
 	assert_true(s->nscenes >= 1);
@@ -81,7 +124,8 @@ static void check_invariants(const char *name, const struct fountain_script *s)
 	long cues = 0, words = 0;
 	for (size_t i = 0; i < s->nscenes; i++) {
 		const struct fountain_scene *sc = &s->scenes[i];
-		assert_int_equal(sc->index, i + 1);
+		/* Scene N is the Nth heading; the text before the first one, if any, is scene 0. */
+		assert_int_equal(sc->index, i + !s->scenes[0].implicit);
 		if (!sc->implicit && sc->heading[0] == '\0')
 			fail_msg("%s: scene %zu (line %d) has an empty heading", name, sc->index, sc->line);
 		if (sc->implicit && i != 0)
@@ -122,10 +166,11 @@ static void check_invariants(const char *name, const struct fountain_script *s)
 		assert_ptr_equal(fountain_find_character(s, ch->name), ch);
 		long own_cues = 0, own_words = 0;
 		for (size_t j = 0; j < ch->nscenes; j++) {
-			assert_true(ch->scenes[j] >= 1 && ch->scenes[j] <= s->nscenes);
+			assert_true(ch->scenes[j] >= s->scenes[0].index && ch->scenes[j] <= s->scenes[s->nscenes - 1].index);
 			if (j)
 				assert_true(ch->scenes[j] > ch->scenes[j - 1]);
-			const struct fountain_scene *sc = &s->scenes[ch->scenes[j] - 1];
+			const struct fountain_scene *sc = fountain_scene_by_index(s, ch->scenes[j]);
+			assert_non_null(sc);
 			if (!has_name(sc->characters, sc->ncharacters, ch->name))
 				fail_msg("%s: %s lists scene %zu, which does not list it", name, ch->name, sc->index);
 			for (size_t c = 0; c < sc->ncues; c++)
@@ -143,6 +188,7 @@ static void check_invariants(const char *name, const struct fountain_script *s)
 	assert_int_equal(char_words, words);
 	for (size_t i = 0; i < s->nsections; i++)
 		assert_true(s->sections[i].next_scene >= 1 && s->sections[i].next_scene <= s->nscenes + 1);
+	check_breakdown(name, s);
 }
 
 static void assert_same_json(const char *name, const char *what, const struct fountain_script *a,
@@ -177,7 +223,7 @@ static void check_file(const char *name, const char *path)
 	assert_same_json(name, "no-final-newline", slf, sbare);
 	assert_same_json(name, "BOM", slf, sbom);
 	printf("ok %s: %zu scenes, %zu characters%s\n", name, s->nscenes, s->ncharacters,
-	       s->implicit_scene ? " (one implicit scene)" : "");
+	       s->implicit_scene ? " (no heading: all of it is scene 0)" : "");
 	fountain_free(s);
 	fountain_free(slf);
 	fountain_free(scrlf);
@@ -217,7 +263,13 @@ static void test_corpus(void **state)
 int main(void)
 {
 	const char *top = getenv("TOP");
+	/* ../shared/corpus from a checkout next to shared/, ../../shared/corpus from a worktree one level deeper. */
 	snprintf(corpus, sizeof corpus, "%s/../shared/corpus", top && *top ? top : ".");
+	DIR *probe = opendir(corpus);
+	if (probe)
+		closedir(probe);
+	else
+		snprintf(corpus, sizeof corpus, "%s/../../shared/corpus", top && *top ? top : ".");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_corpus),
 	};

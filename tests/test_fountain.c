@@ -38,10 +38,21 @@ static struct fountain_error parse_error_n(const char *text, size_t len)
 	return err;
 }
 
-static const struct fountain_scene *scene(const struct fountain_script *s, size_t index)
+/* The scene at 1-based position pos in scenes[] (its index is pos, or pos - 1 after text before the first heading). */
+static const struct fountain_scene *scene(const struct fountain_script *s, size_t pos)
 {
-	assert_true(index >= 1 && index <= s->nscenes);
-	return &s->scenes[index - 1];
+	assert_true(pos >= 1 && pos <= s->nscenes);
+	return &s->scenes[pos - 1];
+}
+
+/* The cue's extensions joined by "|", or "" for none (static buffer). */
+static const char *extensions(const struct fountain_cue *c)
+{
+	static char out[256];
+	out[0] = '\0';
+	for (size_t i = 0; i < c->nextensions; i++)
+		snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? "|" : "", c->extensions[i]);
+	return out;
 }
 
 static const struct fountain_cue *cue(const struct fountain_script *s, size_t index, size_t n)
@@ -164,8 +175,9 @@ static void test_location_and_time_split_at_last_dash(void **state)
 	struct fountain_script *s = parse("INT. HOUSE - KITCHEN - NIGHT\n\nA.\n\nINT HOUSE DAY\n\nB.\n\nEXT - PIER - DAWN\n");
 	assert_string_equal(scene(s, 1)->location, "HOUSE - KITCHEN");
 	assert_string_equal(scene(s, 1)->time, "NIGHT");
-	assert_string_equal(scene(s, 2)->location, "HOUSE DAY");
-	assert_null(scene(s, 2)->time);
+	/* No separator, but a last word that is a time: split there (it was "HOUSE DAY" and no time before). */
+	assert_string_equal(scene(s, 2)->location, "HOUSE");
+	assert_string_equal(scene(s, 2)->time, "DAY");
 	assert_string_equal(scene(s, 3)->location, "PIER");
 	assert_string_equal(scene(s, 3)->time, "DAWN");
 	fountain_free(s);
@@ -179,12 +191,12 @@ static void test_cue_extensions(void **state)
 	struct fountain_script *s = parse("INT. BOOTH - NIGHT\n\nODETTE (cont'd)\nOne.\n\nODETTE (V.O.)(CONT'D)\nTwo.\n\n"
 	                                  "CALLER (O.S., PRELAP)\nThree.\n\nCALLER(O.S.)\nFour.\n");
 	assert_string_equal(cue(s, 1, 0)->name, "ODETTE");
-	assert_string_equal(cue(s, 1, 0)->extension, "cont'd");
-	assert_string_equal(cue(s, 1, 1)->extension, "V.O.)(CONT'D");
+	assert_string_equal(extensions(cue(s, 1, 0)), "cont'd");
+	assert_string_equal(extensions(cue(s, 1, 1)), "V.O.|CONT'D");
 	assert_string_equal(cue(s, 1, 2)->name, "CALLER");
-	assert_string_equal(cue(s, 1, 2)->extension, "O.S., PRELAP");
+	assert_string_equal(extensions(cue(s, 1, 2)), "O.S.|PRELAP");
 	assert_string_equal(cue(s, 1, 3)->name, "CALLER");
-	assert_string_equal(cue(s, 1, 3)->extension, "O.S.");
+	assert_string_equal(extensions(cue(s, 1, 3)), "O.S.");
 	assert_int_equal(s->ncharacters, 2);
 	fountain_free(s);
 }
@@ -193,7 +205,8 @@ static void test_cue_without_extension_has_null(void **state)
 {
 	(void)state;
 	struct fountain_script *s = parse("INT. A - DAY\n\nBOB\nHi.\n");
-	assert_null(cue(s, 1, 0)->extension);
+	assert_null(cue(s, 1, 0)->extensions);
+	assert_int_equal(cue(s, 1, 0)->nextensions, 0);
 	assert_null(cue(s, 1, 0)->parentheticals);
 	assert_int_equal(cue(s, 1, 0)->line, 3);
 	fountain_free(s);
@@ -205,7 +218,7 @@ static void test_forced_cue_keeps_case(void **state)
 	struct fountain_script *s = parse("INT. A - DAY\n\n@McCLANE\nYippee.\n\n@the umpire (quietly)\nLet.\n");
 	assert_string_equal(cue(s, 1, 0)->name, "McCLANE");
 	assert_string_equal(cue(s, 1, 1)->name, "the umpire");
-	assert_string_equal(cue(s, 1, 1)->extension, "quietly");
+	assert_string_equal(extensions(cue(s, 1, 1)), "quietly");
 	fountain_free(s);
 }
 
@@ -227,7 +240,7 @@ static void test_dual_dialogue(void **state)
 	assert_string_equal(cue(s, 1, 1)->name, "STEEL");
 	assert_true(cue(s, 1, 2)->dual);
 	assert_string_equal(cue(s, 1, 2)->name, "McBain");
-	assert_string_equal(cue(s, 1, 2)->extension, "V.O.");
+	assert_string_equal(extensions(cue(s, 1, 2)), "V.O.");
 	fountain_free(s);
 }
 
@@ -582,6 +595,7 @@ static void test_no_heading_is_one_implicit_scene(void **state)
 	assert_true(s->implicit_scene);
 	assert_int_equal(s->nscenes, 1);
 	assert_true(scene(s, 1)->implicit);
+	assert_int_equal(scene(s, 1)->index, 0);  /* all of it comes before a first heading: scene 0 */
 	assert_string_equal(scene(s, 1)->heading, "");
 	assert_int_equal(scene(s, 1)->line, 1);
 	assert_string_equal(cue(s, 1, 0)->name, "SPEAKER");
@@ -596,9 +610,91 @@ static void test_text_before_first_heading_is_a_scene(void **state)
 	assert_false(s->implicit_scene);
 	assert_int_equal(s->nscenes, 2);
 	assert_true(scene(s, 1)->implicit);
+	assert_int_equal(scene(s, 1)->index, 0);
 	assert_int_equal(scene(s, 1)->line, 3);
 	assert_string_equal(scene(s, 1)->text, "A match strikes.\n\nNARRATOR (V.O.)\nFire.");
 	assert_false(scene(s, 2)->implicit);
+	assert_int_equal(scene(s, 2)->index, 1);  /* the first heading is scene 1, as screenwriting programs count */
+	fountain_free(s);
+}
+
+/* Nothing to analyse is an error, not an empty scene that would cost a request. */
+static void test_title_page_only_is_an_error(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+		"Title: Nothing Yet\nAuthor: Someone\n",
+		"Title: Nothing Yet\n\n# ACT ONE\n\n= Someday.\n\n[[a note]]\n\n/* cut */\n",
+		"\n\n   \n",
+	};
+	for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+		struct fountain_error err = parse_error_n(texts[i], strlen(texts[i]));
+		assert_non_null(strstr(err.message, "the script has no scene"));
+	}
+}
+
+/* Scene N is the Nth heading with or without text before it; #1A# numbers find their scene. */
+static void test_numbering_and_lookup(void **state)
+{
+	(void)state;
+	struct fountain_script *a = parse("INT. A - DAY #1#\n\nGo.\n\nINT. B - DAY #1A#\n\nGo.\n\nINT. C - DAY\n\nGo.\n");
+	struct fountain_script *b = parse("Cold open.\n\nINT. A - DAY #1#\n\nGo.\n\nINT. B - DAY #1A#\n\nGo.\n\n"
+	                                  "INT. C - DAY\n\nGo.\n");
+	assert_int_equal(a->nscenes, 3);
+	assert_int_equal(b->nscenes, 4);
+	for (size_t n = 1; n <= 3; n++) {
+		assert_int_equal(fountain_scene_by_index(a, n)->index, n);
+		assert_string_equal(fountain_scene_by_index(a, n)->heading, fountain_scene_by_index(b, n)->heading);
+	}
+	assert_null(fountain_scene_by_index(a, 0));
+	assert_null(fountain_scene_by_index(a, 4));
+	assert_true(fountain_scene_by_index(b, 0)->implicit);
+	assert_null(fountain_scene_by_index(b, 4));
+	assert_string_equal(fountain_scene_by_number(b, "1A")->heading, "INT. B - DAY");
+	assert_int_equal(fountain_scene_by_number(b, "1A")->index, 2);
+	assert_null(fountain_scene_by_number(b, "2"));
+	fountain_free(a);
+	fountain_free(b);
+}
+
+/* The eighths rule on scenes of known printed length (fixtures/parse/breakdown_eighths.fountain counts them by
+ * hand): a heading and a line of action is 4 lines, 1/8 by the minimum; 28 lines is 4/8; 55 lines is a page. */
+static void test_eighths_by_hand(void **state)
+{
+	(void)state;
+	struct fountain_script *s = parse("INT. A - NIGHT\n\nDark.\n");
+	assert_int_equal(scene(s, 1)->printed_lines, 4);
+	assert_int_equal(scene(s, 1)->eighths, 1);
+	assert_int_equal(s->eighths, 1);
+	fountain_free(s);
+	/* Dual dialogue prints beside the cue before it: 2 + (1+1+2) + max(0, 3 - 3) = 6 lines. */
+	s = parse("INT. A - DAY\n\nBRICK\nOne.\nTwo.\n\nSTEEL ^\nThree.\nFour.\n");
+	assert_int_equal(scene(s, 1)->printed_lines, 6);
+	fountain_free(s);
+	/* A 61-character line is one printed line, 62 characters with a space wrap to two. */
+	char line61[62], text[200];
+	memset(line61, 'x', 61);
+	line61[61] = '\0';
+	snprintf(text, sizeof text, "INT. A - DAY\n\n%s\n", line61);
+	s = parse(text);
+	assert_int_equal(scene(s, 1)->printed_lines, 4);
+	fountain_free(s);
+	snprintf(text, sizeof text, "INT. A - DAY\n\nx %s\n", line61);
+	s = parse(text);
+	assert_int_equal(scene(s, 1)->printed_lines, 5);
+	fountain_free(s);
+	/* Many tiny scenes: at least 1/8 each, and still summing to the page count. */
+	char many[4000] = "";
+	for (int i = 0; i < 40; i++)
+		snprintf(many + strlen(many), sizeof many - strlen(many), "INT. ROOM %d - DAY\n\nGo.\n\n", i);
+	s = parse(many);
+	int sum = 0;
+	for (size_t i = 0; i < s->nscenes; i++) {
+		assert_true(s->scenes[i].eighths >= 1);
+		sum += s->scenes[i].eighths;
+	}
+	assert_int_equal(sum, s->eighths);
+	assert_int_equal(s->eighths, 40);
 	fountain_free(s);
 }
 
@@ -742,7 +838,7 @@ static void test_json_uses_null_for_absent_values(void **state)
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(sc, "time")));
 	assert_string_equal(cJSON_GetObjectItem(sc, "int_ext")->valuestring, "INT");
 	cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(sc, "cues"), 0);
-	assert_true(cJSON_IsNull(cJSON_GetObjectItem(c, "extension")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c, "extensions")), 0);
 	assert_int_equal(cJSON_GetObjectItem(c, "words")->valueint, 1);
 	cJSON *syn = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "synopses"), 0);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(syn, "scene")));
@@ -803,6 +899,9 @@ int main(void)
 		cmocka_unit_test(test_bom_is_skipped),
 		cmocka_unit_test(test_no_final_newline),
 		cmocka_unit_test(test_no_heading_is_one_implicit_scene),
+		cmocka_unit_test(test_title_page_only_is_an_error),
+		cmocka_unit_test(test_numbering_and_lookup),
+		cmocka_unit_test(test_eighths_by_hand),
 		cmocka_unit_test(test_text_before_first_heading_is_a_scene),
 		cmocka_unit_test(test_only_transition_before_heading_makes_no_scene),
 		cmocka_unit_test(test_scene_text_depends_only_on_the_scene),

@@ -17,9 +17,11 @@
 #include "sample_analysis.h"
 
 static const char *const tables[] = { "scripts", "scenes", "scene_summaries", "script_outlines", "character_sheets",
-	                              "scene_embeddings" };
+	                              "scene_embeddings", "characters", "scene_characters" };
 static const char *const order_by[] = { "script_id", "script_id, scene_index", "script_id, scene_index", "script_id",
-	                                "script_id, character_name", "script_id, scene_index" };
+	                                "script_id, character_name", "script_id, scene_index", "script_id, character",
+	                                "script_id, scene_index, character" };
+enum { NTABLES = sizeof tables / sizeof *tables };
 
 /* One database under test and a connection of the test's own to inspect it. */
 struct db {
@@ -141,7 +143,7 @@ static char *dump(struct db *d, int with_time, const char *only_script)
 	FILE *out = open_memstream(&text, &len);
 	assert_non_null(out);
 	dump_query(d, "SELECT version FROM scriptbuild_schema", out);
-	for (int t = 0; t < 6; t++) {
+	for (int t = 0; t < NTABLES; t++) {
 		char sql[300];
 		char where[100] = "";
 		if (only_script)
@@ -404,13 +406,13 @@ static void test_newer_schema_refused(void **state)
 	struct analysis *a = sample_analysis("keeper", 0);
 	load_ok(d, NULL, a);
 	if (d->pg)
-		pg_exec(d->conn, "UPDATE scriptbuild_schema SET version = 2");
+		pg_exec(d->conn, "UPDATE scriptbuild_schema SET version = 3");
 	else
-		assert_int_equal(sqlite3_exec(d->lite, "UPDATE scriptbuild_schema SET version = 2", NULL, NULL, NULL), 0);
+		assert_int_equal(sqlite3_exec(d->lite, "UPDATE scriptbuild_schema SET version = 3", NULL, NULL, NULL), 0);
 	char *before = dump(d, 1, NULL);
 	char err[2048] = "";
 	assert_int_equal(analysis_load(d->target, NULL, a, err, sizeof err), -1);
-	if (!strstr(err, "schema version 2"))
+	if (!strstr(err, "schema version 3"))
 		fail_msg("unexpected error: %s", err);
 	char *after = dump(d, 1, NULL);
 	assert_string_equal(before, after);
@@ -527,6 +529,120 @@ static void test_dml_only_role(void **state)
 	analysis_free(edited);
 }
 
+/* The breakdown is in the database whatever the provider: who is in which scene, the stripboard columns, the
+ * per-character facts. */
+static void test_breakdown_rows(void **state)
+{
+	struct db *d = *state;
+	struct analysis *a = sample_analysis("keeper", 0);
+	load_ok(d, NULL, a);
+	static const struct {
+		const char *sql, *want;
+	} q[] = {
+		{ "SELECT string_agg(CAST(scene_index AS text) || ':' || CAST(speaking AS text), ',') FROM (SELECT "
+		  "scene_index, speaking FROM scene_characters WHERE character = 'JONAS \"JO\" VEIT' ORDER BY scene_index) x",
+		  "1:1,2:1,3:0" },
+		{ "SELECT count(*) FROM scene_characters WHERE character = 'MARGIT' AND speaking = 1", "3" },
+		{ "SELECT sum(cues) || ' ' || sum(words) FROM scene_characters WHERE character = 'MARGIT'", "9 93" },
+		{ "SELECT int_ext || ' ' || location || ' ' || time_of_day || ' ' || time_text || ' ' || heading_note || ' ' || "
+		  "CAST(eighths AS text) FROM scenes WHERE scene_index = 2", "EXT PIER DAWN DAWN 1985 2" },
+		{ "SELECT sum(eighths) FROM scenes WHERE script_id = 'keeper'", "9" },
+		{ "SELECT count(*) FROM scenes WHERE time_of_day IS NULL AND scene_index = 3", "1" },
+		{ "SELECT CAST(before_first_heading AS text) || ' ' || CAST(action_words AS text) || ' ' || "
+		  "CAST(dialogue_words AS text) FROM scenes WHERE scene_index = 1", "0 40 30" },
+		{ "SELECT cues || ' ' || words || ' ' || scenes || ' ' || first_scene || ' ' || last_scene || ' ' || "
+		  "mentioned_scenes FROM characters WHERE character = 'JONAS \"JO\" VEIT'", "4 51 2 1 2 1" },
+		{ "SELECT CAST(share * 10000 AS integer) FROM characters WHERE character = 'MARGIT'", "7018" },
+	};
+	for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+		char sql[600];
+		snprintf(sql, sizeof sql, "%s", q[i].sql);
+		if (!d->pg) {
+			/* SQLite says group_concat for string_agg. */
+			char *at = strstr(sql, "string_agg(");
+			if (at) {
+				char rest[600];
+				snprintf(rest, sizeof rest, "%s", at + strlen("string_agg("));
+				snprintf(at, sizeof sql - (size_t)(at - sql), "group_concat(%s", rest);
+			}
+		}
+		char *got = query1(d, sql);
+		if (!got || strcmp(got, q[i].want) != 0)
+			fail_msg("%s: got %s, want %s", sql, got ? got : "NULL", q[i].want);
+		free(got);
+	}
+	char *details = query1(d, "SELECT details FROM characters WHERE character = 'JONAS \"JO\" VEIT'");
+	assert_non_null(details);
+	json_same(details, "{\"scenes\":[1,2],\"mentioned_in\":[3],\"copresence\":[{\"character\":\"MARGIT\","
+	                   "\"scenes\":3}]}");
+	free(details);
+	analysis_free(a);
+}
+
+/* Version 1's tables exactly as scriptload 1 made them, with a row of another script. */
+static void make_v1(struct db *d, int marked)
+{
+	const char *text = d->pg ? "text" : "TEXT", *integer = d->pg ? "integer" : "INTEGER";
+	const char *json = d->pg ? "jsonb" : "TEXT", *vec = d->pg ? "real[]" : "BLOB";
+	const char *now = d->pg ? "timestamptz NOT NULL DEFAULT now()"
+	                        : "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+	char sql[4000];
+	snprintf(sql, sizeof sql,
+	         "CREATE TABLE scripts (script_id %s NOT NULL, title %s, source_digest %s NOT NULL, tool_version %s NOT NULL, "
+	         "imported_at %s, PRIMARY KEY (script_id));"
+	         "CREATE TABLE scenes (script_id %s NOT NULL, scene_index %s NOT NULL, scene_number %s, heading %s NOT NULL, "
+	         "line %s NOT NULL, PRIMARY KEY (script_id, scene_index));"
+	         "CREATE TABLE scene_summaries (script_id %s NOT NULL, scene_index %s NOT NULL, summary_text %s, model %s NOT "
+	         "NULL, details %s NOT NULL, PRIMARY KEY (script_id, scene_index));"
+	         "CREATE TABLE script_outlines (script_id %s NOT NULL, outline_text %s, model %s NOT NULL, details %s NOT NULL, "
+	         "PRIMARY KEY (script_id));"
+	         "CREATE TABLE character_sheets (script_id %s NOT NULL, character_name %s NOT NULL, sheet_text %s, model %s "
+	         "NOT NULL, details %s NOT NULL, PRIMARY KEY (script_id, character_name));"
+	         "CREATE TABLE scene_embeddings (script_id %s NOT NULL, scene_index %s NOT NULL, model %s NOT NULL, dims %s "
+	         "NOT NULL, embedding %s NOT NULL, PRIMARY KEY (script_id, scene_index));"
+	         "INSERT INTO scripts (script_id, title, source_digest, tool_version) VALUES ('old', 'Old', 'x', '0.0.9');"
+	         "INSERT INTO scenes VALUES ('old', 1, NULL, 'INT. OLD - DAY', 3);",
+	         text, text, text, text, now, text, integer, text, text, integer, text, integer, text, text, json, text,
+	         text, text, json, text, text, text, text, json, text, integer, text, integer, vec);
+	db_exec(d, sql);
+	if (marked)
+		db_exec(d, "CREATE TABLE scriptbuild_schema (version INTEGER NOT NULL); INSERT INTO scriptbuild_schema "
+		           "VALUES (1)");
+}
+
+/* A database of schema version 1 (marked, or from before the marker) is migrated, never refused or silently used:
+ * new columns and tables appear, the version says 2, the old script's rows stay, the new script has its breakdown. */
+static void migrate_from_v1(struct db *d, int marked)
+{
+	make_v1(d, marked);
+	struct analysis *a = sample_analysis("keeper", 0);
+	load_ok(d, NULL, a);
+	char *v = query1(d, "SELECT max(version) FROM scriptbuild_schema");
+	assert_string_equal(v, "2");
+	free(v);
+	char *old = query1(d, "SELECT heading || ' ' || coalesce(CAST(eighths AS text), 'null') FROM scenes WHERE "
+	                      "script_id = 'old'");
+	assert_string_equal(old, "INT. OLD - DAY null");
+	free(old);
+	char *jonas = query1(d, "SELECT count(*) FROM scene_characters WHERE character = 'JONAS \"JO\" VEIT'");
+	assert_string_equal(jonas, "3");
+	free(jonas);
+	/* A second load finds the current schema and needs no DDL. */
+	load_ok(d, NULL, a);
+	expect_counts(d, "keeper", 3, 3, 1, 2, 3);
+	analysis_free(a);
+}
+
+static void test_migrates_marked_v1(void **state)
+{
+	migrate_from_v1(*state, 1);
+}
+
+static void test_migrates_unmarked_v1(void **state)
+{
+	migrate_from_v1(*state, 0);
+}
+
 static void test_unreachable_target(void **state)
 {
 	struct db *d = *state;
@@ -571,6 +687,9 @@ int main(void)
 		BOTH(test_foreign_table_refused),
 		BOTH(test_changed_columns_refused),
 		BOTH(test_dml_only_role),
+		BOTH(test_breakdown_rows),
+		BOTH(test_migrates_marked_v1),
+		BOTH(test_migrates_unmarked_v1),
 		BOTH(test_unreachable_target),
 		cmocka_unit_test(test_password_masked),
 	};

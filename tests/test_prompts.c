@@ -28,14 +28,17 @@ static struct fountain_cue cues3[] = {
 	{.name = "TOMAS", .dialogue = "Alone?", .line = 26, .words = 1},
 };
 static struct fountain_scene scenes[] = {
-	{.index = 1, .heading = "INT. LIGHTHOUSE - NIGHT", .location = "LIGHTHOUSE", .time = "NIGHT", .line = 3,
+	{.index = 1, .heading = "INT. LIGHTHOUSE - NIGHT", .int_ext = "INT", .location = "LIGHTHOUSE", .time = "NIGHT",
+	 .time_of_day = FOUNTAIN_TIME_NIGHT, .eighths = 2, .own_eighths = 2, .line = 3,
 	 .text = "INT. LIGHTHOUSE - NIGHT\n\nWind rattles the glass.\n\nMARA\nThe lamp has gone out again.\nThird time "
 	         "this week.\n\nTOMAS\nThen we climb.",
 	 .characters = mara_names, .ncharacters = 2, .cues = cues1, .ncues = 2},
-	{.index = 2, .heading = "EXT. HARBOR - DAY", .location = "HARBOR", .time = "DAY", .line = 12,
+	{.index = 2, .heading = "EXT. HARBOR - DAY", .int_ext = "EXT", .location = "HARBOR", .time = "DAY",
+	 .time_of_day = FOUNTAIN_TIME_DAY, .eighths = 1, .own_eighths = 1, .line = 12,
 	 .text = "EXT. HARBOR - DAY\n\nEmpty moorings.\n\nTOMAS\nNo boats came in. Not one.",
 	 .characters = tomas_names, .ncharacters = 1, .cues = cues2, .ncues = 1},
-	{.index = 3, .heading = "INT. LIGHTHOUSE - DAWN", .location = "LIGHTHOUSE", .time = "DAWN", .line = 22,
+	{.index = 3, .heading = "INT. LIGHTHOUSE - DAWN", .int_ext = "INT", .location = "LIGHTHOUSE", .time = "DAWN",
+	 .time_of_day = FOUNTAIN_TIME_DAWN, .eighths = 9, .own_eighths = 9, .line = 22,
 	 .text = "INT. LIGHTHOUSE - DAWN\n\nMARA\nI will keep the light myself.\n\nTOMAS\nAlone?",
 	 .characters = mara_names, .ncharacters = 2, .cues = cues3, .ncues = 2},
 };
@@ -54,6 +57,7 @@ static struct fountain_synopsis synopses[] = {
 };
 static struct fountain_script script = {
 	.title = "The Quiet Lamp",
+	.eighths = 12,
 	.scenes = scenes, .nscenes = 3,
 	.characters = characters, .ncharacters = 2,
 	.sections = sections, .nsections = 2,
@@ -91,9 +95,11 @@ static void test_summary_render_has_scene_facts_only(void **state)
 	char *text = prompt_render(&j);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "Heading: EXT. HARBOR - DAY"));
+	assert_non_null(strstr(text, "Interior/exterior: EXT"));
 	assert_non_null(strstr(text, "Location: HARBOR"));
-	assert_non_null(strstr(text, "Time: DAY"));
-	assert_non_null(strstr(text, "Speaking characters: TOMAS"));
+	assert_non_null(strstr(text, "Time of day: DAY (DAY)"));
+	assert_non_null(strstr(text, "Length: about 1/8 of a page"));
+	assert_non_null(strstr(text, "Speaking characters: TOMAS (1 cue, 6 words)"));
 	assert_non_null(strstr(text, "Empty moorings."));
 	/* Nothing from elsewhere in the script, not even its position: the summary's key covers only its scene. */
 	assert_null(strstr(text, "MARA"));
@@ -117,9 +123,10 @@ static void test_outline_render_places_sections_and_synopses(void **state)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "Title: The Quiet Lamp"));
 	assert_non_null(strstr(text, "Scenes: 3"));
-	assert_non_null(strstr(text, "Scene 1 (INT. LIGHTHOUSE - NIGHT): The lamp fails."));
-	assert_non_null(strstr(text, "Scene 2 (EXT. HARBOR - DAY): The harbor is empty."));
-	assert_non_null(strstr(text, "Scene 3 (INT. LIGHTHOUSE - DAWN): Mara takes the watch."));
+	assert_non_null(strstr(text, "Length: 1 4/8 pages"));
+	assert_non_null(strstr(text, "Scene 1 (INT. LIGHTHOUSE - NIGHT; 2/8): The lamp fails."));
+	assert_non_null(strstr(text, "Scene 2 (EXT. HARBOR - DAY; 1/8): The harbor is empty."));
+	assert_non_null(strstr(text, "Scene 3 (INT. LIGHTHOUSE - DAWN; 1 1/8): Mara takes the watch."));
 	assert_before(text, "# Act One", "= The keepers lose their light.");
 	assert_before(text, "= The keepers lose their light.", "Scene 1 (");
 	assert_before(text, "Scene 2 (", "# Act Two");
@@ -145,9 +152,11 @@ static void test_sheet_render_uses_ordinals(void **state)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "Character: MARA"));
 	assert_non_null(strstr(text, "2 cues, 16 words of dialogue, speaks in 2 scenes"));
-	assert_non_null(strstr(text, "Scene 1 of 2: INT. LIGHTHOUSE - NIGHT\nSummary: The lamp fails."));
+	assert_non_null(strstr(text, "Scene 1 of 2: INT. LIGHTHOUSE - NIGHT (about 2/8 of a page; speaking: MARA (1 cue, "
+	                             "10 words), TOMAS (1 cue, 3 words))\nSummary: The lamp fails."));
 	/* Global scene 3 is her second scene: it must read as 2, never as 3. */
-	assert_non_null(strstr(text, "Scene 2 of 2: INT. LIGHTHOUSE - DAWN\nSummary: Mara takes the watch."));
+	assert_non_null(strstr(text, "Scene 2 of 2: INT. LIGHTHOUSE - DAWN (about 1 1/8 of a page; speaking: MARA (1 cue, "
+	                             "6 words), TOMAS (1 cue, 1 word))\nSummary: Mara takes the watch."));
 	assert_null(strstr(text, "Scene 3"));
 	assert_non_null(strstr(text, "- The lamp has gone out again.\n  Third time this week.\n"));
 	assert_non_null(strstr(text, "- I will keep the light myself.\n"));

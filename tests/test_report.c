@@ -150,6 +150,14 @@ static void test_page_complete_and_reproducible(void **state)
 	assert_null(strstr(page, "JONAS \"JO\""));
 	assert_non_null(strstr(page, "<li><a href=\"#char-1\">MARGIT</a>: neighbour</li>"));
 	assert_null(strstr(page, "is missing"));
+	/* The breakdown facts: the page count is the manifest's, a scene's length its eighths, and a character only
+	 * named in the action is listed apart from the speakers. */
+	assert_non_null(strstr(page, "<dt>Page count</dt><dd>1 1/8 pp.</dd>"));
+	assert_non_null(strstr(page, "<dt>Runtime</dt><dd>about 1 minute (a minute a page)"));
+	assert_non_null(strstr(page, "line 26 &#183; 4/8 p. &#183; cast: <a href=\"#char-1\">MARGIT</a>; named: "
+	                             "<span class=\"named\"><a href=\"#char-2\">JONAS &quot;JO&quot; VEIT</a></span>"));
+	assert_non_null(strstr(page, "<span class=\"tag t-ext\">EXT</span><span class=\"tag t-dusk\">DAWN/DUSK</span>"));
+	assert_non_null(strstr(page, "is named in scene 3"));
 	free(page);
 	free(again);
 	analysis_free(a);
