@@ -8,7 +8,9 @@
 
 #include "graph.h"
 #include "keys.h"
+#include "ratelimit.h"
 
+struct admission;
 struct cache;
 struct gate;
 struct loop;
@@ -21,8 +23,10 @@ enum build_event_type {
 	BUILD_STEP_FAILED,    /* message says why */
 	BUILD_STEP_STALE,     /* -n / --frozen: the step would run; step->why says why when known */
 	BUILD_STEP_EXPLAIN,   /* -d explain: the step runs because step->why */
-	BUILD_STEP_REPAIRED   /* message: how a step's input was adapted to the provider (an embedding input cut to its
+	BUILD_STEP_REPAIRED,  /* message: how a step's input was adapted to the provider (an embedding input cut to its
 	                         per-input limit, a refused batch split): the user should know */
+	BUILD_WAITING         /* message: "waiting 1.2 s for input tokens" while a rate limit holds requests back;
+	                         NULL when the wait is over */
 };
 
 struct build_event {
@@ -45,6 +49,7 @@ struct build_options {
 	const struct step_config *config;          /* [STEP_KINDS] */
 	struct provider *const *provider;          /* [STEP_KINDS] */
 	struct loop *loop;
+	struct admission *limits;       /* the rate limits the providers' requests pass; NULL: none */
 	struct cache *cache;
 	const struct build_log *previous;  /* the last run's build log, for explanations; may be NULL */
 	void (*report)(void *ctx, const struct build_event *ev);
@@ -76,6 +81,8 @@ struct build_result {
 	uint64_t tokens_out;
 	uint64_t tokens_saved_in;       /* of the results served from the cache */
 	uint64_t tokens_saved_out;
+	double rate_waited_s[RL_LIMITS];   /* seconds requests waited for each rate limit (per model, summed) */
+	unsigned long throttled;        /* 429 answers received */
 	bool stopped;                   /* a fatal provider error or -k stopped the run early */
 	char fatal[512];                /* the fatal error, when one stopped the run */
 };
