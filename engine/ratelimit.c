@@ -15,6 +15,8 @@
 #define ESTIMATE_MARGIN 1.05
 /* What a process sharing a limit with others takes of its measured share. */
 #define SHARING_SLACK 0.92
+/* How far past "full" a request larger than the bucket waits, as a share of the bucket. */
+#define OVERSIZE_MARGIN 0.03
 
 const char *rl_limit_name(enum rl_limit l)
 {
@@ -273,6 +275,10 @@ static void refill(struct rl_bucket *b, int64_t now_ms)
 	if (!b->known || now_ms <= b->at_ms)
 		return;
 	double level = b->level + rate_per_ms(b) * (double)(now_ms - b->at_ms);
+	if (level > b->capacity && b->level <= b->capacity)
+		b->overflow += level - (b->level > b->capacity ? b->level : b->capacity);
+	else if (level < b->capacity)
+		b->overflow = 0;
 	b->level = level < b->capacity ? level : (b->level > b->capacity ? b->level : b->capacity);
 	b->at_ms = now_ms;
 }
@@ -307,13 +313,16 @@ static int64_t bucket_wait(struct rl_bucket *b, double cost, int64_t now_ms)
 	if (!b->known || cost <= 0)
 		return 0;
 	refill(b, now_ms);
-	double need = cost > b->capacity ? b->capacity : cost;
-	if (b->level >= need)
-		return 0;
 	double rate = rate_per_ms(b);
+	/* The bucket's size is estimated low by up to a few percent: a request larger than it waits that much past
+	 * the moment it is full, so that the server's bucket, whatever its exact size, is full too. */
+	double margin = cost > b->capacity ? OVERSIZE_MARGIN * b->capacity : 0;
+	double need = cost > b->capacity ? b->capacity : cost;
+	if (b->level >= need && b->overflow >= margin)
+		return 0;
 	if (rate <= 0)
 		return INT64_MAX / 4;
-	double wait = ceil((need - b->level) / rate);
+	double wait = ceil((need - (b->level < need ? b->level : need) + margin - b->overflow) / rate);
 	return wait > 86400e3 ? (int64_t)86400e3 : (int64_t)wait;
 }
 
@@ -348,6 +357,7 @@ void rl_admit(struct rl_account *a, const struct rl_cost *cost, int64_t now_ms, 
 			if (both[i]->known) {
 				refill(both[i], now_ms);
 				both[i]->level -= cost->n[l];
+				both[i]->overflow = 0;
 			}
 		a->admitted[l] += cost->n[l];
 		a->unanswered[l] += cost->n[l];
@@ -425,6 +435,8 @@ void rl_observe(struct rl_account *a, const struct rl_headers *h, const struct r
 			b->others_per_ms = 0;
 			b->window_start = 0;
 		}
+		if (b->level < capacity)
+			b->overflow = 0;
 		b->known = true;
 		b->per_minute = limit;
 		b->capacity = capacity;

@@ -58,6 +58,8 @@ struct rl_bucket {
 	double capacity;
 	double level;             /* may go below 0: a cost larger than the bucket is admitted when it is full */
 	int64_t at_ms;            /* when level was right */
+	double overflow;          /* what flowed in after the bucket was full, since it last was not: a cost larger
+	                             than the bucket waits a little past "full", as its size is only estimated */
 	/* Others sharing the limit (another process, another machine) show only in what the server says is left:
 	 * their rate is measured over windows of answers and left to them, so that each process refills its view of
 	 * the bucket at what is left of the rate rather than all of it. */
