@@ -34,7 +34,7 @@ struct run {
 static const char *const rpm[] = {"--rpm", "1200", "--burst-ms", "500", "--latency", "10", NULL};
 static const char *const itpm[] = {"--itpm", "600000", "--burst-ms", "500", "--latency", "10", NULL};
 static const char *const otpm[] = {"--otpm", "2400000", "--burst-ms", "250", "--latency", "10", NULL};
-static const char *const tpm[] = {"--tpm", "4800000", "--rpm", "6000", "--burst-ms", "250", "--latency", "10", NULL};
+static const char *const tpm[] = {"--tpm", "2400000", "--rpm", "6000", "--burst-ms", "250", "--latency", "10", NULL};
 static const char *const silent[] = {"--rpm", "1200", "--burst-ms", "1000", "--latency", "10", "--rate-headers",
                                      "false", NULL};
 
