@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "admission.h"
 #include "analysis.h"
 #include "build.h"
 #include "cache.h"
@@ -59,6 +60,12 @@ struct options {
 	long timeout_ms, connect_timeout_ms;
 	const char *overrides[64][2];
 	size_t noverrides;
+	struct {
+		char provider[32];        /* "" for every provider */
+		enum rl_limit limit;
+		double per_minute;
+	} caps[16];
+	size_t ncaps;
 	const char *script;
 	const char *const *targets;
 	size_t ntargets;
@@ -70,6 +77,7 @@ struct status {
 	bool line_open;
 	double started, last_progress;  /* monotonic seconds */
 	double progress_every;          /* seconds between progress lines on a non-terminal stderr */
+	struct timespec waiting_said;  /* when -v last said which rate limit the run waits for */
 };
 
 static double monotonic_seconds(void)
@@ -136,6 +144,8 @@ static void usage(FILE *f)
 	      "  --embed-batch N      most inputs per embedding request (default 2048; 1 = one per request)\n"
 	      "  --model KIND=M       model for one step kind (summary, outline, sheet, embedding; all = the LLM kinds)\n"
 	      "  --max-tokens KIND=N  --temperature KIND=T  --dims embedding=N  --prompt KIND=FILE (system prompt)\n"
+	      "  --rpm [PROVIDER=]N   at most N requests a minute (per model; PROVIDER: anthropic, openai)\n"
+	      "  --itpm [PROVIDER=]N  at most N input tokens a minute    --otpm [PROVIDER=]N  output tokens a minute\n"
 	      "  --retries N          retries per request (default 4)\n"
 	      "  --corrections N      correction turns per step after an invalid answer (default 2)\n"
 	      "  --timeout S          seconds per request (default 300)  --connect-timeout S (default 10)\n"
@@ -173,11 +183,42 @@ static int parse_seconds(const char *flag, const char *s, long *ms)
 	return 0;
 }
 
+/* --rpm / --itpm / --otpm: "N" for every provider or "PROVIDER=N"; 0, or -1 after saying what is wrong. */
+static int parse_cap(struct options *o, const char *flag, enum rl_limit limit, const char *arg)
+{
+	const char *eq = strchr(arg, '='), *number = eq ? eq + 1 : arg;
+	char provider[32] = "";
+	if (eq) {
+		snprintf(provider, sizeof(provider), "%.*s", (int)(eq - arg < 31 ? eq - arg : 31), arg);
+		if (strcmp(provider, "anthropic") != 0 && strcmp(provider, "openai") != 0) {
+			fprintf(stderr, "scriptbuild: %s %s: the provider must be anthropic or openai (or give N alone for both)\n",
+			        flag, arg);
+			return -1;
+		}
+	}
+	char *end;
+	errno = 0;
+	double v = strtod(number, &end);
+	if (errno || end == number || *end || !(v >= 1 && v <= 1e12)) {
+		fprintf(stderr, "scriptbuild: %s %s: want [PROVIDER=]N with N a number per minute, at least 1\n", flag, arg);
+		return -1;
+	}
+	if (o->ncaps == sizeof(o->caps) / sizeof(o->caps[0])) {
+		fprintf(stderr, "scriptbuild: too many --rpm/--itpm/--otpm options\n");
+		return -1;
+	}
+	snprintf(o->caps[o->ncaps].provider, sizeof(o->caps[0].provider), "%s", provider);
+	o->caps[o->ncaps].limit = limit;
+	o->caps[o->ncaps].per_minute = v;
+	o->ncaps++;
+	return 0;
+}
+
 enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
 	OPT_FORCE_OUTPUT, OPT_CORRECTIONS, OPT_REPAIR, OPT_HTML,
-	OPT_MAX_COST
+	OPT_MAX_COST, OPT_RPM, OPT_ITPM, OPT_OTPM
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -204,6 +245,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"repair", no_argument, NULL, OPT_REPAIR},
 		{"html", no_argument, NULL, OPT_HTML},
 		{"max-cost", required_argument, NULL, OPT_MAX_COST},
+		{"rpm", required_argument, NULL, OPT_RPM},
+		{"itpm", required_argument, NULL, OPT_ITPM},
+		{"otpm", required_argument, NULL, OPT_OTPM},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -346,6 +390,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		}
+		case OPT_RPM:
+		case OPT_ITPM:
+		case OPT_OTPM:
+			if (parse_cap(o, c == OPT_RPM ? "--rpm" : c == OPT_ITPM ? "--itpm" : "--otpm",
+			              c == OPT_RPM ? RL_REQUESTS : c == OPT_ITPM ? RL_INPUT_TOKENS : RL_OUTPUT_TOKENS, optarg) < 0)
+				return -1;
+			break;
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
 			return -1;
@@ -412,6 +463,22 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 		fprintf(stderr, "scriptbuild: warning: %s\n", ev->message);
 		break;
 	case BUILD_TICK:
+		break;
+	case BUILD_WAITING:
+		if (s->quiet || !ev->message)
+			break;
+		if (s->tty) {
+			fprintf(stderr, "\r[%zu/%zu] %s\033[K", ev->finished, ev->total, ev->message);
+			s->line_open = true;
+		} else if (s->verbose) {
+			/* A log is read later: once a second is enough to show the run pacing itself. */
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - s->waiting_said.tv_sec >= 1) {
+				s->waiting_said = now;
+				fprintf(stderr, "[%zu/%zu] %s\n", ev->finished, ev->total, ev->message);
+			}
+		}
 		break;
 	}
 	progress_line(s, ev);
@@ -783,6 +850,7 @@ struct session {
 	struct estimator *estimator;     /* the cache's history of token usage */
 	struct loop *loop;
 	struct gate *gate;
+	struct admission *limits;     /* the providers' rate limits, with the user's caps */
 	struct provider *providers[STEP_KINDS];
 	struct status status;
 	struct build_result result;
@@ -887,10 +955,18 @@ static void print_summary(const struct build_result *r, const struct run_config 
 		skipped += r->kinds[k].skipped;
 		total += r->kinds[k].total;
 	}
+	char limits[256] = "";
+	size_t n = 0;
+	if (r->throttled)
+		n += (size_t)snprintf(limits + n, sizeof(limits) - n, "; %lu answered 429", r->throttled);
+	for (int l = 0; l < RL_LIMITS && n < sizeof(limits); l++)
+		if (r->rate_waited_s[l] >= 0.05)
+			n += (size_t)snprintf(limits + n, sizeof(limits) - n, "; waited %.1f s for %s", r->rate_waited_s[l],
+			                      rl_limit_name((enum rl_limit)l));
 	fprintf(stderr,
 	        "scriptbuild: %zu steps: %zu run, %zu cached, %zu failed, %zu skipped; requests: %lu llm, %lu embedding, "
-	        "%lu retries; tokens: %llu in, %llu out; ~$%.4f; %.2f s\n",
-	        total, run, cached, failed, skipped, r->llm_requests, r->embedding_requests, r->retries,
+	        "%lu retries%s; tokens: %llu in, %llu out; ~$%.4f; %.2f s\n",
+	        total, run, cached, failed, skipped, r->llm_requests, r->embedding_requests, r->retries, limits,
 	        (unsigned long long)r->tokens_in, (unsigned long long)r->tokens_out, cost, seconds);
 }
 
@@ -963,14 +1039,23 @@ static int plan(struct session *s)
 		return EXIT_USAGE;
 	}
 	s->gate = gate_new(o->jobs);
+	s->limits = admission_new(s->loop);
+	if (!s->gate || !s->limits) {
+		snprintf(s->err, sizeof(s->err), "out of memory");
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < o->ncaps; i++)
+		admission_set_cap(s->limits, o->caps[i].provider[0] ? o->caps[i].provider : NULL, o->caps[i].limit,
+		                  o->caps[i].per_minute);
 	s->status = (struct status){isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false, monotonic_seconds(), 0,
-	                            progress_interval()};
+	                            progress_interval(), {0, 0}};
 	s->status.last_progress = s->status.started;
 	/* Keys and base URLs come from each provider's own SDK variables, read where the endpoint is made. */
 	struct net_config net = {.retries = o->retries, .connect_timeout_ms = o->connect_timeout_ms,
 	                         .timeout_ms = o->timeout_ms,
 	                         .corrections = o->corrections ? o->corrections : NET_NO_CORRECTIONS,
-	                         .log = o->verbose ? net_log : NULL, .log_ctx = &s->status, .gate = s->gate};
+	                         .log = o->verbose ? net_log : NULL, .log_ctx = &s->status, .gate = s->gate,
+	                         .limits = s->limits};
 	if (!o->dry_run && !o->frozen &&
 	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0) {
 		if (s->project) {
@@ -991,7 +1076,7 @@ static int run(struct session *s)
 	struct build_options bo = {
 		.gate = s->gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
-		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .cache = s->cache,
+		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .limits = s->limits, .cache = s->cache,
 		.previous = s->previous, .estimator = s->estimator, .max_cost = o->max_cost,
 		.report = on_build_event, .report_ctx = &s->status, .interrupted = &interrupt_signal,
 	};
@@ -1109,6 +1194,7 @@ static int report(struct session *s, int exit_code)
 static void session_free(struct session *s)
 {
 	config_destroy_providers(s->providers);
+	admission_free(s->limits);
 	loop_free(s->loop);
 	gate_free(s->gate);
 	build_log_free(s->previous);

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "admission.h"
 #include "build.h"
 #include "cache.h"
 #include "estimate.h"
@@ -44,6 +45,8 @@ struct runner {
 	int64_t now;                  /* unix seconds when the run started */
 	double inflight_cost;         /* estimated USD of the requests in flight (max_cost) */
 	bool warned_budget;           /* the 80 % warning was given */
+	enum rl_limit waiting_on;     /* the rate limit the status line last said the run waits for */
+	int64_t waiting_said_ms;      /* when it said so */
 };
 
 /* One job in flight and the steps it serves (several for an embedding batch). */
@@ -626,6 +629,23 @@ static bool batch_is_full(const struct runner *run)
 	return run->nbatch >= (run->o->embed_batch ? run->o->embed_batch : 1);
 }
 
+/* Tells the status line which rate limit holds requests back and for how long, a few times a second at most. */
+static void report_waiting(struct runner *run)
+{
+	if (!run->o->limits)
+		return;
+	int64_t ms, now = loop_now_ms();
+	enum rl_limit which = admission_waiting(run->o->limits, &ms);
+	if (which == run->waiting_on && (which == RL_NONE || now - run->waiting_said_ms < 200))
+		return;
+	run->waiting_on = which;
+	run->waiting_said_ms = now;
+	char message[96];
+	if (which != RL_NONE)
+		snprintf(message, sizeof(message), "waiting %.1f s for %s", (double)ms / 1000.0, rl_limit_name(which));
+	emit(run, BUILD_WAITING, NULL, which != RL_NONE ? message : NULL, 0);
+}
+
 enum build_outcome build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err,
                              size_t errlen)
 {
@@ -638,6 +658,7 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 	run.batch = xcalloc(g->nsteps, sizeof(size_t));
 	run.hits = xcalloc(g->nsteps, sizeof(*run.hits));
 	run.now = (int64_t)time(NULL);
+	run.waiting_on = RL_NONE;
 	for (size_t i = 0; i < g->nsteps; i++) {
 		struct step *st = &g->steps[i];
 		st->unfinished_deps = st->ndeps;
@@ -675,8 +696,11 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 		emit(&run, BUILD_TICK, NULL, NULL, 0);
 		flush_puts(&run);
 		gate_end_turn(o->gate);
+		report_waiting(&run);
 	}
 	flush_puts(&run);
+	if (o->limits)
+		admission_totals(o->limits, r->rate_waited_s, &r->throttled);
 
 	/* Whatever the run stopped before reaching was not built. */
 	for (size_t i = 0; i < g->nsteps; i++) {

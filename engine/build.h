@@ -9,7 +9,9 @@
 
 #include "graph.h"
 #include "keys.h"
+#include "ratelimit.h"
 
+struct admission;
 struct cache;
 struct estimator;
 struct gate;
@@ -26,7 +28,9 @@ enum build_event_type {
 	BUILD_STEP_REPAIRED,  /* message: how a step's input was adapted to the provider (an embedding input cut to its
 	                         per-input limit, a refused batch split): the user should know */
 	BUILD_WARNING,        /* message: something the user should know (a cache write failed, ...) */
-	BUILD_TICK            /* at least every 100 ms while requests are in flight (step is NULL): for progress lines */
+	BUILD_TICK,           /* at least every 100 ms while requests are in flight (step is NULL): for progress lines */
+	BUILD_WAITING         /* message: "waiting 1.2 s for input tokens" while a rate limit holds requests back;
+	                         NULL when the wait is over */
 };
 
 struct build_event {
@@ -50,6 +54,7 @@ struct build_options {
 	const struct step_config *config;          /* [STEP_KINDS] */
 	struct provider *const *provider;          /* [STEP_KINDS] */
 	struct loop *loop;
+	struct admission *limits;       /* the rate limits the providers' requests pass; NULL: none */
 	struct cache *cache;
 	const struct build_log *previous;  /* the last run's build log, for explanations; may be NULL */
 	struct estimator *estimator;    /* learns from every answer, and prices steps for max_cost; may be NULL */
@@ -85,6 +90,8 @@ struct build_result {
 	uint64_t tokens_out;
 	uint64_t tokens_saved_in;       /* of the results served from the cache */
 	uint64_t tokens_saved_out;
+	double rate_waited_s[RL_LIMITS];   /* seconds requests waited for each rate limit (per model, summed) */
+	unsigned long throttled;        /* 429 answers received */
 	bool stopped;                   /* a fatal provider error, -k, max_cost or an interruption stopped the run early */
 	bool interrupted;               /* build_options.interrupted stopped it; cancelled steps count as skipped */
 	bool over_budget;               /* max_cost stopped the run: the next step would have passed it */

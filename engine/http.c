@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "admission.h"
 #include "gate.h"
 #include "http.h"
 #include "loop.h"
@@ -37,6 +38,9 @@ struct http_request {
 	int attempts;
 	int congested;                    /* attempts answered 429/529 (not quota) */
 	int64_t sent_ms;
+	struct admission_waiter waiter;   /* this request in the rate limits' line; account NULL when they do not apply */
+	bool admitted;                    /* the current attempt passed the rate limits */
+	struct rl_headers announced;      /* the rate-limit headers of the current answer */
 	char curl_error[CURL_ERROR_SIZE];
 	const struct http_callbacks *cb;
 	void *ctx;
@@ -291,6 +295,13 @@ static void trim_value(const char *v, size_t n, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+static int64_t unix_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Seconds or an HTTP date, as ms from now; < 0 when unreadable. */
 static double retry_after_value(const char *v)
 {
@@ -313,6 +324,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 		rq->request_id[0] = '\0';
 		rq->retry_after_ms = -1;
 		rq->should_retry = -1;
+		rl_headers_clear(&rq->announced);
 		return len;
 	}
 	const char *colon = memchr(data, ':', len);
@@ -323,6 +335,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 	size_t vlen = len - name - 1;
 	char value[128];
 	trim_value(v, vlen, value, sizeof(value));
+	if (rl_headers_read(&rq->announced, data, name, value, unix_now_ms()))
+		return len;
 	if ((name == 10 && strncasecmp(data, "request-id", 10) == 0) ||
 	    (name == 12 && strncasecmp(data, "x-request-id", 12) == 0)) {
 		snprintf(rq->request_id, sizeof(rq->request_id), "%s", value);
@@ -352,6 +366,7 @@ static int send_attempt(struct http_request *rq)
 	rq->request_id[0] = '\0';
 	rq->retry_after_ms = -1;
 	rq->should_retry = -1;
+	rl_headers_clear(&rq->announced);
 	rq->curl_error[0] = '\0';
 	rq->attempts++;
 	rq->sent_ms = loop_now_ms();
@@ -383,6 +398,7 @@ static struct http_result result_of(const struct http_request *rq, long status, 
 		.transport_error = transport_error,
 		.requests = rq->attempts,
 		.retries = rq->attempts > 0 ? rq->attempts - 1 : 0,
+		.admitted = rq->admitted ? &rq->waiter.ticket : NULL,
 	};
 	return r;
 }
@@ -403,6 +419,38 @@ static void finish_cancelled(struct http_request *rq)
 	finish(rq, &r);
 }
 
+static void send_admitted(struct http_request *rq)
+{
+	if (send_attempt(rq) < 0) {
+		struct http_result r = result_of(rq, 0, "the transfer could not be added to the event loop");
+		finish(rq, &r);
+	}
+}
+
+/* The rate limits let a waiting attempt through, from inside the loop. */
+static void on_admitted(struct admission_waiter *w)
+{
+	struct http_request *rq = (struct http_request *)(void *)((char *)w - offsetof(struct http_request, waiter));
+	rq->admitted = true;
+	if (loop_aborted(rq->loop)) {
+		finish_cancelled(rq);
+		return;
+	}
+	send_admitted(rq);
+}
+
+/* Whether the rate limits let the attempt go now; when not, on_admitted sends it later. */
+static bool ask_limits(struct http_request *rq, bool retry)
+{
+	rq->admitted = false;
+	if (!rq->client->limits || !rq->waiter.account)
+		return true;
+	if (!admission_ask(rq->client->limits, &rq->waiter, retry))
+		return false;
+	rq->admitted = true;
+	return true;
+}
+
 static void retry_now(struct loop_timer *t)
 {
 	struct http_request *rq = (struct http_request *)(void *)((char *)t - offsetof(struct http_request, timer));
@@ -414,10 +462,8 @@ static void retry_now(struct loop_timer *t)
 	 * that just said "too many" would only earn another 429. */
 	if (!admitted(rq))
 		return;
-	if (send_attempt(rq) < 0) {
-		struct http_result r = result_of(rq, 0, "the transfer could not be added to the event loop");
-		finish(rq, &r);
-	}
+	if (ask_limits(rq, true))
+		send_admitted(rq);
 }
 
 /* curl says only "Couldn't connect" when socket() failed for want of a descriptor: ask the system the same question
@@ -450,6 +496,11 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 	struct http_result r;
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
+		/* Every answer, a refusal too, says what is left: the next admissions pace by it. */
+		if (rq->admitted)
+			admission_observe(c->limits, &rq->waiter.ticket, &rq->announced,
+			                  status == 429 && !http_quota_exhausted(status, rq->answer.data ? rq->answer.data : "",
+			                                                         rq->answer.len));
 		r = result_of(rq, status, NULL);
 		if (http_ok(&r)) {
 			char why[300] = "";
@@ -471,11 +522,15 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 					gate_note_congestion(c->gate);
 				rq->congested++;
 			}
+			if (status == 429 && !quota && c->limits)
+				admission_note_throttled(c->limits);
 			r.fatal = quota || status == 401 || status == 403;
 			retry = http_retryable(status, rq->should_retry, quota);
 			snprintf(what, sizeof(what), "HTTP %ld", status);
 		}
 	} else {
+		if (rq->admitted)
+			admission_unanswered(c->limits, &rq->waiter.ticket);
 		const char *why = rq->curl_error[0] ? rq->curl_error : curl_easy_strerror(rc);
 		long os_errno = 0;
 		curl_easy_getinfo(rq->easy, CURLINFO_OS_ERRNO, &os_errno);
@@ -514,7 +569,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 }
 
 int http_post(struct loop *l, const struct http_client *client, const char *label, char *body,
-              const struct http_callbacks *cb, void *ctx, char *err, size_t errlen)
+              const struct http_budget *budget, const struct http_callbacks *cb, void *ctx, char *err, size_t errlen)
 {
 	if (loop_aborted(l)) {
 		free(body);
@@ -530,6 +585,11 @@ int http_post(struct loop *l, const struct http_client *client, const char *labe
 	rq->body = body;
 	rq->cb = cb;
 	rq->ctx = ctx;
+	if (budget && budget->account) {
+		rq->waiter.account = budget->account;
+		rq->waiter.cost = budget->cost;
+		rq->waiter.admitted = on_admitted;
+	}
 	rq->easy = curl_easy_init();
 	if (!rq->easy) {
 		free(body);
@@ -557,8 +617,9 @@ int http_post(struct loop *l, const struct http_client *client, const char *labe
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, rq);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, rq->curl_error);
-	/* The first attempt asks the gate like every retry; a refused one waits on the timer, as a retry would. */
-	if (!admitted(rq))
+	/* The first attempt asks the gate like every retry; a refused one waits on the timer, as a retry would. Then
+	 * the rate limits: a request they hold waits in their line and starts from the loop. */
+	if (!admitted(rq) || !ask_limits(rq, false))
 		return 0;
 	if (send_attempt(rq) < 0) {
 		curl_easy_cleanup(e);

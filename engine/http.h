@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ratelimit.h"
+
+struct admission;
 struct curl_slist;
 struct gate;
 struct loop;
@@ -21,6 +24,13 @@ struct http_client {
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 	struct gate *gate;                /* admits every attempt and hears of "slow down" answers; NULL admits all */
+	struct admission *limits;         /* the rate limits every attempt is admitted by (admission.h); NULL: none */
+};
+
+/* What each attempt of a request must be admitted for under client->limits; account NULL: they do not apply. */
+struct http_budget {
+	struct rl_account *account;
+	struct rl_cost cost;
 };
 
 /* How a request ended. */
@@ -32,6 +42,7 @@ struct http_result {
 	const char *transport_error;      /* why no answer came (curl's words), NULL when one did */
 	int requests;                     /* attempts sent */
 	int retries;
+	const struct rl_ticket *admitted; /* the last attempt's admission by the gate, NULL when none */
 	bool cancelled;                   /* loop_abort stopped it */
 	bool fatal;                       /* the run cannot go on: quota or spend limit exhausted, key refused */
 };
@@ -48,10 +59,11 @@ struct http_callbacks {
 	void (*done)(void *ctx, const struct http_result *result);
 };
 
-/* Sends body (taken over, freed by http) as a POST of client on l; the callbacks run from inside loop_run_once,
- * never from here. 0, or -1 with err set (no callback ever runs). label names the step in log lines. */
+/* Sends body (taken over, freed by http) as a POST of client on l, each attempt once client->gate admits budget
+ * (NULL: at once); the callbacks run from inside loop_run_once, never from here. 0, or -1 with err set (no callback
+ * ever runs). label names the step in log lines. */
 int http_post(struct loop *l, const struct http_client *client, const char *label, char *body,
-              const struct http_callbacks *cb, void *ctx, char *err, size_t errlen);
+              const struct http_budget *budget, const struct http_callbacks *cb, void *ctx, char *err, size_t errlen);
 
 /* Whether the result is a 2xx answer. */
 bool http_ok(const struct http_result *r);

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "admission.h"
 #include "job.h"
 #include "loop.h"
 #include "net.h"
@@ -146,6 +147,7 @@ int net_endpoint_init(struct net_endpoint *ep, const char *provider, const struc
 	ep->client.log = cfg->log;
 	ep->client.log_ctx = cfg->log_ctx;
 	ep->client.gate = cfg->gate;
+	ep->client.limits = cfg->limits;
 	return 0;
 oom:
 	curl_slist_free_all(h);
@@ -233,6 +235,7 @@ struct call {
 	cJSON *pending;           /* the correction turn the last answer calls for */
 	int max_tokens;
 	bool cut_off;             /* the last answer stopped at max_tokens */
+	uint64_t tokens_in_before;    /* the job's input tokens before this request: its answer adds its usage */
 };
 
 /* Whether the answer carries the endpoint's own key (a model echoing what a prompt or a proxy showed it). */
@@ -329,8 +332,16 @@ static int post(struct call *c)
 		         c->ep->provider);
 		return -1;
 	}
+	c->tokens_in_before = job->tokens_in;
+	/* The rate limits charge a request its prompt's estimated input tokens and its whole max_tokens up front, as the
+	 * providers do; usage corrects the input charge when the answer comes. */
+	struct http_budget budget = {0};
+	if (c->ep->client.limits && job->params) {
+		budget.account = admission_account(c->ep->client.limits, c->ep->provider, job->params->model);
+		rl_cost_of(budget.account, strlen(body), (double)c->max_tokens, &budget.cost);
+	}
 	char err[256];
-	if (http_post(c->loop, &c->ep->client, job->label, body, &callbacks, c, err, sizeof(err)) < 0) {
+	if (http_post(c->loop, &c->ep->client, job->label, body, &budget, &callbacks, c, err, sizeof(err)) < 0) {
 		snprintf(job->error, sizeof(job->error), "%s: %s: %s", job->label, c->ep->provider, err);
 		return -1;
 	}
@@ -376,6 +387,8 @@ static void on_done(void *ctx, const struct http_result *r)
 		fail_http(c->ep, job, r);
 	} else if (job->status != JOB_OK && !r->cancelled && continue_call(c)) {
 		return;
+	} else if (job->status == JOB_OK && r->admitted && job->tokens_in > c->tokens_in_before) {
+		admission_reconcile(c->ep->client.limits, r->admitted, (double)(job->tokens_in - c->tokens_in_before));
 	}
 	cJSON_Delete(c->turns);
 	cJSON_Delete(c->pending);

@@ -26,6 +26,7 @@ struct net_config {
 	                                              waits; NULL = silent; never the key */
 	void *log_ctx;
 	struct gate *gate;        /* the scheduler's request window every request is admitted by; NULL admits all */
+	struct admission *limits; /* the rate limits (admission.h) every request is admitted by; NULL: none */
 };
 
 /* The Anthropic Messages provider (summary, outline, sheet); NULL with err when no key is set or on OOM. */

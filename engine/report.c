@@ -83,6 +83,11 @@ cJSON *report_json(const struct build_result *r, const struct step_config *cfg, 
 	cJSON_AddNumberToObject(tok, "output", (double)r->tokens_out);
 	cJSON_AddNumberToObject(tok, "saved_input", (double)r->tokens_saved_in);
 	cJSON_AddNumberToObject(tok, "saved_output", (double)r->tokens_saved_out);
+	cJSON *limits = cJSON_AddObjectToObject(root, "rate_limits");
+	cJSON *waited = cJSON_AddObjectToObject(limits, "waited_seconds");
+	for (int l = 0; l < RL_LIMITS; l++)
+		cJSON_AddNumberToObject(waited, rl_limit_key((enum rl_limit)l), r->rate_waited_s[l]);
+	cJSON_AddNumberToObject(limits, "answered_429", (double)r->throttled);
 	cJSON_AddNumberToObject(root, "cost_usd", report_cost(r, cfg));
 	cJSON_AddNumberToObject(root, "seconds", seconds);
 	if (archive)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make bench`: runs tests/tool_bench against the optimised build in $1 in a scratch directory, prints the table
 # and writes bench-results.json in the current directory. BENCH_SCALE multiplies the seed's request latencies
-# (default 0.1; BENCH_SCALE=1 for the seed's full latencies). Timings are reported, never a pass/fail.
+# (default 0.1; BENCH_SCALE=1 for the seed's full latencies); BENCH_ONLY=rate runs only the rows at a provider's
+# rate limit. Timings are reported, never a pass/fail.
 set -u
 BUILD=${1:?usage: tests/bench.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 2
@@ -16,9 +17,10 @@ WORK=$(mktemp -d /tmp/scriptbuild-bench.XXXXXX) || exit 2
 trap 'rm -rf "$WORK"' EXIT
 trap 'exit 1' INT TERM
 "$BUILD/tests/tool_bench" --build "$BUILD" --work "$WORK" --scale "${BENCH_SCALE:-0.1}" --big "$BIG" \
-	--json "${BENCH_JSON:-bench-results.json}"
+	--json "${BENCH_JSON:-bench-results.json}" --only "${BENCH_ONLY:-}"
 
 # The report page of the builtin Big Fish archive (the demo script when the corpus is absent): -t report, best of 5.
+if [ -z "${BENCH_ONLY:-}" ]; then
 REPORT_SRC=${BIG:-$TOP/fixtures/demo/harbor.fountain}
 mkdir -p "$WORK/report" && (cd "$WORK/report" && "$BUILD/scriptbuild" -q --cache "$WORK/report/cache" "$REPORT_SRC") &&
 	best="" && for i in 1 2 3 4 5; do
@@ -28,3 +30,4 @@ mkdir -p "$WORK/report" && (cd "$WORK/report" && "$BUILD/scriptbuild" -q --cache
 		t=$((($(date +%s%N) - t0) / 1000000))
 		if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
 	done && echo "report page ($(basename "$REPORT_SRC")): best of 5 ${best} ms, $(wc -c <"$WORK/report/page.html") bytes"
+fi

@@ -32,7 +32,8 @@
 #define MAX_EMBED_INPUTS 2048     /* OpenAI's documented limit on an embeddings input array */
 #define CREATED_AT 1700000000     /* chat "created" is fixed so that answers are byte-identical */
 #define REQUESTS_PER_MINUTE 4000  /* what the rate-limit headers advertise */
-#define MAX_HEADERS 12
+#define MAX_HEADERS 16
+#define MAX_RATE_BUCKETS 32     /* (API, model) pairs whose rate limits are tracked */
 
 enum kind { K_SUMMARY, K_OUTLINE, K_SHEET, K_EMBEDDING, K_OTHER, KINDS };
 static const char *const kind_name[KINDS] = {"summary", "outline", "sheet", "embedding", "other"};
@@ -75,10 +76,16 @@ struct config {
 	long huge_embedding;      /* the next N embeddings answers hold a vector of 3e38s */
 	long embed_max_input_tokens; /* an embeddings input beyond this many tokens is refused with 400; 0: no limit */
 	char request_log[512];    /* every API request body is appended here, one per line */
+	long rate[4];             /* per minute and per model, 0 = none: rpm (both APIs), itpm, otpm (Anthropic), tpm
+				     (OpenAI: prompt plus max_tokens) */
+	long burst_ms;            /* each bucket holds this much of its minute (60000: the whole limit) */
+	int overdraft;            /* admit beyond a bucket and count a violation instead of answering 429 */
+	int rate_headers;         /* announce the buckets in the rate-limit headers (off: enforce them unannounced) */
 };
 
 struct stats {
 	unsigned long requests[APIS], by_kind[KINDS], embedding_inputs, rejected, faults[FAULTS], quota, cap, ok;
+	unsigned long rate_limited, violations;
 	long in_flight, max_concurrency;
 	unsigned long bodies_repeated, max_repeats;    /* API requests whose body was sent before, byte for byte */
 	unsigned long corrections;                     /* requests that carried a correction turn */
@@ -89,6 +96,20 @@ struct stats {
 struct body_seen {
 	XXH128_hash_t digest;
 	unsigned long count;
+};
+
+/* ---- rate limits: token buckets per API and model, continuously refilled (see "rate limits" below) ---- */
+
+enum rate { R_REQUESTS, R_INPUT, R_OUTPUT, R_TOKENS, RATES };
+static const char *const rate_name[RATES] = {"requests", "input_tokens", "output_tokens", "tokens"};
+
+struct rate_bucket {
+	int used;
+	int api;
+	char model[64];
+	double level[RATES];
+	double charged[RATES];    /* cost admitted since the last reset */
+	int64_t at_ms;
 };
 
 struct server {
@@ -102,6 +123,7 @@ struct server {
 	uint64_t sequence;        /* numbers the request-id headers */
 	struct body_seen *bodies; /* every API request body seen since the last reset */
 	size_t nbodies, capbodies;
+	struct rate_bucket buckets[MAX_RATE_BUCKETS];
 };
 
 /* ---- small utilities ---- */
@@ -1563,6 +1585,19 @@ static int set_option(struct config *cfg, const char *name, const char *value, c
 		if (parse_long(value, 0, 600000, &n))
 			goto bad;
 		cfg->jitter_ms = n;
+	} else if (!strcmp(name, "rpm") || !strcmp(name, "itpm") || !strcmp(name, "otpm") || !strcmp(name, "tpm")) {
+		if (parse_long(value, 0, 1000000000000L, &n))
+			goto bad;
+		cfg->rate[!strcmp(name, "rpm") ? R_REQUESTS : !strcmp(name, "itpm") ? R_INPUT
+			  : !strcmp(name, "otpm") ? R_OUTPUT : R_TOKENS] = n;
+	} else if (!strcmp(name, "burst-ms")) {
+		if (parse_long(value, 1, 3600000, &n))
+			goto bad;
+		cfg->burst_ms = n;
+	} else if (!strcmp(name, "overdraft") || !strcmp(name, "rate-headers")) {
+		if (parse_bool(value, &flag))
+			goto bad;
+		*(!strcmp(name, "overdraft") ? &cfg->overdraft : &cfg->rate_headers) = flag;
 	} else if (!strcmp(name, "fail-first") || !strcmp(name, "max-concurrency") || !strcmp(name, "timeout-sleep-ms")) {
 		if (parse_long(value, 0, 100000000, &n))
 			goto bad;
@@ -1658,6 +1693,13 @@ static cJSON *config_json(const struct config *cfg)
 	cJSON_AddNumberToObject(root, "zero-embedding", (double)cfg->zero_embedding);
 	cJSON_AddNumberToObject(root, "huge-embedding", (double)cfg->huge_embedding);
 	cJSON_AddNumberToObject(root, "embed-max-input-tokens", (double)cfg->embed_max_input_tokens);
+	cJSON_AddNumberToObject(root, "rpm", (double)cfg->rate[R_REQUESTS]);
+	cJSON_AddNumberToObject(root, "itpm", (double)cfg->rate[R_INPUT]);
+	cJSON_AddNumberToObject(root, "otpm", (double)cfg->rate[R_OUTPUT]);
+	cJSON_AddNumberToObject(root, "tpm", (double)cfg->rate[R_TOKENS]);
+	cJSON_AddNumberToObject(root, "burst-ms", (double)cfg->burst_ms);
+	cJSON_AddBoolToObject(root, "overdraft", cfg->overdraft);
+	cJSON_AddBoolToObject(root, "rate-headers", cfg->rate_headers);
 	return root;
 }
 
@@ -1669,7 +1711,7 @@ struct reply {
 	enum { SEND_ALL, SEND_HALF, SEND_NOTHING } how;
 	int nheaders;
 	struct {
-		char name[40];
+		char name[64];      /* anthropic-ratelimit-output-tokens-remaining is 43 */
 		char value[80];
 	} header[MAX_HEADERS];
 };
@@ -1756,6 +1798,239 @@ static void quota_error(struct reply *r, enum api api, const char *request_id)
 		       "check your plan and billing details.");
 	set_body(r, 429, error_json(api, &e, request_id));
 	api_headers(r, api, request_id, 1);
+}
+
+/* ---- rate limits ----
+ *
+ * Each (API, model) has a token bucket per limit, as the providers enforce them: --rpm counts requests (both APIs),
+ * --itpm the prompt's input tokens and --otpm max_tokens charged up front (Anthropic), --tpm the prompt plus max_tokens
+ * (OpenAI). A bucket holds --burst-ms of its minute and refills continuously. A request that does not fit gets the
+ * API's own 429 with retry-after; with --overdraft it is admitted anyway and counted as a violation. Every answer then
+ * carries the real headers: anthropic-ratelimit-{requests,input-tokens,output-tokens}-{limit,remaining,reset} (reset
+ * an RFC 3339 time) or x-ratelimit-{limit,remaining,reset}-{requests,tokens} (reset a duration such as 6m0s, 20ms). */
+
+static int64_t clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int rate_applies(enum api api, enum rate r)
+{
+	if (r == R_REQUESTS)
+		return 1;
+	return api == API_MESSAGES ? r == R_INPUT || r == R_OUTPUT : r == R_TOKENS;
+}
+
+static int rate_configured(const struct config *cfg, enum api api)
+{
+	for (int r = 0; r < RATES; r++)
+		if (cfg->rate[r] > 0 && rate_applies(api, (enum rate)r))
+			return 1;
+	return 0;
+}
+
+static double rate_capacity(const struct config *cfg, enum rate r)
+{
+	double c = (double)cfg->rate[r] * (double)cfg->burst_ms / 60000.0;
+	return c < 1 ? 1 : c;
+}
+
+/* The buckets of (api, model) refilled to now, made full on first use; NULL when the table is full. Lock held. */
+static struct rate_bucket *rate_bucket(struct server *s, const struct config *cfg, enum api api, const char *model,
+				       int64_t now)
+{
+	struct rate_bucket *b = NULL, *free_slot = NULL;
+	for (int i = 0; i < MAX_RATE_BUCKETS && !b; i++) {
+		struct rate_bucket *x = &s->buckets[i];
+		if (x->used && x->api == (int)api && !strcmp(x->model, model))
+			b = x;
+		else if (!x->used && !free_slot)
+			free_slot = x;
+	}
+	if (!b) {
+		if (!(b = free_slot))
+			return NULL;
+		memset(b, 0, sizeof *b);
+		b->used = 1;
+		b->api = (int)api;
+		snprintf(b->model, sizeof b->model, "%s", model);
+		for (int r = 0; r < RATES; r++)
+			b->level[r] = rate_capacity(cfg, (enum rate)r);
+		b->at_ms = now;
+	}
+	for (int r = 0; r < RATES; r++) {
+		double cap = rate_capacity(cfg, (enum rate)r);
+		double level = b->level[r] + (double)cfg->rate[r] / 60000.0 * (double)(now - b->at_ms);
+		b->level[r] = level < cap ? level : cap;
+	}
+	b->at_ms = now;
+	return b;
+}
+
+/* What a request costs in each limit: one request; its input tokens as its usage will say; max_tokens up front. */
+static void rate_cost(enum api api, const cJSON *req, size_t len, double cost[RATES])
+{
+	const cJSON *max = field(req, "max_completion_tokens") ? field(req, "max_completion_tokens")
+							       : field(req, "max_tokens");
+	double input = (double)tokens_for(len), output = cJSON_IsNumber(max) ? max->valuedouble : 0;
+	memset(cost, 0, RATES * sizeof *cost);
+	cost[R_REQUESTS] = 1;
+	if (api == API_MESSAGES) {
+		cost[R_INPUT] = input;
+		cost[R_OUTPUT] = output;
+	} else {
+		cost[R_TOKENS] = input + output;
+	}
+}
+
+/* Charges cost to the buckets of (api, model): 1 when admitted; 0 with *short_of the limit that lacks room and
+ * *wait_ms until it has it (nothing charged). A cost larger than a bucket fits a full one. */
+static int rate_admit(struct server *s, const struct config *cfg, enum api api, const char *model,
+		      const double cost[RATES], enum rate *short_of, long *wait_ms)
+{
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	double wait = 0;
+	*short_of = RATES;
+	pthread_mutex_lock(&s->lock);
+	struct rate_bucket *b = rate_bucket(s, cfg, api, model, now);
+	for (int r = 0; b && r < RATES; r++) {
+		if (cfg->rate[r] <= 0 || !rate_applies(api, (enum rate)r) || cost[r] <= 0)
+			continue;
+		double cap = rate_capacity(cfg, (enum rate)r), need = cost[r] < cap ? cost[r] : cap;
+		if (b->level[r] < need) {
+			double w = ceil((need - b->level[r]) / ((double)cfg->rate[r] / 60000.0));
+			if (w > wait) {
+				wait = w;
+				*short_of = (enum rate)r;
+			}
+		}
+	}
+	int admit = *short_of == RATES || cfg->overdraft;
+	if (*short_of != RATES) {
+		if (cfg->overdraft)
+			s->st.violations++;
+		else
+			s->st.rate_limited++;
+	}
+	for (int r = 0; b && admit && r < RATES; r++)
+		if (cfg->rate[r] > 0 && rate_applies(api, (enum rate)r)) {
+			b->level[r] -= cost[r];
+			b->charged[r] += cost[r];
+		}
+	pthread_mutex_unlock(&s->lock);
+	*wait_ms = (long)wait;
+	return admit;
+}
+
+/* A reset duration as OpenAI writes one: "20ms", "1.5s", "6m0s". */
+static void format_duration(char *out, size_t size, int64_t ms)
+{
+	if (ms < 1000)
+		snprintf(out, size, "%lldms", (long long)ms);
+	else if (ms < 60000)
+		snprintf(out, size, "%gs", (double)ms / 1000.0);
+	else
+		snprintf(out, size, "%lldm%gs", (long long)(ms / 60000), (double)(ms % 60000) / 1000.0);
+}
+
+/* Replaces a reply's rate-limit headers with the buckets' state for (api, model) in the API's names and formats
+ * (with --rate-headers false, removes them: a proxy or a local server that enforces limits without saying so). */
+static void rate_headers(struct server *s, const struct config *cfg, struct reply *rp, enum api api, const char *model)
+{
+	static const char *const anthropic[RATES] = {"requests", "input-tokens", "output-tokens", NULL};
+	int keep = 0;
+	for (int i = 0; i < rp->nheaders; i++)
+		if (strncmp(rp->header[i].name, "anthropic-ratelimit-", 20) && strncmp(rp->header[i].name, "x-ratelimit-", 12))
+			rp->header[keep++] = rp->header[i];
+	rp->nheaders = keep;
+	if (!cfg->rate_headers)
+		return;
+	int64_t now = clock_ms(CLOCK_MONOTONIC), wall = clock_ms(CLOCK_REALTIME);
+	double level[RATES];
+	pthread_mutex_lock(&s->lock);
+	struct rate_bucket *b = rate_bucket(s, cfg, api, model, now);
+	if (b)
+		memcpy(level, b->level, sizeof level);
+	pthread_mutex_unlock(&s->lock);
+	for (int r = 0; b && r < RATES; r++) {
+		if (cfg->rate[r] <= 0 || !rate_applies(api, (enum rate)r))
+			continue;
+		double cap = rate_capacity(cfg, (enum rate)r), left = level[r] > 0 ? floor(level[r]) : 0;
+		int64_t reset = (int64_t)ceil((cap - level[r]) / ((double)cfg->rate[r] / 60000.0));
+		char name[64], when[48];
+		if (reset < 0)
+			reset = 0;
+		if (api == API_MESSAGES) {
+			time_t secs = (time_t)((wall + reset) / 1000);
+			struct tm tm;
+			char stamp[32];
+			strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", gmtime_r(&secs, &tm));
+			snprintf(when, sizeof when, "%s.%03dZ", stamp, (int)((wall + reset) % 1000));
+			snprintf(name, sizeof name, "anthropic-ratelimit-%s-limit", anthropic[r]);
+			add_header(rp, name, "%ld", cfg->rate[r]);
+			snprintf(name, sizeof name, "anthropic-ratelimit-%s-remaining", anthropic[r]);
+			add_header(rp, name, "%.0f", left);
+			snprintf(name, sizeof name, "anthropic-ratelimit-%s-reset", anthropic[r]);
+			add_header(rp, name, "%s", when);
+		} else {
+			const char *what = r == R_REQUESTS ? "requests" : "tokens";
+			format_duration(when, sizeof when, reset);
+			snprintf(name, sizeof name, "x-ratelimit-limit-%s", what);
+			add_header(rp, name, "%ld", cfg->rate[r]);
+			snprintf(name, sizeof name, "x-ratelimit-remaining-%s", what);
+			add_header(rp, name, "%.0f", left);
+			snprintf(name, sizeof name, "x-ratelimit-reset-%s", what);
+			add_header(rp, name, "%s", when);
+		}
+	}
+}
+
+/* The 429 a rate limit answers with, in the API's words, with the wait in retry-after (and retry-after-ms). */
+static void rate_refusal(struct reply *rp, enum api api, const struct config *cfg, const char *request_id,
+			 const char *model, enum rate short_of, long wait_ms)
+{
+	static const char *const words[RATES] = {"requests", "input tokens", "output tokens", "tokens"};
+	struct api_error e = {0};
+	if (api == API_MESSAGES)
+		reject(&e, 429, "rate_limit_error", NULL, NULL, "This request would exceed your organization's rate limit of "
+		       "%ld %s per minute (model %.64s). Retry after the time in the retry-after header.",
+		       cfg->rate[short_of], words[short_of], model);
+	else
+		reject(&e, 429, short_of == R_REQUESTS ? "requests" : "tokens", NULL, "rate_limit_exceeded",
+		       "Rate limit reached for %.64s on %s per min: Limit %ld. Please try again in %ldms.", model,
+		       words[short_of], cfg->rate[short_of], wait_ms);
+	set_body(rp, 429, error_json(api, &e, request_id));
+	add_header(rp, api == API_MESSAGES ? "request-id" : "x-request-id", "%s", request_id);
+	add_header(rp, "retry-after", "%ld", (wait_ms + 999) / 1000);
+	add_header(rp, "retry-after-ms", "%ld", wait_ms);
+}
+
+/* The buckets for /stats: what each charged since the last reset, so that a bench can compute its bound. */
+static void rate_stats(struct server *s, cJSON *root, const struct stats *st)
+{
+	cJSON *limits = cJSON_AddObjectToObject(root, "rate_limits"), *list = cJSON_CreateArray();
+	cJSON_AddNumberToObject(limits, "limited", (double)st->rate_limited);
+	cJSON_AddNumberToObject(limits, "violations", (double)st->violations);
+	cJSON_AddItemToObject(limits, "buckets", list);
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < MAX_RATE_BUCKETS; i++) {
+		const struct rate_bucket *b = &s->buckets[i];
+		for (int r = 0; b->used && r < RATES; r++) {
+			if (s->cfg.rate[r] <= 0 || !rate_applies((enum api)b->api, (enum rate)r))
+				continue;
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "api", api_name[b->api]);
+			cJSON_AddStringToObject(o, "model", b->model);
+			cJSON_AddStringToObject(o, "limit", rate_name[r]);
+			cJSON_AddNumberToObject(o, "per_minute", (double)s->cfg.rate[r]);
+			cJSON_AddNumberToObject(o, "capacity", rate_capacity(&s->cfg, (enum rate)r));
+			cJSON_AddNumberToObject(o, "charged", b->charged[r]);
+			cJSON_AddItemToArray(list, o);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- the API endpoints ---- */
@@ -1875,6 +2150,7 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 	cJSON *req = too_large ? NULL : cJSON_ParseWithLength(body, len);
 	struct config cfg;
 	char request_id[48];
+	const char *model = NULL;   /* set once the request is valid: rate limits apply from there on */
 	pthread_mutex_lock(&s->lock);
 	cfg = s->cfg;
 	uint64_t sequence = ++s->sequence;
@@ -1918,6 +2194,17 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 		quota_error(r, api, request_id);
 		goto done;
 	}
+	model = cJSON_GetStringValue(field(req, "model"));
+	if (model && rate_configured(&cfg, api)) {
+		double cost[RATES];
+		enum rate short_of;
+		long wait_ms;
+		rate_cost(api, req, len, cost);
+		if (!rate_admit(s, &cfg, api, model, cost, &short_of, &wait_ms)) {
+			rate_refusal(r, api, &cfg, request_id, model, short_of, wait_ms);
+			goto done;
+		}
+	}
 	if (!admit(s)) {
 		injected_error(r, api, F_429, &cfg, request_id, 1);
 		goto done;
@@ -1954,6 +2241,9 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 	api_headers(r, api, request_id, 0);
 	release(s, fault == F_NONE && r->status == 200);
 done:
+	/* Said as the answer leaves: what is left then, this request and every one admitted meanwhile counted. */
+	if (model && rate_configured(&cfg, api))
+		rate_headers(s, &cfg, r, api, model);
 	cJSON_Delete(req);
 }
 
@@ -1993,6 +2283,7 @@ static char *stats_json(struct server *s)
 	for (int k = 0; k < IMPERFECTIONS; k++)
 		cJSON_AddNumberToObject(imperfect, imperfection_name[k], (double)st.imperfect[k]);
 	cJSON_AddNumberToObject(root, "ok", (double)st.ok);
+	rate_stats(s, root, &st);
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return text;
@@ -2006,6 +2297,7 @@ static void reset_stats(struct server *s)
 	memset(&s->st, 0, sizeof s->st);
 	s->st.in_flight = in_flight;
 	s->nbodies = 0;
+	memset(s->buckets, 0, sizeof s->buckets);   /* full again: a new run starts with the whole burst */
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -2066,6 +2358,8 @@ static void handle_control(struct server *s, const char *body, size_t len, struc
 			s->scheduled = 0;
 		if (field(req, "seed"))
 			s->rng = cfg.seed;
+		if (field(req, "rpm") || field(req, "itpm") || field(req, "otpm") || field(req, "tpm") || field(req, "burst-ms"))
+			memset(s->buckets, 0, sizeof s->buckets);
 	}
 	pthread_mutex_unlock(&s->lock);
 	cJSON_Delete(req);
@@ -2227,6 +2521,7 @@ static const struct {
 	{"quotes", 0}, {"bad-scenes", 0}, {"bad-utf8", 0}, {"duplicate-keys", 0}, {"extra-fields", 1},
 	{"long-summary", 0}, {"long-summary-chars", 0}, {"zero-embedding", 0}, {"huge-embedding", 0},
 	{"embed-max-input-tokens", 0}, {"request-log", 0},
+	{"rpm", 0}, {"itpm", 0}, {"otpm", 0}, {"tpm", 0}, {"burst-ms", 0}, {"overdraft", 1}, {"rate-headers", 0},
 };
 
 static void usage(FILE *out)
@@ -2238,6 +2533,8 @@ static void usage(FILE *out)
 		     "               [--quotes RATE] [--bad-scenes RATE] [--bad-utf8 N] [--duplicate-keys N] [--extra-fields]\n"
 		     "               [--long-summary TEXT] [--long-summary-chars N] [--zero-embedding N]\n"
 		     "               [--huge-embedding N] [--embed-max-input-tokens N] [--request-log FILE]\n"
+		     "               [--rpm N] [--itpm N] [--otpm N] [--tpm N]\n"
+		     "               [--burst-ms MS] [--overdraft] [--rate-headers true|false] [-v]\n"
 		     "Serves POST /v1/messages, /v1/embeddings, /v1/chat/completions, /reset, /control and GET /stats\n"
 		     "on 127.0.0.1 until SIGTERM or SIGINT. See README \"The fake API server\".\n");
 }
@@ -2268,6 +2565,8 @@ int main(int argc, char **argv)
 	s.cfg.timeout_sleep_ms = 3000;
 	s.cfg.quotes = -1;
 	s.cfg.long_summary_chars = 6000;
+	s.cfg.burst_ms = 60000;
+	s.cfg.rate_headers = 1;
 	parse_faults(&s.cfg, "all", err, sizeof err);
 
 	for (int i = 1; i < argc; i++) {
