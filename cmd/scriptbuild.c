@@ -24,6 +24,7 @@
 #include "pricing.h"
 #include "publish.h"
 #include "buildlog.h"
+#include "remote.h"
 #include "report.h"
 #include "util.h"
 #include "validate.h"
@@ -40,6 +41,8 @@ struct options {
 	const char *output_path;
 	const char *llm_spec, *embed_spec;
 	const char *max_size;
+	const char *remote_url;         /* --remote-cache, else $SCRIPTBUILD_REMOTE_CACHE */
+	const char *remote_mode;
 	size_t embed_batch;
 	int retries;
 	int corrections;
@@ -79,6 +82,9 @@ static void usage(FILE *f)
 	      "  --cache DIR          cache directory (default $SCRIPTBUILD_CACHE, $XDG_CACHE_HOME/scriptbuild,\n"
 	      "                       ~/.cache/scriptbuild)\n"
 	      "  --report FILE        write the run's counts as JSON\n"
+	      "  --remote-cache URL   a shared cache after the local one (Bazel's HTTP cache: bazel-remote, nginx\n"
+	      "                       WebDAV); default $SCRIPTBUILD_REMOTE_CACHE; token in $SCRIPTBUILD_REMOTE_CACHE_TOKEN\n"
+	      "  --remote-cache-mode read-write|read-only   read-only never uploads (default read-write)\n"
 	      "  --llm SPEC           builtin | anthropic[:MODEL] | openai[:MODEL] (default: anthropic if\n"
 	      "                       ANTHROPIC_API_KEY is set, else builtin)\n"
 	      "  --embed SPEC         builtin[:DIMS] | openai[:MODEL] (default: openai if OPENAI_API_KEY is set)\n"
@@ -124,7 +130,7 @@ static int parse_seconds(const char *flag, const char *s, long *ms)
 enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
-	OPT_CORRECTIONS, OPT_REPAIR
+	OPT_CORRECTIONS, OPT_REPAIR, OPT_REMOTE_CACHE, OPT_REMOTE_CACHE_MODE
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -148,6 +154,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
 		{"corrections", required_argument, NULL, OPT_CORRECTIONS},
 		{"repair", no_argument, NULL, OPT_REPAIR},
+		{"remote-cache", required_argument, NULL, OPT_REMOTE_CACHE},
+		{"remote-cache-mode", required_argument, NULL, OPT_REMOTE_CACHE_MODE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -272,6 +280,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_REPAIR:
 			o->repair = true;
 			break;
+		case OPT_REMOTE_CACHE:
+			o->remote_url = optarg;
+			break;
+		case OPT_REMOTE_CACHE_MODE: {
+			enum remote_mode mode;
+			if (remote_mode_parse(optarg, &mode) < 0) {
+				fprintf(stderr, "scriptbuild: --remote-cache-mode %s: want read-write or read-only\n", optarg);
+				return -1;
+			}
+			o->remote_mode = optarg;
+			break;
+		}
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
 			return -1;
@@ -330,6 +350,13 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 	case BUILD_STEP_DONE:
 		break;
 	}
+}
+
+static void remote_warning(void *ctx, const char *message)
+{
+	struct status *s = ctx;
+	status_clear(s);
+	fprintf(stderr, "scriptbuild: warning: %s\n", message);
 }
 
 static void net_log(void *ctx, const char *line)
@@ -487,6 +514,12 @@ static int tool_cache(const struct options *o)
 			       (unsigned long long)st.blob_bytes, (unsigned long long)st.file_bytes,
 			       (unsigned long long)st.logs, (unsigned long long)st.hits, (unsigned long long)st.misses,
 			       (unsigned long long)st.tokens_saved_in, (unsigned long long)st.tokens_saved_out);
+			printf("remote hits    %llu\nremote misses  %llu\nremote uploads %llu\nremote refused %llu\n"
+			       "remote errors  %llu\nremote bytes   %llu down, %llu up\n",
+			       (unsigned long long)st.remote.hits, (unsigned long long)st.remote.misses,
+			       (unsigned long long)st.remote.uploads, (unsigned long long)st.remote.refused,
+			       (unsigned long long)st.remote.errors, (unsigned long long)st.remote.bytes_down,
+			       (unsigned long long)st.remote.bytes_up);
 		}
 	} else if (strcmp(o->tool, "verify") == 0) {
 		long problems = cache_verify(c, print_problem, NULL, err, sizeof(err));
@@ -588,6 +621,7 @@ struct session {
 	struct build_log *previous;      /* the last build log of this script */
 	struct loop *loop;
 	struct gate *gate;
+	struct remote *remote;           /* the remote cache tier, NULL when none */
 	struct provider *providers[STEP_KINDS];
 	struct status status;
 	struct build_result result;
@@ -612,13 +646,18 @@ static size_t print_stale(const struct graph *g, const char *prefix)
 static void print_dry_run(const struct graph *g, const struct run_config *rc)
 {
 	struct kind_estimate est[STEP_KINDS];
-	size_t total = 0;
+	size_t total = 0, remote = 0;
 	double cost = 0;
 	print_stale(g, "");
+	for (size_t i = 0; i < g->nsteps; i++)
+		remote += g->steps[i].wanted && g->steps[i].state == STEP_STALE && g->steps[i].remote;
 	report_estimate(g, rc->step, est);
 	for (int k = 0; k < STEP_KINDS; k++)
 		total += est[k].steps;
-	printf("%zu stale steps\n", total);
+	if (remote)
+		printf("%zu stale steps (and %zu more the remote cache will answer)\n", total, remote);
+	else
+		printf("%zu stale steps\n", total);
 	for (int k = 0; k < STEP_KINDS; k++) {
 		if (!est[k].steps)
 			continue;
@@ -631,10 +670,12 @@ static void print_dry_run(const struct graph *g, const struct run_config *rc)
 }
 
 static void write_report(const char *path, const struct build_result *r, const struct graph *g,
-                         const struct run_config *rc, double seconds, const char *archive)
+                         const struct run_config *rc, double seconds, const char *archive, const struct remote *remote)
 {
 	cJSON *root = report_json(r, rc->step, seconds, archive);
 	report_add_repairs(root, r, g);
+	if (remote)
+		report_add_remote(root, remote_counts(remote));
 	char *text = cJSON_Print(root);
 	cJSON_Delete(root);
 	FILE *f = fopen(path, "w");
@@ -659,6 +700,30 @@ static void print_summary(const struct build_result *r, const struct run_config 
 	        "%lu retries; tokens: %llu in, %llu out; ~$%.4f; %.2f s\n",
 	        total, run, cached, failed, skipped, r->llm_requests, r->embedding_requests, r->retries,
 	        (unsigned long long)r->tokens_in, (unsigned long long)r->tokens_out, cost, seconds);
+}
+
+static void print_remote_summary(const struct remote *remote)
+{
+	const struct remote_counts *c = remote_counts(remote);
+	fprintf(stderr, "scriptbuild: remote cache: %llu hits, %llu misses, %llu uploads, %llu refused, %llu errors, "
+	        "%llu dropped; %llu bytes down, %llu up\n", (unsigned long long)c->hits, (unsigned long long)c->misses,
+	        (unsigned long long)c->uploads, (unsigned long long)c->refused, (unsigned long long)c->errors,
+	        (unsigned long long)c->dropped, (unsigned long long)c->bytes_down, (unsigned long long)c->bytes_up);
+}
+
+/* Gives the uploads still on the wire a bounded time, then records what the remote did in the cache's totals. */
+static void finish_remote(struct remote *remote, struct cache *cache, bool dry_run, bool quiet)
+{
+	uint64_t dropped = remote_drain(remote, 10000);
+	if (dropped && !quiet)
+		fprintf(stderr, "scriptbuild: remote cache %s: %llu uploads still pending after 10 s were dropped\n",
+		        remote_display_url(remote), (unsigned long long)dropped);
+	const struct remote_counts *c = remote_counts(remote);
+	struct cache_remote_stats add = {c->hits, c->misses, c->uploads, c->refused, c->errors, c->bytes_down,
+	                                 c->bytes_up};
+	char err[512];
+	if (!dry_run && cache_add_remote_counters(cache, &add, err, sizeof(err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: %s\n", err);
 }
 
 static void describe_providers(const struct run_config *rc)
@@ -716,6 +781,15 @@ static int plan(struct session *s)
 	if (!o->dry_run && !o->frozen &&
 	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
+	const char *remote_url = o->remote_url ? o->remote_url : getenv("SCRIPTBUILD_REMOTE_CACHE");
+	if (remote_url && *remote_url) {
+		struct remote_config rcfg = {.url = remote_url, .warn = remote_warning, .warn_ctx = &s->status};
+		if (o->remote_mode)
+			remote_mode_parse(o->remote_mode, &rcfg.mode);
+		s->remote = remote_new(s->loop, &rcfg, s->err, sizeof(s->err));
+		if (!s->remote)
+			return EXIT_USAGE;
+	}
 	if (!o->quiet)
 		describe_providers(&s->rc);
 	return EXIT_OK;
@@ -728,7 +802,7 @@ static int run(struct session *s)
 	struct build_options bo = {
 		.gate = s->gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
-		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .cache = s->cache,
+		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .cache = s->cache, .remote = s->remote,
 		.previous = s->previous, .report = on_build_event, .report_ctx = &s->status,
 	};
 	s->outcome = build_run(s->g, &bo, &s->result, s->err, sizeof(s->err));
@@ -739,6 +813,8 @@ static int run(struct session *s)
 		fprintf(stderr, "scriptbuild: stopped: %s\n", s->result.fatal);
 	if (o->dry_run) {
 		print_dry_run(s->g, &s->rc);
+		if (s->remote)
+			finish_remote(s->remote, s->cache, true, o->quiet);
 		return EXIT_OK;
 	}
 	if (o->frozen && s->outcome == BUILD_INCOMPLETE)
@@ -795,18 +871,25 @@ static void report(struct session *s, int exit_code)
 	    build_log_save(s->cache, s->log_name, s->g, s->rc.step, s->archive_path, &s->identity, err,
 	                sizeof(err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
+	/* The archive is written: only now do the uploads still in flight get their bounded time. */
+	if (s->remote)
+		finish_remote(s->remote, s->cache, false, o->quiet);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double seconds = (double)(now.tv_sec - s->started.tv_sec) + (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
 	if (o->report_path)
-		write_report(o->report_path, &s->result, s->g, &s->rc, seconds, s->archive_path);
-	if (!o->quiet || exit_code != EXIT_OK)
+		write_report(o->report_path, &s->result, s->g, &s->rc, seconds, s->archive_path, s->remote);
+	if (!o->quiet || exit_code != EXIT_OK) {
 		print_summary(&s->result, &s->rc, seconds);
+		if (s->remote)
+			print_remote_summary(s->remote);
+	}
 }
 
 static void session_free(struct session *s)
 {
 	config_destroy_providers(s->providers);
+	remote_free(s->remote);
 	loop_free(s->loop);
 	gate_free(s->gate);
 	build_log_free(s->previous);

@@ -14,6 +14,7 @@ struct gate;
 struct loop;
 struct provider;
 struct build_log;
+struct remote;
 
 enum build_event_type {
 	BUILD_STEP_STARTED,   /* a step (or an embedding batch, step = its first) went to a provider */
@@ -46,6 +47,7 @@ struct build_options {
 	struct provider *const *provider;          /* [STEP_KINDS] */
 	struct loop *loop;
 	struct cache *cache;
+	struct remote *remote;          /* the remote tier after the local cache; NULL: none */
 	const struct build_log *previous;  /* the last run's build log, for explanations; may be NULL */
 	void (*report)(void *ctx, const struct build_event *ev);
 	void *report_ctx;
@@ -54,6 +56,7 @@ struct build_options {
 struct build_kind_counts {
 	size_t total;     /* wanted steps of the kind */
 	size_t cached;
+	size_t remote;    /* of the cached ones, fetched from the remote cache */
 	size_t run;       /* ran and succeeded */
 	size_t failed;
 	size_t skipped;   /* not run: a dependency failed or the run stopped */
