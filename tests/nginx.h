@@ -15,10 +15,10 @@
 struct nginx {
 	pid_t pid;
 	int port;
-	char dir[512];
+	char dir[4096];
 	char url[128];            /* http://127.0.0.1:PORT */
-	char store[600];          /* the server's root: store/ac/K and store/cas/H are the entries */
-	char access_log[600];     /* one line a request: METHOD URI STATUS "Authorization" "remote user" */
+	char store[4200];         /* the server's root: store/ac/K and store/cas/H are the entries */
+	char access_log[4200];    /* one line a request: METHOD URI STATUS "Authorization" "remote user" */
 };
 
 /* The nginx binary: $NGINX, else the Debian package's. */
@@ -67,7 +67,7 @@ static inline int nginx_start(struct nginx *n, const char *dir)
 	snprintf(n->dir, sizeof(n->dir), "%s", dir);
 	snprintf(n->store, sizeof(n->store), "%s/store", dir);
 	snprintf(n->access_log, sizeof(n->access_log), "%s/access.log", dir);
-	char path[700], tmp[600];
+	char path[4300], tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
 	mkdir(n->store, 0700);
 	mkdir(tmp, 0700);
@@ -99,7 +99,7 @@ static inline int nginx_start(struct nginx *n, const char *dir)
 		if (n->pid < 0)
 			return -1;
 		if (n->pid == 0) {
-			char out[600];
+			char out[4300];
 			snprintf(out, sizeof(out), "%s/nginx.out", dir);
 			int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
 			if (fd >= 0) {
