@@ -73,22 +73,20 @@ struct remote {
 
 static void pump(struct remote *r);
 
-/* Replaces every occurrence of secret in s with "[secret]" (s only shrinks when secret is longer). */
-static void scrub(char *s, size_t cap, const char *secret)
+/* Replaces every occurrence of secret in s with "***" (s never grows). */
+static void scrub(char *s, const char *secret)
 {
 	if (!secret || !*secret)
 		return;
 	size_t n = strlen(secret);
-	for (char *hit; (hit = strstr(s, secret));) {
-		size_t rest = strlen(hit + n);
+	for (char *hit; (hit = strstr(s, secret)); s = hit + (n >= 3 ? 3 : n)) {
 		if (n >= 3) {
 			memcpy(hit, "***", 3);
-			memmove(hit + 3, hit + n, rest + 1);
+			memmove(hit + 3, hit + n, strlen(hit + n) + 1);
 		} else {
 			memset(hit, '*', n);
 		}
 	}
-	(void)cap;
 }
 
 static void warn_once(struct remote *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -105,8 +103,8 @@ static void warn_once(struct remote *r, const char *fmt, ...)
 	va_end(ap);
 	snprintf(line, sizeof(line), "remote cache %s: %s; the run goes on without it (further remote problems are "
 	         "counted, not reported)", r->display, text);
-	scrub(line, sizeof(line), r->token);
-	scrub(line, sizeof(line), r->password);
+	scrub(line, r->token);
+	scrub(line, r->password);
 	r->warn(r->warn_ctx, line);
 }
 
