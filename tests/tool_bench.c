@@ -710,6 +710,9 @@ static void run_remote(struct bench *b, double scale)
 	snprintf(url, sizeof url, "%s/bench", ng.url);
 	const char *upload[] = {"--remote-cache", url, NULL};
 	const char *frozen[] = {"--frozen", "--remote-cache", url, NULL};
+	/* The same cold run without a remote, side by side: uploads must not delay the critical path. */
+	path_in(cache, sizeof cache, b->work, "cache-remote-none");
+	scenario(b, "S100 cold -j10, no remote", s100, cache, 10, lat, false, 1);
 	path_in(cache, sizeof cache, b->work, "cache-remote-a");
 	scenario_with(b, "S100 cold -j10, uploading", s100, cache, 10, lat, false, 1, upload, false);
 	path_in(report, sizeof report, b->work, "report.json");
