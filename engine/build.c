@@ -23,6 +23,9 @@
 #include "util.h"
 #include "validate.h"
 
+/* Results fetched from the remote cache written per LMDB transaction at most (each commit is an fsync). */
+#define FETCHED_PER_WRITE 256
+
 struct runner {
 	struct graph *g;
 	const struct build_options *o;
@@ -33,6 +36,7 @@ struct runner {
 	size_t nbatch;
 	struct cache_put *puts;       /* finished this loop turn, not yet written */
 	size_t *put_steps;            /* the step of each put */
+	size_t computed_puts;         /* of them, results computed here (the others were fetched from the remote) */
 	size_t nputs, capputs;
 	unsigned char (*remote_keys)[SHA256_BYTES];  /* each step's name in the remote cache */
 	struct remote_lookup *lookups;               /* [nsteps]: a lookup's context, per step */
@@ -460,9 +464,10 @@ static void flush_puts(struct runner *run)
 		run->cache_failed = 1;
 		run->stop = true;
 		snprintf(run->cache_error, sizeof(run->cache_error), "%s", err);
-		run->nputs = 0;
+		run->nputs = run->computed_puts = 0;
 		return;
 	}
+	run->computed_puts = 0;
 	/* Shared only once stored here: uploads ride the loop in the background, behind every lookup. */
 	for (size_t i = 0; run->o->remote && i < run->nputs; i++) {
 		const struct step *st = &run->g->steps[run->put_steps[i]];
@@ -583,6 +588,7 @@ static void on_done(struct job *job)
 		}
 		fill_meta(run, st, u, tin, tout);
 		queue_put(run, u->steps[i]);
+		run->computed_puts++;
 		finish(run, st, STEP_DONE);
 	}
 	unit_free(u);
@@ -768,7 +774,9 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 				break;
 		}
 		loop_run_once(o->loop, 100);
-		flush_puts(&run);
+		/* What was paid for is stored at once; fetched results, cheap to fetch again, share fewer transactions. */
+		if (run.computed_puts > 0 || run.nputs >= FETCHED_PER_WRITE)
+			flush_puts(&run);
 		gate_end_turn(o->gate);
 	}
 	flush_puts(&run);
