@@ -334,6 +334,9 @@ static void not_cached(struct runner *run, size_t s)
 static int check_fetched(const struct runner *run, const struct step *st, const char *data, size_t len, char *why,
                          size_t whylen)
 {
+	/* The rules a stored result must meet (issue 11), then the script's own facts below. */
+	if (result_check(st->kind, run->o->config[st->kind].provider, data, len, why, whylen) < 0)
+		return -1;
 	if (st->kind == STEP_EMBEDDING) {
 		int dims = run->o->config[STEP_EMBEDDING].params.dims;
 		if (len == 0 || len % 4 != 0 || (dims > 0 && len != (size_t)dims * 4)) {
@@ -383,7 +386,18 @@ static void remote_meta(const struct runner *run, struct step *st, const char *m
 	const cJSON *tin = cJSON_GetObjectItemCaseSensitive(m, "tokens_in");
 	const cJSON *tout = cJSON_GetObjectItemCaseSensitive(m, "tokens_out");
 	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(m, "duration_ms");
+	const cJSON *corrections = cJSON_GetObjectItemCaseSensitive(m, "corrections");
+	const cJSON *retries = cJSON_GetObjectItemCaseSensitive(m, "max_tokens_retries");
+	const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(m, "dropped_quotes");
 	memset(&st->meta, 0, sizeof(st->meta));
+	st->meta.kind = (int)st->kind;
+	/* What repairing the answer took reaches the archive, so it travels with the result. */
+	if (cJSON_IsNumber(corrections) && corrections->valuedouble >= 0 && corrections->valuedouble < 65536)
+		st->meta.corrections = (uint16_t)corrections->valuedouble;
+	if (cJSON_IsNumber(retries) && retries->valuedouble >= 0 && retries->valuedouble < 65536)
+		st->meta.max_tokens_retries = (uint16_t)retries->valuedouble;
+	if (cJSON_IsNumber(dropped) && dropped->valuedouble >= 0 && dropped->valuedouble < 65536)
+		st->meta.dropped_quotes = (uint16_t)dropped->valuedouble;
 	st->meta.output = st->output_digest;
 	snprintf(st->meta.provider, sizeof(st->meta.provider), "%s", cfg->provider);
 	snprintf(st->meta.model, sizeof(st->meta.model), "%s", cfg->params.model ? cfg->params.model : "");
@@ -473,10 +487,12 @@ static void flush_puts(struct runner *run)
 		const struct step *st = &run->g->steps[run->put_steps[i]];
 		if (st->remote)
 			continue;
-		char meta[160];
-		snprintf(meta, sizeof(meta), "{\"tokens_in\":%llu,\"tokens_out\":%llu,\"duration_ms\":%lu}",
+		char meta[256];
+		snprintf(meta, sizeof(meta), "{\"tokens_in\":%llu,\"tokens_out\":%llu,\"duration_ms\":%lu,"
+		         "\"corrections\":%u,\"max_tokens_retries\":%u,\"dropped_quotes\":%u}",
 		         (unsigned long long)st->meta.tokens_in, (unsigned long long)st->meta.tokens_out,
-		         (unsigned long)st->meta.duration_ms);
+		         (unsigned long)st->meta.duration_ms, (unsigned)st->meta.corrections,
+		         (unsigned)st->meta.max_tokens_retries, (unsigned)st->meta.dropped_quotes);
 		remote_put(run->o->remote, run->remote_keys[run->put_steps[i]], st->output, st->output_len, meta);
 	}
 	run->nputs = 0;
