@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-PKGS      = libcurl libcjson lmdb libxxhash libarchive sqlite3 libpq
+PKGS      = libcurl libcjson lmdb libxxhash libarchive sqlite3 libpq libcrypto
 TESTPKGS  = cmocka libmicrohttpd
 
 WARN      = -Wall -Wextra -Wshadow -Wmissing-prototypes
@@ -51,7 +51,7 @@ FUZZ_SECONDS ?= 60
 
 DEB_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev liblmdb-dev libxxhash-dev \
                libarchive-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libzstd-dev \
-               postgresql sqlite3 zstd curl tar clang libclang-rt-14-dev openssl chromium
+               postgresql sqlite3 zstd curl tar clang libclang-rt-14-dev openssl chromium libssl-dev nginx
 
 .PHONY: all tests check deps demo report-shot install clean fuzz bench soak
 

@@ -31,6 +31,10 @@
 
 static const char *const counter_names[] = { "hits", "misses", "tokens_saved_in", "tokens_saved_out" };
 enum { COUNTERS = sizeof(counter_names) / sizeof(counter_names[0]) };
+static const char *const remote_counter_names[] = { "remote_hits", "remote_misses", "remote_uploads",
+                                                    "remote_refused", "remote_errors", "remote_bytes_down",
+                                                    "remote_bytes_up" };
+enum { REMOTE_COUNTERS = sizeof(remote_counter_names) / sizeof(remote_counter_names[0]) };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -571,16 +575,23 @@ static int read_counter(struct cache *c, MDB_txn *txn, const char *name, uint64_
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+struct counter_add {
+	const char *const *names;
+	const uint64_t *add;
+	int n;
+};
+
 static int counters_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_t errlen)
 {
-	const uint64_t *add = arg;
+	const struct counter_add *a = arg;
+	const uint64_t *add = a->add;
 
 	(void)err, (void)errlen;
-	for (int i = 0; i < COUNTERS; i++) {
-		MDB_val k = name_val(counter_names[i]), v;
+	for (int i = 0; i < a->n; i++) {
+		MDB_val k = name_val(a->names[i]), v;
 		unsigned char le[8];
 		uint64_t total;
-		int rc = read_counter(c, txn, counter_names[i], &total);
+		int rc = read_counter(c, txn, a->names[i], &total);
 
 		if (rc)
 			return rc;
@@ -597,8 +608,18 @@ int cache_add_counters(struct cache *c, uint64_t hits, uint64_t misses, uint64_t
                        uint64_t tokens_saved_out, char *err, size_t errlen)
 {
 	uint64_t add[COUNTERS] = { hits, misses, tokens_saved_in, tokens_saved_out };
+	struct counter_add a = { counter_names, add, COUNTERS };
 
-	return store_write(c, "updating counters", counters_body, add, err, errlen);
+	return store_write(c, "updating counters", counters_body, &a, err, errlen);
+}
+
+int cache_add_remote_counters(struct cache *c, const struct cache_remote_stats *add, char *err, size_t errlen)
+{
+	uint64_t values[REMOTE_COUNTERS] = { add->hits, add->misses, add->uploads, add->refused, add->errors,
+	                                     add->bytes_down, add->bytes_up };
+	struct counter_add a = { remote_counter_names, values, REMOTE_COUNTERS };
+
+	return store_write(c, "updating counters", counters_body, &a, err, errlen);
 }
 
 int cache_log_get(struct cache *c, const char *name, char **data, size_t *len, char *err, size_t errlen)
@@ -671,6 +692,9 @@ int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errle
 	struct stat fst;
 	char *path;
 	uint64_t *totals[COUNTERS] = { &st->hits, &st->misses, &st->tokens_saved_in, &st->tokens_saved_out };
+	uint64_t *remote[REMOTE_COUNTERS] = { &st->remote.hits, &st->remote.misses, &st->remote.uploads,
+	                                      &st->remote.refused, &st->remote.errors, &st->remote.bytes_down,
+	                                      &st->remote.bytes_up };
 	int rc;
 
 	memset(st, 0, sizeof(*st));
@@ -684,6 +708,9 @@ int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errle
 	st->logs = ms.ms_entries;
 	for (int i = 0; i < COUNTERS; i++)
 		if ((rc = read_counter(c, txn, counter_names[i], totals[i])) != 0)
+			goto fail;
+	for (int i = 0; i < REMOTE_COUNTERS; i++)
+		if ((rc = read_counter(c, txn, remote_counter_names[i], remote[i])) != 0)
 			goto fail;
 	if ((rc = mdb_cursor_open(txn, c->blobs, &cur)) != 0)
 		goto fail;

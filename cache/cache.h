@@ -37,6 +37,17 @@ struct cache_put {
 	size_t len;
 };
 
+/* What a remote cache tier did, as counted by the runs that used one. */
+struct cache_remote_stats {
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t uploads;
+	uint64_t refused;
+	uint64_t errors;
+	uint64_t bytes_down;
+	uint64_t bytes_up;
+};
+
 struct cache_stats {
 	uint64_t actions;
 	uint64_t blobs;
@@ -47,6 +58,7 @@ struct cache_stats {
 	uint64_t tokens_saved_in;  /* tokens of the actions served from the cache */
 	uint64_t tokens_saved_out;
 	uint64_t logs;             /* per-script build logs (the LMDB table is still named "records") */
+	struct cache_remote_stats remote;  /* over all runs, by cache_add_remote_counters */
 };
 
 /* Opens (creating if needed, mkdir -p, mode 0700) the cache in dir; 0 on success, -1 with a message naming dir, the
@@ -85,6 +97,9 @@ int cache_touch(struct cache *c, const struct digest *keys, size_t n, char *err,
 /* Adds a run's counters to the persistent totals shown by cache_stats; 0 or -1 with err. */
 int cache_add_counters(struct cache *c, uint64_t hits, uint64_t misses, uint64_t tokens_saved_in,
                        uint64_t tokens_saved_out, char *err, size_t errlen);
+
+/* Adds a run's remote cache counters to the persistent totals shown by cache_stats; 0 or -1 with err. */
+int cache_add_remote_counters(struct cache *c, const struct cache_remote_stats *add, char *err, size_t errlen);
 
 /* Reads the build record stored under name (malloc'd bytes with a NUL after them): 1 found, 0 none, -1 error. */
 int cache_log_get(struct cache *c, const char *name, char **data, size_t *len, char *err, size_t errlen);

@@ -72,6 +72,14 @@ void key_begin(struct key_builder *kb)
 {
 	XXH3_INITSTATE(&kb->state);
 	XXH3_128bits_reset(&kb->state);
+	kb->tee = NULL;
+	kb->tee_ctx = NULL;
+}
+
+void key_tee(struct key_builder *kb, void (*tee)(void *ctx, const void *data, size_t n), void *ctx)
+{
+	kb->tee = tee;
+	kb->tee_ctx = ctx;
 }
 
 /* The header makes the encoding prefix-free: the length says where each field ends, the tag what it is. */
@@ -86,6 +94,11 @@ static void add_field(struct key_builder *kb, unsigned char tag, const void *dat
 	XXH3_128bits_update(&kb->state, head, sizeof(head));
 	if (n)
 		XXH3_128bits_update(&kb->state, data, n);
+	if (kb->tee) {
+		kb->tee(kb->tee_ctx, head, sizeof(head));
+		if (n)
+			kb->tee(kb->tee_ctx, data, n);
+	}
 }
 
 void key_add(struct key_builder *kb, const void *data, size_t n)

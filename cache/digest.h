@@ -32,10 +32,14 @@ int digest_equal(const struct digest *a, const struct digest *b);
  * string, 'u' integer (8 bytes little-endian), 'd' digest. */
 struct key_builder {
 	XXH3_state_t state;
+	void (*tee)(void *ctx, const void *data, size_t n);  /* also receives every encoded byte, when set */
+	void *tee_ctx;
 };
 
 /* Starts a key. */
 void key_begin(struct key_builder *kb);
+/* Also hands every byte of the encoding from now on to tee(ctx, ...) (a second digest of the same encoding). */
+void key_tee(struct key_builder *kb, void (*tee)(void *ctx, const void *data, size_t n), void *ctx);
 /* Adds a byte string field. */
 void key_add(struct key_builder *kb, const void *data, size_t n);
 /* Adds a NUL-terminated string field (NULL encodes as a distinct absent marker). */

@@ -33,6 +33,7 @@
 #include "project.h"
 #include "publish.h"
 #include "buildlog.h"
+#include "remote.h"
 #include "report.h"
 #include "similar.h"
 #include "stdio_guard.h"
@@ -52,6 +53,8 @@ struct options {
 	const char *output_path;
 	const char *llm_spec, *embed_spec;
 	const char *max_size;
+	const char *remote_url;         /* --remote-cache, else $SCRIPTBUILD_REMOTE_CACHE */
+	const char *remote_mode;
 	size_t embed_batch;
 	double max_cost;          /* USD; 0 = no budget */
 	int retries;
@@ -137,6 +140,9 @@ static void usage(FILE *f)
 	      "  --report FILE        write the run's counts as JSON (with -n: the plan, every stale step's estimate)\n"
 	      "  --max-cost USD       start no step that could take the run's cost past USD; finish what is in flight,\n"
 	      "                       keep it in the cache, exit 1 (a warning at 80 %)\n"
+	      "  --remote-cache URL   a shared cache after the local one (Bazel's HTTP cache: bazel-remote, nginx\n"
+	      "                       WebDAV); default $SCRIPTBUILD_REMOTE_CACHE; token in $SCRIPTBUILD_REMOTE_CACHE_TOKEN\n"
+	      "  --remote-cache-mode read-write|read-only   read-only never uploads (default read-write)\n"
 	      "  --llm SPEC           builtin | anthropic[:MODEL] | openai[:MODEL] (default: the project file's llm; with\n"
 	      "                       no project file anthropic if ANTHROPIC_API_KEY is set, else builtin)\n"
 	      "  --embed SPEC         builtin[:DIMS] | openai[:MODEL] (default: the project file's embed; with no\n"
@@ -218,7 +224,7 @@ enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
 	OPT_FORCE_OUTPUT, OPT_CORRECTIONS, OPT_REPAIR, OPT_HTML,
-	OPT_MAX_COST, OPT_RPM, OPT_ITPM, OPT_OTPM
+	OPT_MAX_COST, OPT_RPM, OPT_ITPM, OPT_OTPM, OPT_REMOTE_CACHE, OPT_REMOTE_CACHE_MODE
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -248,6 +254,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"rpm", required_argument, NULL, OPT_RPM},
 		{"itpm", required_argument, NULL, OPT_ITPM},
 		{"otpm", required_argument, NULL, OPT_OTPM},
+		{"remote-cache", required_argument, NULL, OPT_REMOTE_CACHE},
+		{"remote-cache-mode", required_argument, NULL, OPT_REMOTE_CACHE_MODE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -397,6 +405,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 			              c == OPT_RPM ? RL_REQUESTS : c == OPT_ITPM ? RL_INPUT_TOKENS : RL_OUTPUT_TOKENS, optarg) < 0)
 				return -1;
 			break;
+		case OPT_REMOTE_CACHE:
+			o->remote_url = optarg;
+			break;
+		case OPT_REMOTE_CACHE_MODE: {
+			enum remote_mode mode;
+			if (remote_mode_parse(optarg, &mode) < 0) {
+				fprintf(stderr, "scriptbuild: --remote-cache-mode %s: want read-write or read-only\n", optarg);
+				return -1;
+			}
+			o->remote_mode = optarg;
+			break;
+		}
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
 			return -1;
@@ -482,6 +502,13 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 		break;
 	}
 	progress_line(s, ev);
+}
+
+static void remote_warning(void *ctx, const char *message)
+{
+	struct status *s = ctx;
+	status_clear(s);
+	fprintf(stderr, "scriptbuild: warning: %s\n", message);
 }
 
 static void net_log(void *ctx, const char *line)
@@ -644,6 +671,12 @@ static int tool_cache(const struct options *o)
 			       (unsigned long long)st.blob_bytes, (unsigned long long)st.file_bytes,
 			       (unsigned long long)st.logs, (unsigned long long)st.hits, (unsigned long long)st.misses,
 			       (unsigned long long)st.tokens_saved_in, (unsigned long long)st.tokens_saved_out);
+			printf("remote hits    %llu\nremote misses  %llu\nremote uploads %llu\nremote refused %llu\n"
+			       "remote errors  %llu\nremote bytes   %llu down, %llu up\n",
+			       (unsigned long long)st.remote.hits, (unsigned long long)st.remote.misses,
+			       (unsigned long long)st.remote.uploads, (unsigned long long)st.remote.refused,
+			       (unsigned long long)st.remote.errors, (unsigned long long)st.remote.bytes_down,
+			       (unsigned long long)st.remote.bytes_up);
 		}
 	} else if (strcmp(o->tool, "verify") == 0) {
 		long problems = cache_verify(c, print_problem, NULL, err, sizeof(err));
@@ -851,6 +884,7 @@ struct session {
 	struct loop *loop;
 	struct gate *gate;
 	struct admission *limits;     /* the providers' rate limits, with the user's caps */
+	struct remote *remote;           /* the remote cache tier, NULL when none */
 	struct provider *providers[STEP_KINDS];
 	struct status status;
 	struct build_result result;
@@ -886,19 +920,31 @@ static const char *json_str(const cJSON *obj, const char *name)
 }
 
 /* -n: the stale steps, and what they would cost before anything is spent (the plan's JSON, for people). */
-static void print_dry_run(const cJSON *plan)
+static void print_dry_run(const cJSON *plan, const struct graph *g)
 {
 	const cJSON *st, *kind;
 	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps")) {
 		const char *why = json_str(st, "reason");
 		printf("%s%s%s\n", json_str(st, "label"), *why ? ": " : "", why);
 	}
+	/* The plan leaves out what the remote cache will answer: it costs nothing, but the user should see it. */
+	size_t remote = 0;
+	for (size_t i = 0; i < g->nsteps; i++) {
+		const struct step *s = &g->steps[i];
+		if (s->wanted && s->state == STEP_STALE && s->remote) {
+			printf("%s: %s\n", s->label, s->why ? s->why : "the remote cache has it");
+			remote++;
+		}
+	}
+	char more[96] = "";
+	if (remote)
+		snprintf(more, sizeof(more), " (and %zu more the remote cache will answer)", remote);
 	double stale = json_num(plan, "stale"), saved = json_num(plan, "may_be_saved");
 	if (saved > 0)
-		printf("up to %.0f stale steps (%.0f of them run only if an upstream result changes: early cutoff may "
-		       "save some)\n", stale, saved);
+		printf("up to %.0f stale steps%s (%.0f of them run only if an upstream result changes: early cutoff may "
+		       "save some)\n", stale, more, saved);
 	else
-		printf("%.0f stale steps\n", stale);
+		printf("%.0f stale steps%s\n", stale, more);
 	cJSON_ArrayForEach(kind, cJSON_GetObjectItemCaseSensitive(plan, "kinds")) {
 		printf("  %-9s %5.0f steps  ~%.0f tokens in, ~%.0f out  ", kind->string, json_num(kind, "steps"),
 		       json_num(kind, "tokens_in"), json_num(kind, "tokens_out"));
@@ -935,10 +981,12 @@ static int write_json(const char *path, cJSON *root)
 
 /* 0, or -1 after saying why the report could not be written (a requested output that failed fails the run). */
 static int write_report(const char *path, const struct build_result *r, const struct graph *g,
-                        const struct run_config *rc, double seconds, const char *archive)
+                        const struct run_config *rc, double seconds, const char *archive, const struct remote *remote)
 {
 	cJSON *root = report_json(r, rc->step, seconds, archive);
 	report_add_repairs(root, r, g);
+	if (remote)
+		report_add_remote(root, remote_counts(remote));
 	int written = write_json(path, root);
 	cJSON_Delete(root);
 	return written;
@@ -968,6 +1016,30 @@ static void print_summary(const struct build_result *r, const struct run_config 
 	        "%lu retries%s; tokens: %llu in, %llu out; ~$%.4f; %.2f s\n",
 	        total, run, cached, failed, skipped, r->llm_requests, r->embedding_requests, r->retries, limits,
 	        (unsigned long long)r->tokens_in, (unsigned long long)r->tokens_out, cost, seconds);
+}
+
+static void print_remote_summary(const struct remote *remote)
+{
+	const struct remote_counts *c = remote_counts(remote);
+	fprintf(stderr, "scriptbuild: remote cache: %llu hits, %llu misses, %llu uploads, %llu refused, %llu errors, "
+	        "%llu dropped; %llu bytes down, %llu up\n", (unsigned long long)c->hits, (unsigned long long)c->misses,
+	        (unsigned long long)c->uploads, (unsigned long long)c->refused, (unsigned long long)c->errors,
+	        (unsigned long long)c->dropped, (unsigned long long)c->bytes_down, (unsigned long long)c->bytes_up);
+}
+
+/* Gives the uploads still on the wire a bounded time, then records what the remote did in the cache's totals. */
+static void finish_remote(struct remote *remote, struct cache *cache, bool dry_run, bool quiet)
+{
+	uint64_t dropped = remote_drain(remote, 10000);
+	if (dropped && !quiet)
+		fprintf(stderr, "scriptbuild: remote cache %s: %llu uploads still pending after 10 s were dropped\n",
+		        remote_display_url(remote), (unsigned long long)dropped);
+	const struct remote_counts *c = remote_counts(remote);
+	struct cache_remote_stats add = {c->hits, c->misses, c->uploads, c->refused, c->errors, c->bytes_down,
+	                                 c->bytes_up};
+	char err[512];
+	if (!dry_run && cache_add_remote_counters(cache, &add, err, sizeof(err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: %s\n", err);
 }
 
 static void describe_providers(const struct run_config *rc)
@@ -1064,6 +1136,15 @@ static int plan(struct session *s)
 		}
 		return EXIT_USAGE;
 	}
+	const char *remote_url = o->remote_url ? o->remote_url : getenv("SCRIPTBUILD_REMOTE_CACHE");
+	if (remote_url && *remote_url) {
+		struct remote_config rcfg = {.url = remote_url, .warn = remote_warning, .warn_ctx = &s->status};
+		if (o->remote_mode)
+			remote_mode_parse(o->remote_mode, &rcfg.mode);
+		s->remote = remote_new(s->loop, &rcfg, s->err, sizeof(s->err));
+		if (!s->remote)
+			return EXIT_USAGE;
+	}
 	if (!o->quiet)
 		describe_providers(&s->rc);
 	return EXIT_OK;
@@ -1076,7 +1157,7 @@ static int run(struct session *s)
 	struct build_options bo = {
 		.gate = s->gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
-		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .limits = s->limits, .cache = s->cache,
+		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .limits = s->limits, .cache = s->cache, .remote = s->remote,
 		.previous = s->previous, .estimator = s->estimator, .max_cost = o->max_cost,
 		.report = on_build_event, .report_ctx = &s->status, .interrupted = &interrupt_signal,
 	};
@@ -1095,9 +1176,11 @@ static int run(struct session *s)
 	}
 	if (o->dry_run) {
 		cJSON *plan_doc = plan_json(s->g, s->rc.step, s->estimator);
-		print_dry_run(plan_doc);
+		print_dry_run(plan_doc, s->g);
 		int written = o->report_path ? write_json(o->report_path, plan_doc) : 0;
 		cJSON_Delete(plan_doc);
+		if (s->remote)
+			finish_remote(s->remote, s->cache, true, o->quiet);
 		return written < 0 ? EXIT_FAILED : EXIT_OK;
 	}
 	if (s->result.over_budget)
@@ -1181,13 +1264,20 @@ static int report(struct session *s, int exit_code)
 	    build_log_save(s->cache, s->log_name, s->g, s->rc.step, s->archive_path, wrote, &s->identity, err,
 	                   sizeof(err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
+	/* The archive is written: only now do the uploads still in flight get their bounded time. */
+	if (s->remote)
+		finish_remote(s->remote, s->cache, false, o->quiet);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double seconds = (double)(now.tv_sec - s->started.tv_sec) + (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	if (o->report_path && write_report(o->report_path, &s->result, s->g, &s->rc, seconds, s->archive_path) < 0)
+	if (o->report_path &&
+	    write_report(o->report_path, &s->result, s->g, &s->rc, seconds, s->archive_path, s->remote) < 0)
 		exit_code = EXIT_FAILED;
-	if (!o->quiet || exit_code != EXIT_OK || s->result.interrupted)
+	if (!o->quiet || exit_code != EXIT_OK || s->result.interrupted) {
 		print_summary(&s->result, &s->rc, seconds);
+		if (s->remote)
+			print_remote_summary(s->remote);
+	}
 	return s->result.interrupted ? interrupt_exit_code(exit_code) : exit_code;
 }
 
@@ -1195,6 +1285,7 @@ static void session_free(struct session *s)
 {
 	config_destroy_providers(s->providers);
 	admission_free(s->limits);
+	remote_free(s->remote);
 	loop_free(s->loop);
 	gate_free(s->gate);
 	build_log_free(s->previous);

@@ -1,5 +1,6 @@
 /* build.c - the scheduler: a ready queue ordered by critical path, at most a window of jobs in flight on one loop,
  * completions that release dependants, finished results written to the cache in one transaction per loop turn. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "estimate.h"
 #include "float32.h"
 #include "fountain.h"
+#include "fountain_clean.h"
 #include "gate.h"
 #include "job.h"
 #include "loop.h"
@@ -20,8 +22,12 @@
 #include "prompts.h"
 #include "buildlog.h"
 #include "report.h"
+#include "remote.h"
 #include "util.h"
 #include "validate.h"
+
+/* Results fetched from the remote cache written per LMDB transaction at most (each commit is an fsync). */
+#define FETCHED_PER_WRITE 256
 
 struct runner {
 	struct graph *g;
@@ -32,7 +38,11 @@ struct runner {
 	size_t *batch;                /* embedding steps waiting for a request */
 	size_t nbatch;
 	struct cache_put *puts;       /* finished this loop turn, not yet written */
+	size_t *put_steps;            /* the step of each put */
+	size_t computed_puts;         /* of them, results computed here (the others were fetched from the remote) */
 	size_t nputs, capputs;
+	unsigned char (*remote_keys)[SHA256_BYTES];  /* each step's name in the remote cache */
+	struct remote_lookup *lookups;               /* [nsteps]: a lookup's context, per step */
 	struct digest *hits;          /* actions served from the cache: their last_used is refreshed at the end */
 	size_t nhits;
 	int inflight;
@@ -49,6 +59,12 @@ struct runner {
 	int64_t waiting_said_ms;      /* when it said so */
 };
 
+/* A step waiting for the remote cache's answer. */
+struct remote_lookup {
+	struct runner *run;
+	size_t step;
+};
+
 /* One job in flight and the steps it serves (several for an embedding batch). */
 struct unit {
 	struct job job;
@@ -63,6 +79,9 @@ struct unit {
 
 static void settle(struct runner *run, size_t s);
 static void bisect_batch(struct runner *run, struct unit *u);
+static void not_cached(struct runner *run, size_t s);
+static void on_remote(void *ctx, enum remote_answer answer, char *data, size_t len, const char *meta);
+static void queue_put(struct runner *run, size_t s);
 
 static double now_seconds(const struct timespec *t)
 {
@@ -170,6 +189,15 @@ static int accept_output(struct step *st, char *output, size_t len)
 	return 0;
 }
 
+static void drop_output(struct step *st)
+{
+	free(st->output);
+	st->output = NULL;
+	st->output_len = 0;
+	cJSON_Delete(st->parsed);
+	st->parsed = NULL;
+}
+
 static void fail_step(struct runner *run, struct step *st, const char *why)
 {
 	free(st->error);
@@ -224,7 +252,7 @@ static void settle(struct runner *run, size_t s)
 			finish(run, st, STEP_SKIPPED);
 			return;
 		}
-		if (dep->state == STEP_STALE) {
+		if (dep->state == STEP_STALE && !dep->remote) {
 			/* Its key cannot be known yet, but the reason can, and it must be the one a real run gives. */
 			explain(run, st);
 			finish(run, st, STEP_STALE);
@@ -237,7 +265,8 @@ static void settle(struct runner *run, size_t s)
 	}
 	if (st->kind != STEP_EMBEDDING && strcmp(o->config[st->kind].provider, "builtin") != 0)
 		st->prompt = render_prompt(run, st);
-	step_action_key(run->g, st, &o->config[st->kind], st->prompt, &st->key);
+	step_action_keys(run->g, st, &o->config[st->kind], st->prompt, &st->key,
+	                 o->remote ? run->remote_keys[s] : NULL);
 
 	char *data = NULL;
 	size_t len = 0;
@@ -273,11 +302,24 @@ static void settle(struct runner *run, size_t s)
 			return;
 		}
 		/* A cached summary that is not JSON is damage we refuse to build on: run it again. */
-		free(st->output);
-		st->output = NULL;
-		cJSON_Delete(st->parsed);
-		st->parsed = NULL;
+		drop_output(st);
 	}
+	if (o->remote) {
+		/* The answer comes back through the loop; the step waits for it like a request in flight. */
+		st->state = STEP_RUNNING;
+		run->lookups[s].run = run;
+		run->lookups[s].step = s;
+		remote_get(o->remote, run->remote_keys[s], on_remote, &run->lookups[s]);
+		return;
+	}
+	not_cached(run, s);
+}
+
+/* Neither cache has s: explain it, list it as stale, or queue it to run. */
+static void not_cached(struct runner *run, size_t s)
+{
+	struct step *st = &run->g->steps[s];
+	const struct build_options *o = run->o;
 	if (o->explain || o->dry_run || o->frozen)
 		explain(run, st);
 	if (o->dry_run || o->frozen) {
@@ -295,9 +337,138 @@ static void settle(struct runner *run, size_t s)
 	}
 }
 
-static void queue_put(struct runner *run, struct step *st)
+/* A result from the remote passes what a fresh answer passes before it may enter the local cache: UTF-8 JSON that the
+ * kind's schema and the script's facts accept, or a vector of the configured width with finite, non-zero values. */
+static int check_fetched(const struct runner *run, const struct step *st, const char *data, size_t len, char *why,
+                         size_t whylen)
 {
+	/* The rules a stored result must meet (issue 11), then the script's own facts below. */
+	if (result_check(st->kind, run->o->config[st->kind].provider, data, len, why, whylen) < 0)
+		return -1;
+	if (st->kind == STEP_EMBEDDING) {
+		int dims = run->o->config[STEP_EMBEDDING].params.dims;
+		if (len == 0 || len % 4 != 0 || (dims > 0 && len != (size_t)dims * 4)) {
+			snprintf(why, whylen, "a vector of %zu bytes, not %d float32s", len, dims);
+			return -1;
+		}
+		size_t n = len / 4;
+		float *v = xmalloc(n * sizeof(float));
+		float32_decode((const unsigned char *)data, n, v);
+		double norm = 0;
+		for (size_t i = 0; i < n; i++)
+			norm += (double)v[i] * (double)v[i];
+		free(v);
+		if (!isfinite(norm) || norm <= 0) {
+			snprintf(why, whylen, "a vector that is not finite or is all zeros");
+			return -1;
+		}
+		return 0;
+	}
+	int nlines;
+	struct fountain_error ferr;
+	if (memchr(data, '\0', len) || fountain_check_text(data, len, 0, &nlines, &ferr) < 0) {
+		snprintf(why, whylen, "not UTF-8 text");
+		return -1;
+	}
+	cJSON *out = cJSON_ParseWithLength(data, len);
+	if (!cJSON_IsObject(out)) {
+		cJSON_Delete(out);
+		snprintf(why, whylen, "not a JSON object");
+		return -1;
+	}
+	struct job job = {0};
+	const cJSON **summaries = xcalloc(st->ndeps ? st->ndeps : 1, sizeof(*summaries));
+	fill_inputs(run, st, &job, summaries);
+	int rc = prompt_validate(&job, out, why, whylen);
+	free(summaries);
+	cJSON_Delete(out);
+	return rc;
+}
+
+/* The usage the writer recorded (tokens, duration), so the archive says what the result cost wherever it came from;
+ * provider and model are in the key, so they come from the configuration. */
+static void remote_meta(const struct runner *run, struct step *st, const char *meta)
+{
+	const struct step_config *cfg = &run->o->config[st->kind];
+	cJSON *m = cJSON_Parse(meta);
+	const cJSON *tin = cJSON_GetObjectItemCaseSensitive(m, "tokens_in");
+	const cJSON *tout = cJSON_GetObjectItemCaseSensitive(m, "tokens_out");
+	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(m, "duration_ms");
+	const cJSON *corrections = cJSON_GetObjectItemCaseSensitive(m, "corrections");
+	const cJSON *retries = cJSON_GetObjectItemCaseSensitive(m, "max_tokens_retries");
+	const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(m, "dropped_quotes");
+	memset(&st->meta, 0, sizeof(st->meta));
+	st->meta.kind = (int)st->kind;
+	/* What repairing the answer took reaches the archive, so it travels with the result. */
+	if (cJSON_IsNumber(corrections) && corrections->valuedouble >= 0 && corrections->valuedouble < 65536)
+		st->meta.corrections = (uint16_t)corrections->valuedouble;
+	if (cJSON_IsNumber(retries) && retries->valuedouble >= 0 && retries->valuedouble < 65536)
+		st->meta.max_tokens_retries = (uint16_t)retries->valuedouble;
+	if (cJSON_IsNumber(dropped) && dropped->valuedouble >= 0 && dropped->valuedouble < 65536)
+		st->meta.dropped_quotes = (uint16_t)dropped->valuedouble;
+	st->meta.output = st->output_digest;
+	snprintf(st->meta.provider, sizeof(st->meta.provider), "%s", cfg->provider);
+	snprintf(st->meta.model, sizeof(st->meta.model), "%s", cfg->params.model ? cfg->params.model : "");
+	/* A count no request could have spent is noise from the server, not usage. */
+	if (cJSON_IsNumber(tin) && tin->valuedouble >= 0 && tin->valuedouble < 1e12)
+		st->meta.tokens_in = (uint64_t)tin->valuedouble;
+	if (cJSON_IsNumber(tout) && tout->valuedouble >= 0 && tout->valuedouble < 1e12)
+		st->meta.tokens_out = (uint64_t)tout->valuedouble;
+	if (cJSON_IsNumber(ms) && ms->valuedouble >= 0 && ms->valuedouble < 4e9)
+		st->meta.duration_ms = (uint32_t)ms->valuedouble;
+	cJSON_Delete(m);
+}
+
+static void on_remote(void *ctx, enum remote_answer answer, char *data, size_t len, const char *meta)
+{
+	struct remote_lookup *lk = ctx;
+	struct runner *run = lk->run;
+	size_t s = lk->step;
+	struct step *st = &run->g->steps[s];
+	char why[512];
+	if (answer != REMOTE_HIT) {
+		not_cached(run, s);
+		return;
+	}
+	int bad = check_fetched(run, st, data, len, why, sizeof(why));
+	if (bad)
+		free(data);
+	else if (accept_output(st, data, len) < 0) {
+		snprintf(why, sizeof(why), "not a JSON object");
+		bad = -1;
+	}
+	if (bad) {
+		char message[700];
+		snprintf(message, sizeof(message), "%s: %s", st->label, why);
+		remote_reject(run->o->remote, message);
+		drop_output(st);
+		not_cached(run, s);
+		return;
+	}
+	remote_meta(run, st, meta);
+	st->remote = true;
+	run->r->kinds[st->kind].remote++;
+	if (run->o->dry_run) {
+		/* Its output lets -n look its dependants up too; nothing is stored. */
+		free(st->why);
+		st->why = xstrdup("the remote cache has it");
+		finish(run, st, STEP_STALE);
+		return;
+	}
+	st->cached = true;
+	run->r->tokens_saved_in += st->meta.tokens_in;
+	run->r->tokens_saved_out += st->meta.tokens_out;
+	queue_put(run, s);
+	finish(run, st, STEP_DONE);
+}
+
+static void queue_put(struct runner *run, size_t s)
+{
+	struct step *st = &run->g->steps[s];
+	size_t cap = run->capputs;
 	run->puts = xgrow(run->puts, &run->capputs, run->nputs + 1, sizeof(*run->puts));
+	run->put_steps = xgrow(run->put_steps, &cap, run->nputs + 1, sizeof(*run->put_steps));
+	run->put_steps[run->nputs] = s;
 	struct cache_put *p = &run->puts[run->nputs++];
 	memset(p, 0, sizeof(*p));
 	p->key = st->key;
@@ -315,6 +486,22 @@ static void flush_puts(struct runner *run)
 		run->cache_failed = 1;
 		run->stop = true;
 		snprintf(run->cache_error, sizeof(run->cache_error), "%s", err);
+		run->nputs = run->computed_puts = 0;
+		return;
+	}
+	run->computed_puts = 0;
+	/* Shared only once stored here: uploads ride the loop in the background, behind every lookup. */
+	for (size_t i = 0; run->o->remote && i < run->nputs; i++) {
+		const struct step *st = &run->g->steps[run->put_steps[i]];
+		if (st->remote)
+			continue;
+		char meta[256];
+		snprintf(meta, sizeof(meta), "{\"tokens_in\":%llu,\"tokens_out\":%llu,\"duration_ms\":%lu,"
+		         "\"corrections\":%u,\"max_tokens_retries\":%u,\"dropped_quotes\":%u}",
+		         (unsigned long long)st->meta.tokens_in, (unsigned long long)st->meta.tokens_out,
+		         (unsigned long)st->meta.duration_ms, (unsigned)st->meta.corrections,
+		         (unsigned)st->meta.max_tokens_retries, (unsigned)st->meta.dropped_quotes);
+		remote_put(run->o->remote, run->remote_keys[run->put_steps[i]], st->output, st->output_len, meta);
 	}
 	run->nputs = 0;
 }
@@ -449,7 +636,8 @@ static void on_done(struct job *job)
 			continue;
 		}
 		fill_meta(run, st, u, tin, tout);
-		queue_put(run, st);
+		queue_put(run, u->steps[i]);
+		run->computed_puts++;
 		finish(run, st, STEP_DONE);
 	}
 	unit_free(u);
@@ -657,6 +845,10 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 	run.heap = xcalloc(g->nsteps, sizeof(size_t));
 	run.batch = xcalloc(g->nsteps, sizeof(size_t));
 	run.hits = xcalloc(g->nsteps, sizeof(*run.hits));
+	if (o->remote) {
+		run.remote_keys = xcalloc(g->nsteps, sizeof(*run.remote_keys));
+		run.lookups = xcalloc(g->nsteps, sizeof(*run.lookups));
+	}
 	run.now = (int64_t)time(NULL);
 	run.waiting_on = RL_NONE;
 	for (size_t i = 0; i < g->nsteps; i++) {
@@ -684,7 +876,8 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 		while (!run.stop && run.nbatch > 0 && run.inflight < gate_window(o->gate) &&
 		       (run.summaries_open == 0 || batch_is_full(&run)) && within_budget(&run, run.batch, next_batch(&run)))
 			start_embedding_batch(&run);
-		if (run.inflight == 0) {
+		size_t asking = o->remote ? remote_lookups_pending(o->remote) : 0;
+		if (run.inflight == 0 && asking == 0) {
 			if (!run.stop && run.nbatch > 0 && run.nheap == 0 && within_budget(&run, run.batch, next_batch(&run))) {
 				start_embedding_batch(&run);
 				continue;
@@ -694,7 +887,9 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 		}
 		loop_run_once(o->loop, 100);
 		emit(&run, BUILD_TICK, NULL, NULL, 0);
-		flush_puts(&run);
+		/* What was paid for is stored at once; fetched results, cheap to fetch again, share fewer transactions. */
+		if (run.computed_puts > 0 || run.nputs >= FETCHED_PER_WRITE)
+			flush_puts(&run);
 		gate_end_turn(o->gate);
 		report_waiting(&run);
 	}
@@ -733,7 +928,10 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 	free(run.heap);
 	free(run.batch);
 	free(run.puts);
+	free(run.put_steps);
 	free(run.hits);
+	free(run.remote_keys);
+	free(run.lookups);
 	if (run.cache_failed) {
 		snprintf(err, errlen, "%s", run.cache_error);
 		return BUILD_CACHE_FAILED;

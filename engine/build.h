@@ -18,6 +18,7 @@ struct gate;
 struct loop;
 struct provider;
 struct build_log;
+struct remote;
 
 enum build_event_type {
 	BUILD_STEP_STARTED,   /* a step (or an embedding batch, step = its first) went to a provider */
@@ -56,6 +57,7 @@ struct build_options {
 	struct loop *loop;
 	struct admission *limits;       /* the rate limits the providers' requests pass; NULL: none */
 	struct cache *cache;
+	struct remote *remote;          /* the remote tier after the local cache; NULL: none */
 	const struct build_log *previous;  /* the last run's build log, for explanations; may be NULL */
 	struct estimator *estimator;    /* learns from every answer, and prices steps for max_cost; may be NULL */
 	double max_cost;                /* USD; > 0: start no step that could take spent + in flight past it */
@@ -68,6 +70,7 @@ struct build_options {
 struct build_kind_counts {
 	size_t total;     /* wanted steps of the kind */
 	size_t cached;
+	size_t remote;    /* of the cached ones, fetched from the remote cache */
 	size_t run;       /* ran and succeeded */
 	size_t failed;
 	size_t skipped;   /* not run: a dependency failed or the run stopped */

@@ -35,6 +35,7 @@ struct step {
 	bool wanted;              /* needed by a requested target */
 	enum step_state state;
 	bool cached;              /* output served from the cache */
+	bool remote;              /* output fetched from the remote cache (with -n: the remote would answer it) */
 	struct digest key;
 	char *output;             /* JSON object text, or float32 little-endian bytes for an embedding */
 	size_t output_len;

@@ -78,12 +78,28 @@ static void add_character_dialogue(struct key_builder *kb, const struct fountain
 	}
 }
 
+static void tee_sha256(void *ctx, const void *data, size_t n)
+{
+	sha256_add(ctx, data, n);
+}
+
 void step_action_key(const struct graph *g, const struct step *st, const struct step_config *cfg, const char *prompt,
                      struct digest *out)
 {
+	step_action_keys(g, st, cfg, prompt, out, NULL);
+}
+
+void step_action_keys(const struct graph *g, const struct step *st, const struct step_config *cfg, const char *prompt,
+                      struct digest *out, unsigned char remote[SHA256_BYTES])
+{
 	const struct fountain_script *s = g->script;
 	struct key_builder kb;
+	struct sha256 sha;
 	key_begin(&kb);
+	if (remote) {
+		sha256_begin(&sha);
+		key_tee(&kb, tee_sha256, &sha);
+	}
 	key_add_u64(&kb, KEY_FORMAT_VERSION);
 	key_add_str(&kb, step_kind_name(st->kind));
 	add_prompt(&kb, cfg);
@@ -135,4 +151,6 @@ void step_action_key(const struct graph *g, const struct step *st, const struct 
 		break;
 	}
 	key_end(&kb, out);
+	if (remote)
+		sha256_end(&sha, remote);
 }

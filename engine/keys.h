@@ -5,6 +5,7 @@
 #include "digest.h"
 #include "graph.h"
 #include "job.h"
+#include "sha256.h"
 
 /* Bumped whenever the encoding below changes: every key changes with it. */
 #define KEY_FORMAT_VERSION 2
@@ -26,6 +27,11 @@ struct step_config {
  * the builtin analyser), so that whatever reaches the model is in the key. Every dependency of st must be done. */
 void step_action_key(const struct graph *g, const struct step *st, const struct step_config *cfg, const char *prompt,
                      struct digest *out);
+
+/* step_action_key, and also the SHA-256 of the same full canonical encoding: the step's name in a remote cache, so a
+ * remote entry answers only a step with every input of the local key. */
+void step_action_keys(const struct graph *g, const struct step *st, const struct step_config *cfg, const char *prompt,
+                      struct digest *out, unsigned char remote[SHA256_BYTES]);
 
 /* Digest of the configuration part alone; the build record compares it to explain a stale step. */
 void step_config_digest(const struct step_config *cfg, int prompt_only, struct digest *out);

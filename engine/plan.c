@@ -63,8 +63,8 @@ cJSON *plan_json(const struct graph *g, const struct step_config *cfg, const str
 	char basis[64];
 	for (size_t i = 0; i < g->nsteps; i++) {
 		const struct step *st = &g->steps[i];
-		if (!st->wanted || st->state != STEP_STALE)
-			continue;
+		if (!st->wanted || st->state != STEP_STALE || st->remote)
+			continue; /* a step the remote cache will answer costs nothing */
 		const struct step_config *c = &cfg[st->kind];
 		struct step_estimate est;
 		estimate_step(e, g, st, c, &est);

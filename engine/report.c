@@ -5,6 +5,7 @@
 
 #include "fountain.h"
 #include "pricing.h"
+#include "remote.h"
 #include "report.h"
 
 double report_price(const struct step_config *cfg, uint64_t tin, uint64_t tout)
@@ -46,7 +47,7 @@ void report_estimate(const struct graph *g, const struct step_config *cfg, struc
 	memset(out, 0, STEP_KINDS * sizeof(*out));
 	for (size_t i = 0; i < g->nsteps; i++) {
 		const struct step *st = &g->steps[i];
-		if (!st->wanted || st->state != STEP_STALE)
+		if (!st->wanted || st->state != STEP_STALE || st->remote)
 			continue;
 		struct kind_estimate *e = &out[st->kind];
 		e->steps++;
@@ -69,6 +70,7 @@ cJSON *report_json(const struct build_result *r, const struct step_config *cfg, 
 		cJSON *kc = cJSON_AddObjectToObject(steps, step_kind_name((enum step_kind)k));
 		cJSON_AddNumberToObject(kc, "total", (double)c->total);
 		cJSON_AddNumberToObject(kc, "cached", (double)c->cached);
+		cJSON_AddNumberToObject(kc, "remote", (double)c->remote);
 		cJSON_AddNumberToObject(kc, "run", (double)c->run);
 		cJSON_AddNumberToObject(kc, "failed", (double)c->failed);
 		cJSON_AddNumberToObject(kc, "skipped", (double)c->skipped);
@@ -121,4 +123,17 @@ void report_add_repairs(cJSON *root, const struct build_result *r, const struct 
 	cJSON *emb = cJSON_AddObjectToObject(root, "embedding_inputs");
 	cJSON_AddNumberToObject(emb, "truncated", (double)r->truncated_inputs);
 	cJSON_AddNumberToObject(emb, "bisections", (double)r->bisections);
+}
+
+void report_add_remote(cJSON *report, const struct remote_counts *c)
+{
+	cJSON *rem = cJSON_AddObjectToObject(report, "remote");
+	cJSON_AddNumberToObject(rem, "hits", (double)c->hits);
+	cJSON_AddNumberToObject(rem, "misses", (double)c->misses);
+	cJSON_AddNumberToObject(rem, "uploads", (double)c->uploads);
+	cJSON_AddNumberToObject(rem, "refused", (double)c->refused);
+	cJSON_AddNumberToObject(rem, "errors", (double)c->errors);
+	cJSON_AddNumberToObject(rem, "dropped", (double)c->dropped);
+	cJSON_AddNumberToObject(rem, "bytes_down", (double)c->bytes_down);
+	cJSON_AddNumberToObject(rem, "bytes_up", (double)c->bytes_up);
 }

@@ -9,6 +9,7 @@
 #include "keys.h"
 
 struct cJSON;
+struct remote_counts;
 
 struct kind_estimate {
 	size_t steps;         /* stale steps of the kind */
@@ -34,5 +35,9 @@ struct cJSON *report_json(const struct build_result *r, const struct step_config
  * this run, "dropped_quotes" {total, by_sheet {NAME: n}} of the sheets g holds, "embedding_inputs" {truncated,
  * bisections} this run. */
 void report_add_repairs(struct cJSON *root, const struct build_result *r, const struct graph *g);
+
+/* Adds the remote cache's counts to a --report object as "remote": hits, misses, uploads, refused, errors,
+ * dropped, bytes_down, bytes_up. */
+void report_add_remote(struct cJSON *report, const struct remote_counts *c);
 
 #endif

@@ -28,6 +28,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "nginx.h"
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NOOP_REPEATS 5  /* a no-op run is tens of ms: the median of several says more than one */
 #define PARSE_REPEATS 5
@@ -79,6 +81,13 @@ struct bench {
 	double parse_best;
 	char parse_script[4096];
 	bool failed;
+	struct {
+		bool measured;
+		double rtt_ms;        /* one GET round trip to the server, a reused connection */
+		long steps;           /* lookups machine B made */
+		double bytes_down;    /* machine B's warm run */
+		double bytes_up;      /* machine A's uploads */
+	} remote;
 };
 
 static void fail(const char *fmt, ...)
@@ -383,9 +392,10 @@ static int by_wall(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Runs scriptbuild on script with cache repeats times and keeps the median run as a table row. */
-static void scenario(struct bench *b, const char *name, const char *script, const char *cache,
-				 int jobs, const double latency_ms[KINDS], bool builtin, int repeats)
+/* Runs scriptbuild on script with cache and the extra arguments (NULL-terminated; may be NULL) repeats times and keeps
+ * the median run as a table row; with fresh, each run gets a cache of its own (cache-1, cache-2, ...). */
+static void scenario_with(struct bench *b, const char *name, const char *script, const char *cache, int jobs,
+			  const double latency_ms[KINDS], bool builtin, int repeats, const char *const *extra, bool fresh)
 {
 	struct scenario *s = &b->rows[b->nrows++];
 	snprintf(s->name, sizeof s->name, "%s", name);
@@ -398,7 +408,9 @@ static void scenario(struct bench *b, const char *name, const char *script, cons
 	path_in(report, sizeof report, b->work, "report.json");
 	snprintf(log, sizeof log, "%s/run-%zu.log", b->work, b->nrows);
 	path_in(archive, sizeof archive, b->work, "out.analysis.tar.zst");
-	char *argv[24] = {b->sb, "-q", jflag, "--cache", (char *)cache, "--report", report, "-o", archive};
+	char run_cache[4096];
+	snprintf(run_cache, sizeof run_cache, "%s", cache);
+	char *argv[32] = {b->sb, "-q", jflag, "--cache", run_cache, "--report", report, "-o", archive};
 	int argc = 9;
 	if (builtin) {
 		argv[argc++] = "--llm";
@@ -406,6 +418,8 @@ static void scenario(struct bench *b, const char *name, const char *script, cons
 		argv[argc++] = "--embed";
 		argv[argc++] = "builtin";
 	}
+	for (; extra && *extra && argc < 30; extra++)
+		argv[argc++] = (char *)*extra;
 	argv[argc++] = (char *)script;
 	argv[argc] = NULL;
 
@@ -434,6 +448,8 @@ static void scenario(struct bench *b, const char *name, const char *script, cons
 		struct run *r = &runs[done];
 		memset(r, 0, sizeof *r);
 		remove(report);
+		if (fresh)
+			snprintf(run_cache, sizeof run_cache, "%s-%d", cache, done + 1);
 		if (!set_latencies(b, latency_ms) || !server_post(b, "/reset", "{}"))
 			break;
 		int status = measure(b, argv, NULL, log, r);
@@ -453,6 +469,12 @@ static void scenario(struct bench *b, const char *name, const char *script, cons
 	qsort(runs, (size_t)repeats, sizeof *runs, by_wall);
 	s->r = runs[repeats / 2];
 	s->r.estimate = estimate;
+}
+
+static void scenario(struct bench *b, const char *name, const char *script, const char *cache,
+				 int jobs, const double latency_ms[KINDS], bool builtin, int repeats)
+{
+	scenario_with(b, name, script, cache, jobs, latency_ms, builtin, repeats, NULL, false);
 }
 
 /* The best wall time of `scriptbuild -t parse script` over several runs. */
@@ -756,6 +778,13 @@ static bool write_json(const struct bench *b, double scale, const struct target 
 		cJSON_AddStringToObject(row, "binding_limit", r->binding ? r->binding : "-");
 		cJSON_AddNumberToObject(row, "bound_s", r->bound);
 	}
+	if (b->remote.measured) {
+		cJSON *rem = cJSON_AddObjectToObject(root, "remote");
+		cJSON_AddNumberToObject(rem, "lookups", (double)b->remote.steps);
+		cJSON_AddNumberToObject(rem, "round_trip_ms", b->remote.rtt_ms);
+		cJSON_AddNumberToObject(rem, "bytes_down", b->remote.bytes_down);
+		cJSON_AddNumberToObject(rem, "bytes_up", b->remote.bytes_up);
+	}
 	cJSON *goals = cJSON_AddArrayToObject(root, "targets");
 	for (size_t i = 0; i < nt; i++) {
 		cJSON *g = cJSON_CreateObject();
@@ -829,9 +858,97 @@ static void run_all(struct bench *b, double scale, const char *big)
 	parse_time(b, largest);
 }
 
+/* ---- the remote cache of issue 17 ---- */
+
+/* Median wall time of one GET to url over a reused connection, in ms. */
+static double round_trip_ms(const char *url)
+{
+	double t[21];
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	struct buffer sink = {0};
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	for (int i = 0; i < 21; i++) {
+		double start = now();
+		curl_easy_perform(c);
+		t[i] = (now() - start) * 1000;
+	}
+	curl_easy_cleanup(c);
+	free(sink.data);
+	for (int i = 1; i < 21; i++) /* a few values: insertion sort */
+		for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+			double x = t[j];
+			t[j] = t[j - 1];
+			t[j - 1] = x;
+		}
+	return t[10];
+}
+
+/* Machine A builds S100 cold against the fake API and uploads to nginx; machine B (a fresh cache each run, --frozen)
+ * builds it from the warm remote alone; compared with a local no-op. */
+static void run_remote(struct bench *b, double scale)
+{
+	char s100[4096], cache[4096], ngdir[4096], report[4096], url[160];
+	double lat[KINDS];
+	for (int k = 0; k < KINDS; k++)
+		lat[k] = seed_latency_ms[k] * scale;
+	path_in(s100, sizeof s100, b->work, "s100-remote.fountain");
+	if (!generate(b, "s100-remote.fountain", "100", "10", NULL, NULL))
+		return;
+	path_in(ngdir, sizeof ngdir, b->work, "nginx");
+	mkdir(ngdir, 0700);
+	struct nginx ng;
+	if (nginx_start(&ng, ngdir) != 0) {
+		fail("nginx did not start (see %s/error.log; make deps installs it)", ngdir);
+		b->failed = true;
+		return;
+	}
+	snprintf(url, sizeof url, "%s/bench", ng.url);
+	const char *upload[] = {"--remote-cache", url, NULL};
+	const char *frozen[] = {"--frozen", "--remote-cache", url, NULL};
+	/* The same cold run without a remote, side by side: uploads must not delay the critical path. */
+	path_in(cache, sizeof cache, b->work, "cache-remote-none");
+	scenario(b, "S100 cold -j10, no remote", s100, cache, 10, lat, false, 1);
+	path_in(cache, sizeof cache, b->work, "cache-remote-a");
+	scenario_with(b, "S100 cold -j10, uploading", s100, cache, 10, lat, false, 1, upload, false);
+	path_in(report, sizeof report, b->work, "report.json");
+	cJSON *r = read_json_file(report);
+	b->remote.bytes_up = number_at(r, "remote", "bytes_up", NULL);
+	cJSON_Delete(r);
+	scenario(b, "S100 no-op (local)", s100, cache, 10, lat, false, NOOP_REPEATS);
+	path_in(cache, sizeof cache, b->work, "cache-remote-b");
+	scenario_with(b, "S100 machine B, warm remote", s100, cache, 10, lat, false, NOOP_REPEATS, frozen, true);
+	r = read_json_file(report);
+	b->remote.bytes_down = number_at(r, "remote", "bytes_down", NULL);
+	b->remote.steps = number_at(r, "remote", "hits", NULL) + number_at(r, "remote", "misses", NULL);
+	cJSON_Delete(r);
+	char probe[400];
+	snprintf(probe, sizeof probe, "%s/ac/%064d", url, 0);
+	b->remote.rtt_ms = round_trip_ms(probe);
+	b->remote.measured = b->remote.steps > 0;
+	nginx_kill(&ng);
+}
+
+static void print_remote(const struct bench *b)
+{
+	const struct scenario *noop = find(b, "S100 no-op (local)"), *warm = find(b, "S100 machine B, warm remote");
+	if (!b->remote.measured || !noop || !warm)
+		return;
+	/* Each lookup is two round trips (the action entry, then its blob); in series they would cost this much. */
+	double serial = (double)b->remote.steps * 2 * b->remote.rtt_ms / 1000;
+	double limit = 2 * (noop->r.wall + serial);
+	printf("\nremote cache (nginx, loopback): machine B %.3f s vs local no-op %.3f s; %ld lookups, round trip "
+	       "%.2f ms (%.3f s if serial); %.0f bytes down (B), %.0f bytes up (A)\n",
+	       warm->r.wall, noop->r.wall, b->remote.steps, b->remote.rtt_ms, serial, b->remote.bytes_down,
+	       b->remote.bytes_up);
+	printf("%s machine B warm remote: %.3f s (target < 2 x (no-op + serial round trips) = %.3f s)\n",
+	       warm->r.wall < limit ? "PASS" : "MISS", warm->r.wall, limit);
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: tool_bench --build DIR --work DIR [--scale F] [--big FILE] [--json FILE] [--only rate]\n");
+	fprintf(stderr, "usage: tool_bench --build DIR --work DIR [--scale F] [--big FILE] [--json FILE] [--only rate|remote]\n");
 	exit(2);
 }
 
@@ -902,14 +1019,18 @@ int main(int argc, char **argv)
 	setenv("OPENAI_BASE_URL", url, 1);
 	unsetenv("SCRIPTBUILD_CACHE");
 
-	if (only && strcmp(only, "rate")) {
-		fail("--only %s: the only subset is 'rate' (the rows at a provider's rate limit)", only);
+	if (only && strcmp(only, "rate") && strcmp(only, "remote")) {
+		fail("--only %s: the subsets are 'rate' (the rows at a provider's rate limit) and 'remote'", only);
 		stop_server(&b);
 		return 2;
 	}
+	b.parse_best = -1; /* no parse row unless run_all measures one */
 	if (!only)
 		run_all(&b, scale, big);
-	run_rate_rows(&b);
+	if (!only || !strcmp(only, "rate"))
+		run_rate_rows(&b);
+	if (!only || !strcmp(only, "remote"))
+		run_remote(&b, scale);
 	stop_server(&b);
 	curl_global_cleanup();
 
@@ -924,6 +1045,7 @@ int main(int argc, char **argv)
 		print_targets(t, nt);
 	}
 	print_rate_table(&b);
+	print_remote(&b);
 	bool wrote = write_json(&b, scale, t, nt, json);
 	if (wrote)
 		printf("\nwrote %s\n", json);
