@@ -534,7 +534,9 @@ static int open_cache(const struct options *o, struct cache **c)
 		fputs("scriptbuild: no cache directory: set --cache DIR, SCRIPTBUILD_CACHE or HOME\n", stderr);
 		return -1;
 	}
-	if (o->frozen && !o->tool && !cache_present(dir)) {
+	/* A remote cache stands in for a restored one: a fresh machine of the fleet starts with an empty local cache. */
+	const char *remote = o->remote_url ? o->remote_url : getenv("SCRIPTBUILD_REMOTE_CACHE");
+	if (o->frozen && !o->tool && !(remote && *remote) && !cache_present(dir)) {
 		fprintf(stderr, "scriptbuild: --frozen: the cache %s is missing or empty (was the cache restored?)\n", dir);
 		free(dir);
 		return -1;

@@ -35,8 +35,10 @@ export ANTHROPIC_API_KEY=sk-ant-t-reproducible OPENAI_API_KEY=sk-t-reproducible
 
 start clean --vary-lengths --latency summary=5,outline=5,sheet=5,embedding=5
 CLEAN=$BASE
+# No max_tokens fault: a cut-off answer is retried once with twice the room, and a second cut of the same step is
+# a real failure (issue 11), which at 20 % over ~130 steps happens by chance; transient faults are what this tests.
 start faulty --vary-lengths --latency summary=5,outline=5,sheet=5,embedding=5 --fault-rate 0.2 \
-	--faults 429,529,500,reset,malformed,truncated,max_tokens --seed 7
+	--faults 429,529,500,reset,malformed,truncated --seed 7
 FAULTY=$BASE
 start shuffled --vary-lengths --latency summary=1,outline=1,sheet=1,embedding=1 --jitter 40 --seed 3 --shuffle-embeddings
 SHUFFLED=$BASE

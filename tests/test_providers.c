@@ -170,7 +170,8 @@ static void test_mixed_faults_give_the_same_archive(void **state)
 	(void)state;
 	size_t clean_len, len;
 	char *clean = archive_of_clean_run(NULL, &clean_len);
-	const char *flags[] = {"--fault-rate", "0.2", "--faults", "429,529,500,reset,timeout,malformed,truncated,max_tokens",
+	/* Transient faults only: a step cut off at max_tokens twice fails by design (test_faults covers that case). */
+	const char *flags[] = {"--fault-rate", "0.2", "--faults", "429,529,500,reset,timeout,malformed,truncated",
 	                       "--seed", "5", "--timeout-sleep-ms", "1500", NULL};
 	struct fixture *f = fixture_new(flags);
 	assert_int_equal(build(f, "-q", "-j", "10", "--retries", "12", "--timeout", "0.5", f->script, NULL), 0);
