@@ -24,41 +24,6 @@ double report_cost(const struct build_result *r, const struct step_config *cfg)
 	return cost;
 }
 
-/* Bytes a stale step would send: its prompt texts plus a typical share of the script for what it reads. */
-static size_t input_bytes(const struct graph *g, const struct step *st, const struct step_config *cfg)
-{
-	const struct fountain_script *s = g->script;
-	size_t bytes = strlen(cfg->system) + strlen(cfg->template_text);
-	switch (st->kind) {
-	case STEP_SUMMARY:
-		return bytes + s->scenes[st->scene - 1].text_len;
-	case STEP_EMBEDDING:
-		/* A summary is roughly a third of its scene. */
-		return s->scenes[st->scene - 1].text_len / 3;
-	case STEP_OUTLINE:
-		return bytes + s->nscenes * 400;
-	default:
-		return bytes + s->characters[st->character].nscenes * 400 + (size_t)s->characters[st->character].words * 6;
-	}
-}
-
-void report_estimate(const struct graph *g, const struct step_config *cfg, struct kind_estimate out[STEP_KINDS])
-{
-	memset(out, 0, STEP_KINDS * sizeof(*out));
-	for (size_t i = 0; i < g->nsteps; i++) {
-		const struct step *st = &g->steps[i];
-		if (!st->wanted || st->state != STEP_STALE || st->remote)
-			continue;
-		struct kind_estimate *e = &out[st->kind];
-		e->steps++;
-		e->tokens_in += estimate_tokens(input_bytes(g, st, &cfg[st->kind]));
-		if (st->kind != STEP_EMBEDDING)
-			e->tokens_out += (uint64_t)cfg[st->kind].params.max_tokens / 2;
-	}
-	for (int k = 0; k < STEP_KINDS; k++)
-		out[k].cost = report_price(&cfg[k], out[k].tokens_in, out[k].tokens_out);
-}
-
 cJSON *report_json(const struct build_result *r, const struct step_config *cfg, double seconds, const char *archive)
 {
 	cJSON *root = cJSON_CreateObject();

@@ -1,4 +1,4 @@
-/* report.h - a run's numbers for people and programs: costs, the -n estimate, the --report JSON. cmd/ prints them. */
+/* report.h - a run's numbers for people and programs: costs and the --report JSON (the -n estimate is estimate.c). cmd/ prints them. */
 #ifndef SB_REPORT_H
 #define SB_REPORT_H
 
@@ -11,21 +11,11 @@
 struct cJSON;
 struct remote_counts;
 
-struct kind_estimate {
-	size_t steps;         /* stale steps of the kind */
-	uint64_t tokens_in;   /* estimated before anything is spent */
-	uint64_t tokens_out;
-	double cost;          /* USD at the kind's model price; 0 for builtin or an unknown model */
-};
-
 /* USD that tin/tout tokens cost at cfg's model price; 0 for the builtin analyser and unknown models. */
 double report_price(const struct step_config *cfg, uint64_t tin, uint64_t tout);
 
 /* USD the run's tokens cost, kind by kind. */
 double report_cost(const struct build_result *r, const struct step_config *cfg);
-
-/* Estimates the stale steps of a dry run (-n) per kind: prompt and input sizes in, half of max_tokens out. */
-void report_estimate(const struct graph *g, const struct step_config *cfg, struct kind_estimate out[STEP_KINDS]);
 
 /* The --report object: steps per kind, requests, tokens, cost, seconds and the archive written (may be NULL). */
 struct cJSON *report_json(const struct build_result *r, const struct step_config *cfg, double seconds,
