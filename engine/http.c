@@ -61,9 +61,6 @@ static void log_line(const struct http_client *c, const char *fmt, ...)
 	c->log(c->log_ctx, line);
 }
 
-/* Shortest piece of a key that is masked when a cut (a fixed-size buffer, a "%.80s") left only part of it. */
-#define KEY_PIECE_MIN 8
-
 /* Length of the longest piece of key at s that a cut could have left: a prefix of the key (the text was cut after
  * it) or a suffix (the text was cut before it); 0 when shorter than KEY_PIECE_MIN. */
 static size_t key_piece_at(const char *s, const char *key, size_t klen)

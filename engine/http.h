@@ -71,6 +71,10 @@ bool http_ok(const struct http_result *r);
 /* Writes why a non-2xx result failed: status, the server's error type and message, request-id, attempts; scrubbed. */
 void http_describe(const struct http_client *client, const struct http_result *r, char *buf, size_t len);
 
+/* The shortest piece of a key that is masked, or looked for in an answer: shorter runs match ordinary text by chance
+ * (a local server's placeholder key such as "k" is no secret). */
+#define KEY_PIECE_MIN 8
+
 /* Replaces every occurrence of client->secret in s with "[key]", and every piece of it of 8 or more characters that
  * a cut may have left (a prefix or a suffix of the key, anywhere in s) too (s only shrinks). */
 void http_scrub(const struct http_client *client, char *s);

@@ -243,7 +243,7 @@ static bool answer_has_key(const struct net_endpoint *ep, const struct http_resu
 {
 	const char *key = ep->key;
 	size_t klen = key ? strlen(key) : 0;
-	if (!klen || !r->body)
+	if (klen < KEY_PIECE_MIN || !r->body)
 		return false;
 	for (size_t i = 0; i + klen <= r->body_len; i++)
 		if (r->body[i] == key[0] && memcmp(r->body + i, key, klen) == 0)
