@@ -922,6 +922,15 @@ static const char *json_str(const cJSON *obj, const char *name)
 }
 
 /* -n: the stale steps, and what they would cost before anything is spent (the plan's JSON, for people). */
+/* -n: a stale step the remote cache will answer, one a line; counts them in *ctx. */
+static void print_remote_step(void *ctx, const struct step *st)
+{
+	if (!st->remote)
+		return;
+	printf("%s: %s\n", st->label, st->why ? st->why : "the remote cache has it");
+	++*(size_t *)ctx;
+}
+
 static void print_dry_run(const cJSON *plan, const struct graph *g)
 {
 	const cJSON *st, *kind;
@@ -931,13 +940,7 @@ static void print_dry_run(const cJSON *plan, const struct graph *g)
 	}
 	/* The plan leaves out what the remote cache will answer: it costs nothing, but the user should see it. */
 	size_t remote = 0;
-	for (size_t i = 0; i < g->nsteps; i++) {
-		const struct step *s = &g->steps[i];
-		if (s->wanted && s->state == STEP_STALE && s->remote) {
-			printf("%s: %s\n", s->label, s->why ? s->why : "the remote cache has it");
-			remote++;
-		}
-	}
+	graph_each_stale(g, print_remote_step, &remote);
 	char more[96] = "";
 	if (remote)
 		snprintf(more, sizeof(more), " (and %zu more the remote cache will answer)", remote);
