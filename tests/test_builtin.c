@@ -387,7 +387,7 @@ static cJSON *sheet_of(const struct fountain_script *s, cJSON **sums, const char
 	const cJSON **own = calloc(ch->nscenes, sizeof(*own));
 	assert_non_null(own);
 	for (size_t i = 0; i < ch->nscenes; i++)
-		own[i] = sums[ch->scenes[i] - 1];
+		own[i] = sums[fountain_scene_by_index(s, ch->scenes[i]) - s->scenes]; /* indexes are heading numbers */
 	cJSON *o = builtin_sheet(s, (size_t)(ch - s->characters), own, ch->nscenes);
 	free(own);
 	return o;
