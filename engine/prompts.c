@@ -117,27 +117,33 @@ static const char summary_template[] =
 	"\"conflict\", \"outcome\", \"turning_point\", \"mood\", \"story_function\" (what the scene does for the "
 	"story), and \"props\" (objects that matter to the action).";
 
+/* Most stable first, so that a prompt cache (Anthropic's) can serve an unchanged prefix: the fixed introduction, the
+ * scenes in story order (an edit in scene k leaves every scene before k byte-identical), then what any edit may
+ * change (the page count) and the instruction. */
 static const char outline_template[] =
-	"Title: {title}\n"
-	"Scenes: {nscenes}\n"
-	"Length: {length} pages\n"
-	"\n"
 	"The script in order: the author's sections (#) and synopses (=) where they stand, and every scene as "
 	"\"Scene i (HEADING; length in pages): summary\".\n"
 	"\n"
 	"{script}\n"
 	"\n"
+	"Title: {title}\n"
+	"Scenes: {nscenes}\n"
+	"Length: {length} pages\n"
+	"\n"
 	"Record the outline: a one-sentence \"logline\", a \"synopsis\" of one or two paragraphs, and the \"acts\" in "
 	"order, each with a \"title\", its \"scenes\" as [first, last] (numbers 1 to {nscenes}, first <= last) and its "
 	"\"sequences\", each with a \"title\", \"scenes\" as [first, last] and \"beats\" (short phrases).";
 
+/* Most stable first, as the outline's: the character, its scenes in story order (numbered without their count, which
+ * an added scene would change in every entry), then the statistics an edit of a line changes, and the instruction. */
 static const char sheet_template[] =
 	"Character: {name}\n"
-	"Statistics: {cues} cues, {words} words of dialogue, speaks in {count} scenes.\n"
 	"\n"
-	"The scenes where {name} speaks, numbered 1 to {count} in story order:\n"
+	"The scenes where {name} speaks, numbered in story order:\n"
 	"\n"
 	"{scenes}\n"
+	"\n"
+	"Statistics: {cues} cues, {words} words of dialogue, speaks in {count} scenes (numbered 1 to {count} above).\n"
 	"\n"
 	"Record the sheet: \"description\", \"want\" (the conscious goal), \"need\" (what {name} actually needs), "
 	"\"arc\", \"turning_scenes\" (numbers 1 to {count} from the list above), \"relationships\" with the other "
@@ -151,9 +157,9 @@ struct prompt {
 static const struct prompt prompts[STEP_KINDS] = {
 	[STEP_SUMMARY] = {"summary/2", summary_system, summary_template, summary_schema, "record_scene_summary",
 	                  "Records the structured summary of the scene."},
-	[STEP_OUTLINE] = {"outline/2", outline_system, outline_template, outline_schema, "record_outline",
+	[STEP_OUTLINE] = {"outline/3", outline_system, outline_template, outline_schema, "record_outline",
 	                  "Records the outline of the whole screenplay: logline, synopsis, acts and sequences."},
-	[STEP_SHEET] = {"sheet/2", sheet_system, sheet_template, sheet_schema, "record_character_sheet",
+	[STEP_SHEET] = {"sheet/3", sheet_system, sheet_template, sheet_schema, "record_character_sheet",
 	                "Records the character sheet of one character."},
 	[STEP_EMBEDDING] = {"embedding/1", "", "", "", "", ""},
 };
@@ -207,8 +213,9 @@ const struct cJSON *prompt_schema(enum step_kind kind)
 
 /* ---- rendering ---- */
 
-/* Copies tmpl into out, replacing each {name} with its value; other braces stay as written. */
-static void fill(struct buf *out, const char *tmpl, const char *const (*vars)[2], size_t nvars)
+/* Copies tmpl into out, replacing each {name} with its value; other braces stay as written. When body_at is not NULL
+ * it gets the offset in out where the (first) value of vars[nvars - 1] begins. */
+static void fill_at(struct buf *out, const char *tmpl, const char *const (*vars)[2], size_t nvars, size_t *body_at)
 {
 	const char *p = tmpl;
 	while (*p) {
@@ -220,6 +227,10 @@ static void fill(struct buf *out, const char *tmpl, const char *const (*vars)[2]
 					if (strlen(vars[i][0]) == n && strncmp(p + 1, vars[i][0], n) == 0)
 						break;
 			if (n > 0 && p[1 + n] == '}' && i < nvars) {
+				if (body_at && i == nvars - 1) {
+					*body_at = out->len;
+					body_at = NULL;
+				}
 				buf_puts(out, vars[i][1]);
 				p += n + 2;
 				continue;
@@ -228,6 +239,34 @@ static void fill(struct buf *out, const char *tmpl, const char *const (*vars)[2]
 		buf_add(out, p, 1);
 		p++;
 	}
+}
+
+static void fill(struct buf *out, const char *tmpl, const char *const (*vars)[2], size_t nvars)
+{
+	fill_at(out, tmpl, vars, nvars, NULL);
+}
+
+/* Records a block's end at body offset end (within the body later placed in the template). */
+static void block_end(struct prompt_blocks *blocks, size_t end)
+{
+	if (!blocks)
+		return;
+	blocks->ends = xrealloc(blocks->ends, (blocks->n + 1) * sizeof(*blocks->ends));
+	blocks->ends[blocks->n++] = end;
+}
+
+/* Moves the blocks' ends from body offsets to offsets in the whole text, where the body begins at at. */
+static void blocks_shift(struct prompt_blocks *blocks, size_t at)
+{
+	for (size_t i = 0; blocks && i < blocks->n; i++)
+		blocks->ends[i] += at;
+}
+
+void prompt_blocks_free(struct prompt_blocks *blocks)
+{
+	free(blocks->ends);
+	blocks->ends = NULL;
+	blocks->n = 0;
 }
 
 static const char *summary_text(const struct job *job, size_t i)
@@ -292,7 +331,7 @@ static char *render_summary(const struct job *job)
 }
 
 /* The outline's view of the script: sections, synopses and scenes in the order they stand, by line. */
-static char *render_outline(const struct job *job)
+static char *render_outline(const struct job *job, struct prompt_blocks *blocks)
 {
 	const struct fountain_script *s = job->script;
 	struct buf body = {0}, out = {0};
@@ -318,6 +357,7 @@ static char *render_outline(const struct job *job)
 			 * indexes (0 before the first heading) in the archive. */
 			buf_printf(&body, "Scene %zu (%s; %s): %s", sc + 1, heading_of(&s->scenes[sc]), length,
 			           summary_text(job, sc));
+			block_end(blocks, body.len);
 			sc++;
 		}
 	}
@@ -329,7 +369,9 @@ static char *render_outline(const struct job *job)
 		{"nscenes", nscenes}, {"length", length},
 		{"script", body.len ? body.data : "(no scenes)"},
 	};
-	fill(&out, outline_template, vars, sizeof(vars) / sizeof(vars[0]));
+	size_t at = 0;
+	fill_at(&out, outline_template, vars, sizeof(vars) / sizeof(vars[0]), &at);
+	blocks_shift(blocks, at);
 	buf_free(&body);
 	return out.data;
 }
@@ -346,7 +388,7 @@ static void put_lines(struct buf *b, const char *dialogue)
 	buf_puts(b, "\n");
 }
 
-static char *render_sheet(const struct job *job)
+static char *render_sheet(const struct job *job, struct prompt_blocks *blocks)
 {
 	const struct fountain_script *s = job->script;
 	const struct fountain_character *ch = &s->characters[job->character];
@@ -357,13 +399,16 @@ static char *render_sheet(const struct job *job)
 		format_eighths(sc->own_eighths, length, sizeof length);
 		struct buf who = {0};
 		speakers(&who, sc);
-		buf_printf(&scenes, "%sScene %zu of %zu: %s (about %s of a page; speaking: %s)\nSummary: %s\n"
-		           "%s's lines in it, exactly as written:\n", k ? "\n" : "", k + 1, ch->nscenes, heading_of(sc), length,
+		buf_printf(&scenes, "%sScene %zu: %s (about %s of a page; speaking: %s)\nSummary: %s\n"
+		           "%s's lines in it, exactly as written:\n", k ? "\n" : "", k + 1, heading_of(sc), length,
 		           who.len ? who.data : "nobody", summary_text(job, k), ch->name);
 		buf_free(&who);
 		for (size_t c = 0; c < sc->ncues; c++)
 			if (strcmp(sc->cues[c].name, ch->name) == 0 && sc->cues[c].dialogue)
 				put_lines(&scenes, sc->cues[c].dialogue);
+		/* The block ends before the newline that separates it from the next, which starts with it. */
+		if (scenes.len && scenes.data[scenes.len - 1] == '\n')
+			block_end(blocks, scenes.len - 1);
 	}
 	char cues[32], words[32], count[32];
 	snprintf(cues, sizeof(cues), "%d", ch->cues);
@@ -373,25 +418,44 @@ static char *render_sheet(const struct job *job)
 		{"name", ch->name}, {"cues", cues}, {"words", words}, {"count", count},
 		{"scenes", scenes.len ? scenes.data : "(none)"},
 	};
-	fill(&out, sheet_template, vars, sizeof(vars) / sizeof(vars[0]));
+	size_t at = 0;
+	fill_at(&out, sheet_template, vars, sizeof(vars) / sizeof(vars[0]), &at);
+	blocks_shift(blocks, at);
 	buf_free(&scenes);
 	return out.data;
 }
 
-char *prompt_render(const struct job *job)
+char *prompt_render_blocks(const struct job *job, struct prompt_blocks *blocks)
 {
+	if (blocks)
+		*blocks = (struct prompt_blocks){NULL, 0};
 	if (!job->script)
 		return NULL;
+	char *text = NULL;
 	switch (job->kind) {
 	case STEP_SUMMARY:
-		return job->scene >= 1 && job->scene <= job->script->nscenes ? render_summary(job) : NULL;
+		text = job->scene >= 1 && job->scene <= job->script->nscenes ? render_summary(job) : NULL;
+		break;
 	case STEP_OUTLINE:
-		return render_outline(job);
+		text = render_outline(job, blocks);
+		break;
 	case STEP_SHEET:
-		return job->character < job->script->ncharacters ? render_sheet(job) : NULL;
+		text = job->character < job->script->ncharacters ? render_sheet(job, blocks) : NULL;
+		break;
 	default:
-		return NULL;
+		break;
 	}
+	/* A block that would end at the text's end (or hold nothing) is no boundary. */
+	while (blocks && blocks->n && (!text || blocks->ends[blocks->n - 1] >= strlen(text)))
+		blocks->n--;
+	if (blocks && !blocks->n)
+		prompt_blocks_free(blocks);
+	return text;
+}
+
+char *prompt_render(const struct job *job)
+{
+	return prompt_render_blocks(job, NULL);
 }
 
 /* ---- validation ---- */

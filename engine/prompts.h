@@ -31,6 +31,21 @@ const struct cJSON *prompt_schema(enum step_kind kind);
  * Summaries see only their scene; sheets see their scenes numbered 1..k in order, never by global index. */
 char *prompt_render(const struct job *job);
 
+/* Where a rendered prompt divides into content blocks, ordered from the most stable text to the least: ends[i] is the
+ * byte offset where block i ends and block i + 1 begins (the last block runs to the text's end and is not listed).
+ * The outline and the sheets end a block after each scene, so an edit in one scene leaves every block before it
+ * byte-identical (a prompt cache's prefix); a summary is one block (n = 0). */
+struct prompt_blocks {
+	size_t *ends;             /* malloc'd, increasing, each < the text's length */
+	size_t n;
+};
+
+/* prompt_render, and where its text divides into blocks (blocks may be NULL; free with prompt_blocks_free). */
+char *prompt_render_blocks(const struct job *job, struct prompt_blocks *blocks);
+
+/* Frees blocks' offsets and empties it. */
+void prompt_blocks_free(struct prompt_blocks *blocks);
+
 /* Checks an LLM's output object against kind's schema and the job's facts (types, required fields, scene indexes in
  * range, key lines that occur in the character's dialogue); 0, or -1 with err saying what is wrong. */
 int prompt_validate(const struct job *job, const struct cJSON *output, char *err, size_t errlen);

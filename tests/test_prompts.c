@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,10 +153,10 @@ static void test_sheet_render_uses_ordinals(void **state)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "Character: MARA"));
 	assert_non_null(strstr(text, "2 cues, 16 words of dialogue, speaks in 2 scenes"));
-	assert_non_null(strstr(text, "Scene 1 of 2: INT. LIGHTHOUSE - NIGHT (about 2/8 of a page; speaking: MARA (1 cue, "
+	assert_non_null(strstr(text, "Scene 1: INT. LIGHTHOUSE - NIGHT (about 2/8 of a page; speaking: MARA (1 cue, "
 	                             "10 words), TOMAS (1 cue, 3 words))\nSummary: The lamp fails."));
 	/* Global scene 3 is her second scene: it must read as 2, never as 3. */
-	assert_non_null(strstr(text, "Scene 2 of 2: INT. LIGHTHOUSE - DAWN (about 1 1/8 of a page; speaking: MARA (1 cue, "
+	assert_non_null(strstr(text, "Scene 2: INT. LIGHTHOUSE - DAWN (about 1 1/8 of a page; speaking: MARA (1 cue, "
 	                             "6 words), TOMAS (1 cue, 1 word))\nSummary: Mara takes the watch."));
 	assert_null(strstr(text, "Scene 3"));
 	assert_non_null(strstr(text, "- The lamp has gone out again.\n  Third time this week.\n"));
@@ -165,6 +166,75 @@ static void test_sheet_render_uses_ordinals(void **state)
 	assert_null(strstr(text, "Alone?"));
 	free(text);
 	cJSON_Delete(s1);
+	cJSON_Delete(s3);
+}
+
+/* Whether needle occurs in the first len bytes of text. */
+static bool within(const char *text, size_t len, const char *needle)
+{
+	char *head = strndup(text, len);
+	bool found = strstr(head, needle) != NULL;
+	free(head);
+	return found;
+}
+
+/* Blocks end after each scene, most stable first: a changed summary of scene 2 leaves block 1 byte-identical, and the
+ * script-wide facts an edit changes (the page count, the statistics) come after every scene. */
+static void test_blocks_keep_the_prefix_before_an_edit(void **state)
+{
+	(void)state;
+	cJSON *s1 = parse("{\"summary\":\"The lamp fails.\"}");
+	cJSON *s2 = parse("{\"summary\":\"The harbor is empty.\"}");
+	cJSON *s2b = parse("{\"summary\":\"The harbor fills with boats.\"}");
+	cJSON *s3 = parse("{\"summary\":\"Mara takes the watch.\"}");
+	const cJSON *before[] = {s1, s2, s3}, *after[] = {s1, s2b, s3};
+	struct job j = job_of(STEP_OUTLINE);
+	j.nsummaries = 3;
+	struct prompt_blocks a, b;
+	j.summaries = before;
+	char *ta = prompt_render_blocks(&j, &a);
+	j.summaries = after;
+	char *tb = prompt_render_blocks(&j, &b);
+	char *plain = prompt_render(&j);
+	assert_string_equal(tb, plain);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(b.n, 3);
+	assert_int_equal(a.ends[0], b.ends[0]);
+	assert_memory_equal(ta, tb, a.ends[0]);
+	assert_true(memcmp(ta, tb, a.ends[1]) != 0);
+	assert_non_null(strstr(ta + a.ends[0], "Scene 2 ("));
+	assert_null(strstr(ta + a.ends[2], "Scene 3 ("));
+	assert_non_null(strstr(ta + a.ends[2], "Length: 1 4/8 pages"));
+	assert_false(within(ta, a.ends[2], "Length:"));
+	prompt_blocks_free(&a);
+	prompt_blocks_free(&b);
+	free(ta);
+	free(tb);
+	free(plain);
+
+	j = job_of(STEP_SHEET);
+	j.character = 0;
+	const cJSON *sums[] = {s1, s3};
+	j.summaries = sums;
+	j.nsummaries = 2;
+	char *ts = prompt_render_blocks(&j, &a);
+	assert_int_equal(a.n, 2);
+	assert_memory_equal(ts, "Character: MARA", 15);
+	assert_non_null(strstr(ts + a.ends[0], "Scene 2: "));
+	assert_false(within(ts, a.ends[1], "Statistics"));
+	prompt_blocks_free(&a);
+	free(ts);
+
+	j = job_of(STEP_SUMMARY);
+	j.scene = 2;
+	char *tsum = prompt_render_blocks(&j, &a);
+	assert_non_null(tsum);
+	assert_int_equal(a.n, 0);
+	assert_null(a.ends);
+	free(tsum);
+	cJSON_Delete(s1);
+	cJSON_Delete(s2);
+	cJSON_Delete(s2b);
 	cJSON_Delete(s3);
 }
 
@@ -335,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_summary_render_has_scene_facts_only),
 		cmocka_unit_test(test_outline_render_places_sections_and_synopses),
 		cmocka_unit_test(test_sheet_render_uses_ordinals),
+		cmocka_unit_test(test_blocks_keep_the_prefix_before_an_edit),
 		cmocka_unit_test(test_schemas_list_required_fields),
 		cmocka_unit_test(test_validate_summary),
 		cmocka_unit_test(test_validate_outline),
