@@ -92,9 +92,9 @@ $(BUILD)/tests/tool_%: tests/tool_%.c $(CMD_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(ALL_LDFLAGS) -o $@ $< $(CMD_OBJ) $(LIB) $(PKG_LIBS) -lm
 
 # The fake services link no scriptbuild code but the one growth rule (cache/grow.c).
-$(FAKEAPI): tests/fakeapi.c $(BUILD)/cache/grow.o
+$(FAKEAPI): tests/fakeapi.c $(wildcard tests/fakeapi_*.c) $(wildcard tests/fakeapi_*.h) $(BUILD)/cache/grow.o
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/cache/grow.o $(TEST_LIBS) $(PKG_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LIBS) $(PKG_LIBS) -lm
 
 tests: $(BINS) $(UNIT_BINS) $(TOOL_BINS) $(if $(wildcard tests/fakeapi.c),$(FAKEAPI))
 

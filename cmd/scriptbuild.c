@@ -55,6 +55,7 @@ struct options {
 	const char *max_size;
 	const char *remote_url;         /* --remote-cache, else $SCRIPTBUILD_REMOTE_CACHE */
 	const char *remote_mode;
+	const char *prompt_cache;       /* --prompt-cache, else the project file's, else 5m */
 	size_t embed_batch;
 	double max_cost;          /* USD; 0 = no budget */
 	int retries;
@@ -152,6 +153,8 @@ static void usage(FILE *f)
 	      "  --max-tokens KIND=N  --temperature KIND=T  --dims embedding=N  --prompt KIND=FILE (system prompt)\n"
 	      "  --rpm [PROVIDER=]N   at most N requests a minute (per model; PROVIDER: anthropic, openai)\n"
 	      "  --itpm [PROVIDER=]N  at most N input tokens a minute    --otpm [PROVIDER=]N  output tokens a minute\n"
+	      "  --prompt-cache off|5m|1h   Anthropic prompt caching of each prompt's stable prefix (default 5m);\n"
+	      "                       transport only: changing it re-runs nothing\n"
 	      "  --retries N          retries per request (default 4)\n"
 	      "  --corrections N      correction turns per step after an invalid answer (default 2)\n"
 	      "  --timeout S          seconds per request (default 300)  --connect-timeout S (default 10)\n"
@@ -224,7 +227,8 @@ enum {
 	OPT_CACHE = 256, OPT_REPORT, OPT_LLM, OPT_EMBED, OPT_EMBED_BATCH, OPT_MODEL, OPT_MAX_TOKENS, OPT_TEMPERATURE,
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
 	OPT_FORCE_OUTPUT, OPT_CORRECTIONS, OPT_REPAIR, OPT_HTML,
-	OPT_MAX_COST, OPT_RPM, OPT_ITPM, OPT_OTPM, OPT_REMOTE_CACHE, OPT_REMOTE_CACHE_MODE
+	OPT_MAX_COST, OPT_RPM, OPT_ITPM, OPT_OTPM, OPT_REMOTE_CACHE, OPT_REMOTE_CACHE_MODE,
+	OPT_PROMPT_CACHE
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -256,6 +260,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"otpm", required_argument, NULL, OPT_OTPM},
 		{"remote-cache", required_argument, NULL, OPT_REMOTE_CACHE},
 		{"remote-cache-mode", required_argument, NULL, OPT_REMOTE_CACHE_MODE},
+		{"prompt-cache", required_argument, NULL, OPT_PROMPT_CACHE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -386,6 +391,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_REPAIR:
 			o->repair = true;
 			break;
+		case OPT_PROMPT_CACHE: {
+			enum net_prompt_cache pc;
+			if (net_prompt_cache_parse(optarg, &pc) < 0) {
+				fprintf(stderr, "scriptbuild: --prompt-cache %s: write off, 5m or 1h\n", optarg);
+				return -1;
+			}
+			o->prompt_cache = optarg;
+			break;
+		}
 		case OPT_HTML:
 			o->html = true;
 			break;
@@ -1016,11 +1030,17 @@ static void print_summary(const struct build_result *r, const struct run_config 
 		if (r->rate_waited_s[l] >= 0.05)
 			n += (size_t)snprintf(limits + n, sizeof(limits) - n, "; waited %.1f s for %s", r->rate_waited_s[l],
 			                      rl_limit_name((enum rl_limit)l));
+	uint64_t cache_read, cache_write;
+	report_cache_tokens(r, &cache_read, &cache_write);
+	char prompt_cache[96] = "";
+	if (cache_read || cache_write)
+		snprintf(prompt_cache, sizeof(prompt_cache), "; prompt cache: %llu read, %llu written",
+		         (unsigned long long)cache_read, (unsigned long long)cache_write);
 	fprintf(stderr,
 	        "scriptbuild: %zu steps: %zu run, %zu cached, %zu failed, %zu skipped; requests: %lu llm, %lu embedding, "
-	        "%lu retries%s; tokens: %llu in, %llu out; ~$%.4f; %.2f s\n",
+	        "%lu retries%s; tokens: %llu in, %llu out%s; ~$%.4f; %.2f s\n",
 	        total, run, cached, failed, skipped, r->llm_requests, r->embedding_requests, r->retries, limits,
-	        (unsigned long long)r->tokens_in, (unsigned long long)r->tokens_out, cost, seconds);
+	        (unsigned long long)r->tokens_in, (unsigned long long)r->tokens_out, prompt_cache, cost, seconds);
 }
 
 static void print_remote_summary(const struct remote *remote)
@@ -1133,6 +1153,10 @@ static int plan(struct session *s)
 	                         .corrections = o->corrections ? o->corrections : NET_NO_CORRECTIONS,
 	                         .log = o->verbose ? net_log : NULL, .log_ctx = &s->status, .gate = s->gate,
 	                         .limits = s->limits};
+	/* Checked where read: the flag, else the project file, else the default (five minutes). */
+	const char *prompt_cache = o->prompt_cache ? o->prompt_cache : s->project ? s->project->prompt_cache : NULL;
+	if (prompt_cache)
+		net_prompt_cache_parse(prompt_cache, &net.prompt_cache);
 	if (!o->dry_run && !o->frozen &&
 	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0) {
 		if (s->project) {

@@ -16,16 +16,86 @@ struct anthropic {
 	struct net_endpoint ep;
 };
 
+/* Anthropic takes at most 4 cache_control breakpoints per request. */
+#define MAX_BREAKPOINTS 4
+
+static void mark_breakpoint(cJSON *block, const char *ttl)
+{
+	cJSON *cc = cJSON_AddObjectToObject(block, "cache_control");
+	cJSON_AddStringToObject(cc, "type", "ephemeral");
+	/* Five minutes is the service's default: the marker names a lifetime only for the hour. */
+	if (strcmp(ttl, "5m") != 0)
+		cJSON_AddStringToObject(cc, "ttl", ttl);
+}
+
+static cJSON *text_block(const char *text, size_t len)
+{
+	cJSON *block = cJSON_CreateObject();
+	cJSON_AddStringToObject(block, "type", "text");
+	char *copy = xstrndup(text, len);
+	cJSON_AddStringToObject(block, "text", copy);
+	free(copy);
+	return block;
+}
+
+/* The user message's content as text blocks, a block per scene as the prompt divides, with breakpoints at up to
+ * `marks` evenly spread scene ends (the last scene's among them): an edit in scene k leaves the prefixes written at
+ * the breakpoints before k unchanged, and the service serves them from its cache. NULL when the prompt is one block;
+ * *used says how many breakpoints it placed. */
+static cJSON *user_blocks(const struct job *job, const char *ttl, size_t marks, size_t *used)
+{
+	*used = 0;
+	struct prompt_blocks b;
+	char *text = prompt_render_blocks(job, &b);
+	cJSON *content = NULL;
+	/* The blocks must divide exactly the text the action key was computed from. */
+	if (text && b.n > 0 && strcmp(text, job->user) == 0) {
+		content = cJSON_CreateArray();
+		size_t start = 0, mark = 1;
+		for (size_t i = 0; i <= b.n; i++) {
+			size_t end = i < b.n ? b.ends[i] : strlen(text);
+			cJSON *block = text_block(text + start, end - start);
+			/* The m-th mark goes on the ceil(n * m / marks)-th scene block. */
+			if (i < b.n && mark <= marks && i + 1 == (b.n * mark + marks - 1) / marks) {
+				mark_breakpoint(block, ttl);
+				(*used)++;
+				/* Fewer scene blocks than marks: each block takes one. */
+				while (mark <= marks && i + 1 >= (b.n * mark + marks - 1) / marks)
+					mark++;
+			}
+			cJSON_AddItemToArray(content, block);
+			start = end;
+		}
+	}
+	prompt_blocks_free(&b);
+	free(text);
+	return content;
+}
+
 static char *request_body(const struct job *job, int max_tokens, const cJSON *turns)
 {
+	const char *ttl = job->prompt_cache_ttl;
+	size_t marks = 0;
+	cJSON *blocks = ttl ? user_blocks(job, ttl, MAX_BREAKPOINTS, &marks) : NULL;
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "model", job->params->model);
 	cJSON_AddNumberToObject(root, "max_tokens", max_tokens);
 	cJSON_AddNumberToObject(root, "temperature", job->params->temperature);
-	cJSON_AddStringToObject(root, "system", job->system);
+	if (ttl && marks < MAX_BREAKPOINTS) {
+		/* The tools and the system prompt are the same for every step of a kind: the most stable prefix. */
+		cJSON *system = cJSON_AddArrayToObject(root, "system");
+		cJSON *block = text_block(job->system, strlen(job->system));
+		mark_breakpoint(block, ttl);
+		cJSON_AddItemToArray(system, block);
+	} else {
+		cJSON_AddStringToObject(root, "system", job->system);
+	}
 	cJSON *msg = cJSON_CreateObject();
 	cJSON_AddStringToObject(msg, "role", "user");
-	cJSON_AddStringToObject(msg, "content", job->user);
+	if (blocks)
+		cJSON_AddItemToObject(msg, "content", blocks);
+	else
+		cJSON_AddStringToObject(msg, "content", job->user);
 	cJSON *messages = cJSON_AddArrayToObject(root, "messages");
 	cJSON_AddItemToArray(messages, msg);
 	const cJSON *turn;
@@ -80,6 +150,16 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 	uint64_t tokens_in = net_usage(usage, "input_tokens") + net_usage(usage, "cache_creation_input_tokens") +
 	                     net_usage(usage, "cache_read_input_tokens");
 	uint64_t tokens_out = net_usage(usage, "output_tokens");
+	uint64_t cache_read = net_usage(usage, "cache_read_input_tokens");
+	uint64_t cache_write = net_usage(usage, "cache_creation_input_tokens");
+	/* The split by lifetime, when the service gives it: an hour's writes cost more. */
+	uint64_t cache_write_1h = net_usage(cJSON_GetObjectItemCaseSensitive(usage, "cache_creation"),
+	                                    "ephemeral_1h_input_tokens");
+	if (cache_write_1h > cache_write)
+		cache_write_1h = cache_write;
+	else if (!cJSON_GetObjectItemCaseSensitive(usage, "cache_creation") && job->prompt_cache_ttl &&
+	         strcmp(job->prompt_cache_ttl, "1h") == 0)
+		cache_write_1h = cache_write;
 
 	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop_reason");
 	const char *stop_reason = cJSON_IsString(stop) ? stop->valuestring : "";
@@ -132,6 +212,9 @@ enum net_answer anthropic_take_answer(struct job *job, const struct http_result 
 		/* Only the answer kept is counted: the step's usage must not depend on the faults met on the way. */
 		job->tokens_in += tokens_in;
 		job->tokens_out += tokens_out;
+		job->tokens_cache_read += cache_read;
+		job->tokens_cache_write += cache_write;
+		job->tokens_cache_write_1h += cache_write_1h;
 		verdict = NET_ANSWER_OK;
 	}
 	cJSON_Delete(answer);
@@ -154,6 +237,8 @@ static int anthropic_start(struct provider *p, struct job *job)
 		         job->label);
 		return -1;
 	}
+	job->prompt_cache_ttl = a->ep.prompt_cache == NET_PROMPT_CACHE_OFF ? NULL
+	                        : net_prompt_cache_name(a->ep.prompt_cache);
 	return net_send(p->loop, &a->ep, job, request_body, anthropic_take_answer);
 }
 

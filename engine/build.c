@@ -553,6 +553,9 @@ static void on_done(struct job *job)
 	run->r->tokens_out += job->tokens_out;
 	run->r->kinds[job->kind].tokens_in += job->tokens_in;
 	run->r->kinds[job->kind].tokens_out += job->tokens_out;
+	run->r->kinds[job->kind].tokens_cache_read += job->tokens_cache_read;
+	run->r->kinds[job->kind].tokens_cache_write += job->tokens_cache_write;
+	run->r->kinds[job->kind].tokens_cache_write_1h += job->tokens_cache_write_1h;
 	run->r->kinds[job->kind].corrections += (unsigned long)job->corrections;
 	run->r->kinds[job->kind].max_tokens_retries += (unsigned long)job->max_tokens_retries;
 	run->r->kinds[job->kind].dropped_quotes += (unsigned long)job->dropped_quotes;

@@ -77,6 +77,9 @@ struct build_kind_counts {
 	size_t stale;     /* -n / --frozen */
 	uint64_t tokens_in;   /* spent by this kind's requests in this run */
 	uint64_t tokens_out;
+	uint64_t tokens_cache_read;      /* of tokens_in: read from the provider's prompt cache */
+	uint64_t tokens_cache_write;     /* of tokens_in: written to it */
+	uint64_t tokens_cache_write_1h;  /* of tokens_cache_write: with the one-hour lifetime */
 	unsigned long corrections;        /* correction turns sent this run */
 	unsigned long max_tokens_retries; /* re-sends with a doubled max_tokens this run */
 	unsigned long dropped_quotes;     /* quotations dropped from answers received this run */

@@ -52,8 +52,11 @@ struct job {
 	char *output;             /* malloc'd JSON object text of the result (summary, outline, sheet) */
 	float *vectors;           /* malloc'd ntexts x dims floats, row i for texts[i] (embedding) */
 	size_t dims;              /* width of vectors */
-	uint64_t tokens_in;
+	uint64_t tokens_in;       /* every input token, the prompt cache's reads and writes included */
 	uint64_t tokens_out;
+	uint64_t tokens_cache_read;      /* of tokens_in: read from the provider's prompt cache (billed at 0.1x) */
+	uint64_t tokens_cache_write;     /* of tokens_in: written to it (1.25x for 5 minutes, 2x for an hour) */
+	uint64_t tokens_cache_write_1h;  /* of tokens_cache_write: with the one-hour lifetime */
 	int requests;             /* HTTP requests sent, retries included */
 	int retries;
 	int corrections;          /* correction turns sent after answers that failed validation */
@@ -62,6 +65,9 @@ struct job {
 	long http_status;         /* the last HTTP status when the job failed on the wire (400: the input was refused) */
 	enum job_status status;
 	char error[512];          /* why it failed, naming the step; never contains a key */
+
+	/* Transport, never content (so never in a key): set by the provider that sends the job. */
+	const char *prompt_cache_ttl;    /* Anthropic: "5m" or "1h" marks the stable prefix with cache_control; NULL: none */
 
 	void (*done)(struct job *job);   /* called once, from inside loop_run_once, never from start() */
 	void *owner;

@@ -31,6 +31,27 @@ const char *net_default_model(const char *provider, enum step_kind kind)
 	return NULL;
 }
 
+int net_prompt_cache_parse(const char *text, enum net_prompt_cache *out)
+{
+	static const enum net_prompt_cache all[] = {NET_PROMPT_CACHE_OFF, NET_PROMPT_CACHE_5M, NET_PROMPT_CACHE_1H};
+	for (size_t i = 0; text && i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(text, net_prompt_cache_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	return -1;
+}
+
+const char *net_prompt_cache_name(enum net_prompt_cache pc)
+{
+	return pc == NET_PROMPT_CACHE_OFF ? "off" : pc == NET_PROMPT_CACHE_1H ? "1h" : "5m";
+}
+
+enum net_prompt_cache net_prompt_cache_for_batch(enum net_prompt_cache chosen)
+{
+	return chosen == NET_PROMPT_CACHE_OFF ? NET_PROMPT_CACHE_OFF : NET_PROMPT_CACHE_1H;
+}
+
 int net_default_max_tokens(enum step_kind kind)
 {
 	switch (kind) {
@@ -143,6 +164,7 @@ int net_endpoint_init(struct net_endpoint *ep, const char *provider, const struc
 	ep->client.retries = cfg->retries >= 0 ? cfg->retries : 4;
 	ep->client.connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
 	ep->client.timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 300000;
+	ep->prompt_cache = cfg->prompt_cache;
 	ep->corrections = cfg->corrections > 0 ? cfg->corrections : cfg->corrections == 0 ? NET_CORRECTIONS : 0;
 	ep->client.log = cfg->log;
 	ep->client.log_ctx = cfg->log_ctx;
@@ -236,6 +258,7 @@ struct call {
 	int max_tokens;
 	bool cut_off;             /* the last answer stopped at max_tokens */
 	uint64_t tokens_in_before;    /* the job's input tokens before this request: its answer adds its usage */
+	uint64_t cache_read_before;   /* the same for the prompt cache's reads, which no input-token limit counts */
 };
 
 /* Whether the answer carries the endpoint's own key (a model echoing what a prompt or a proxy showed it). */
@@ -333,6 +356,7 @@ static int post(struct call *c)
 		return -1;
 	}
 	c->tokens_in_before = job->tokens_in;
+	c->cache_read_before = job->tokens_cache_read;
 	/* The rate limits charge a request its prompt's estimated input tokens and its whole max_tokens up front, as the
 	 * providers do; usage corrects the input charge when the answer comes. */
 	struct http_budget budget = {0};
@@ -388,7 +412,9 @@ static void on_done(void *ctx, const struct http_result *r)
 	} else if (job->status != JOB_OK && !r->cancelled && continue_call(c)) {
 		return;
 	} else if (job->status == JOB_OK && r->admitted && job->tokens_in > c->tokens_in_before) {
-		admission_reconcile(c->ep->client.limits, r->admitted, (double)(job->tokens_in - c->tokens_in_before));
+		/* Reads from the prompt cache do not count against the input-tokens-per-minute limit. */
+		uint64_t read = job->tokens_cache_read - c->cache_read_before, in = job->tokens_in - c->tokens_in_before;
+		admission_reconcile(c->ep->client.limits, r->admitted, (double)(in > read ? in - read : 0));
 	}
 	cJSON_Delete(c->turns);
 	cJSON_Delete(c->pending);

@@ -14,6 +14,24 @@ struct gate;
 struct loop;
 struct provider;
 
+/* Anthropic prompt caching (--prompt-cache): whether and for how long the stable prefix of each prompt is marked
+ * with cache_control. Transport, not content: it never enters an action key. */
+enum net_prompt_cache {
+	NET_PROMPT_CACHE_5M,      /* the default: 5 minutes, refreshed by every read; writes cost 1.25x */
+	NET_PROMPT_CACHE_OFF,     /* no cache_control markers */
+	NET_PROMPT_CACHE_1H       /* one hour (batch mode); writes cost 2x */
+};
+
+/* Parses "off", "5m" or "1h"; 0, or -1 when text is none of them. */
+int net_prompt_cache_parse(const char *text, enum net_prompt_cache *out);
+
+/* "off", "5m" or "1h". */
+const char *net_prompt_cache_name(enum net_prompt_cache pc);
+
+/* The setting for a batch run given the interactive one: off stays off, else one hour, since a batch may take longer
+ * than five minutes to reach the requests that read what the first ones wrote (as Anthropic recommends). */
+enum net_prompt_cache net_prompt_cache_for_batch(enum net_prompt_cache chosen);
+
 struct net_config {
 	const char *base_url;     /* NULL: $ANTHROPIC_BASE_URL / $OPENAI_BASE_URL, else the public default */
 	const char *api_key;      /* NULL: $ANTHROPIC_API_KEY / $OPENAI_API_KEY; never logged, never in a message */
@@ -27,6 +45,7 @@ struct net_config {
 	void *log_ctx;
 	struct gate *gate;        /* the scheduler's request window every request is admitted by; NULL admits all */
 	struct admission *limits; /* the rate limits (admission.h) every request is admitted by; NULL: none */
+	enum net_prompt_cache prompt_cache;  /* Anthropic only; the zero value is the default, 5 minutes */
 };
 
 /* The Anthropic Messages provider (summary, outline, sheet); NULL with err when no key is set or on OOM. */
@@ -57,6 +76,7 @@ struct net_endpoint {
 	char *path;
 	char *key;
 	int corrections;          /* most correction turns per step */
+	enum net_prompt_cache prompt_cache;
 	char *base_shown;         /* scheme, host and port of the base URL (no credentials), for messages */
 	const char *key_env;      /* the variables the key and the base URL came from, for messages */
 	const char *base_env;

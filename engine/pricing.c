@@ -114,6 +114,24 @@ double pricing_cost(const char *model, uint64_t tokens_in, uint64_t tokens_out)
 	return ((double)tokens_in * in + (double)tokens_out * out) / 1e6;
 }
 
+double pricing_input_cost(const struct token_usage *u, double in_price)
+{
+	uint64_t cached = u->cache_read + u->cache_write;
+	uint64_t plain = u->in > cached ? u->in - cached : 0;
+	uint64_t write_1h = u->cache_write_1h < u->cache_write ? u->cache_write_1h : u->cache_write;
+	double weighted = (double)plain + PRICE_CACHE_READ * (double)u->cache_read +
+	                  PRICE_CACHE_WRITE_5M * (double)(u->cache_write - write_1h) + PRICE_CACHE_WRITE_1H * (double)write_1h;
+	return weighted * in_price;
+}
+
+double pricing_cost_usage(const char *model, const struct token_usage *u)
+{
+	double in, out;
+	if (pricing_lookup(model, &in, &out) < 0)
+		return -1;
+	return (pricing_input_cost(u, in) + (double)u->out * out) / 1e6;
+}
+
 int pricing_check_env(char *err, size_t errlen)
 {
 	const char *env = getenv("SCRIPTBUILD_PRICES");

@@ -12,6 +12,23 @@ int pricing_lookup(const char *model, double *in, double *out);
 /* USD that tokens_in and tokens_out of model cost; < 0 when the model's price is unknown. */
 double pricing_cost(const char *model, uint64_t tokens_in, uint64_t tokens_out);
 
+/* Prompt caching's multipliers of the input price: a read, a write with the 5-minute and with the 1-hour lifetime. */
+#define PRICE_CACHE_READ 0.1
+#define PRICE_CACHE_WRITE_5M 1.25
+#define PRICE_CACHE_WRITE_1H 2.0
+
+/* A request's tokens by how they are billed: in counts every input token, the cache's reads and writes included. */
+struct token_usage {
+	uint64_t in, out;
+	uint64_t cache_read, cache_write, cache_write_1h;   /* of in; cache_write_1h of cache_write */
+};
+
+/* The input tokens of u priced at in_price per token, each part at its multiplier. */
+double pricing_input_cost(const struct token_usage *u, double in_price);
+
+/* USD that u costs with model; < 0 when the model's price is unknown. */
+double pricing_cost_usage(const char *model, const struct token_usage *u);
+
 /* 0 when $SCRIPTBUILD_PRICES is unset or well formed, else -1 with err naming the bad entry and the format. */
 int pricing_check_env(char *err, size_t errlen);
 

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "graph.h"
+#include "net.h"
 #include "project.h"
 #include "buildlog.h"
 #include "util.h"
@@ -17,7 +18,7 @@
 #define PROJECT_MAX_BYTES ((size_t)1 << 20)
 
 static const char *const known_members[] = {"llm", "embed", "models", "max_tokens", "temperature", "dims", "prompts",
-                                            "output_dir", "comment", NULL};
+                                            "output_dir", "prompt_cache", "comment", NULL};
 
 static int is_file(const char *path)
 {
@@ -132,18 +133,26 @@ static int parse(struct project *p, const char *text, size_t len, char *err, siz
 			known |= strcmp(item->string, *k) == 0;
 		if (!known) {
 			snprintf(err, errlen, "%s: unknown member \"%.60s\" (known: llm, embed, models, max_tokens, temperature, "
-			         "dims, prompts, output_dir)", p->path, item->string);
+			         "dims, prompts, output_dir, prompt_cache)", p->path, item->string);
 			goto out;
 		}
 	}
 	char *output_dir = NULL;
 	if (read_string(p, root, "llm", &p->llm, err, errlen) < 0 || read_string(p, root, "embed", &p->embed, err, errlen) < 0 ||
 	    read_string(p, root, "output_dir", &output_dir, err, errlen) < 0 ||
+	    read_string(p, root, "prompt_cache", &p->prompt_cache, err, errlen) < 0 ||
 	    read_per_kind(p, root, "models", "model", 1, err, errlen) < 0 ||
 	    read_per_kind(p, root, "max_tokens", "max-tokens", 0, err, errlen) < 0 ||
 	    read_per_kind(p, root, "temperature", "temperature", 0, err, errlen) < 0 ||
 	    read_per_kind(p, root, "prompts", "prompt", 1, err, errlen) < 0)
 		goto out;
+	enum net_prompt_cache pc;
+	if (p->prompt_cache && net_prompt_cache_parse(p->prompt_cache, &pc) < 0) {
+		snprintf(err, errlen, "%s: \"prompt_cache\" is \"%.40s\": write \"off\", \"5m\" or \"1h\"", p->path,
+		         p->prompt_cache);
+		free(output_dir);
+		goto out;
+	}
 	if (output_dir) {
 		p->output_dir = resolve(p->dir, output_dir);
 		free(output_dir);
@@ -232,6 +241,7 @@ void project_free(struct project *p)
 	free(p->llm);
 	free(p->embed);
 	free(p->output_dir);
+	free(p->prompt_cache);
 	free(p);
 }
 

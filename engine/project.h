@@ -25,6 +25,7 @@ struct project {
 	                                               "KIND=VALUE"}: what config_override takes, paths made absolute */
 	size_t noverrides;
 	char *output_dir;           /* where archives go (made absolute), or NULL */
+	char *prompt_cache;         /* "off", "5m" or "1h" (checked), or NULL when the file does not say */
 };
 
 /* Reads explicit_path (-f), or else the first scriptbuild.json in script_path's directory or an ancestor.

@@ -16,12 +16,37 @@ double report_price(const struct step_config *cfg, uint64_t tin, uint64_t tout)
 	return ((double)tin * in + (double)tout * out) / 1e6;
 }
 
+double report_price_usage(const struct step_config *cfg, const struct token_usage *u)
+{
+	double cost;
+	if (strcmp(cfg->provider, "builtin") == 0 || (cost = pricing_cost_usage(cfg->params.model, u)) < 0)
+		return 0;
+	return cost;
+}
+
+static struct token_usage kind_usage(const struct build_kind_counts *c)
+{
+	return (struct token_usage){c->tokens_in, c->tokens_out, c->tokens_cache_read, c->tokens_cache_write,
+	                            c->tokens_cache_write_1h};
+}
+
 double report_cost(const struct build_result *r, const struct step_config *cfg)
 {
 	double cost = 0;
-	for (int k = 0; k < STEP_KINDS; k++)
-		cost += report_price(&cfg[k], r->kinds[k].tokens_in, r->kinds[k].tokens_out);
+	for (int k = 0; k < STEP_KINDS; k++) {
+		struct token_usage u = kind_usage(&r->kinds[k]);
+		cost += report_price_usage(&cfg[k], &u);
+	}
 	return cost;
+}
+
+void report_cache_tokens(const struct build_result *r, uint64_t *read, uint64_t *write)
+{
+	*read = *write = 0;
+	for (int k = 0; k < STEP_KINDS; k++) {
+		*read += r->kinds[k].tokens_cache_read;
+		*write += r->kinds[k].tokens_cache_write;
+	}
 }
 
 cJSON *report_json(const struct build_result *r, const struct step_config *cfg, double seconds, const char *archive)
@@ -50,6 +75,11 @@ cJSON *report_json(const struct build_result *r, const struct step_config *cfg, 
 	cJSON_AddNumberToObject(tok, "output", (double)r->tokens_out);
 	cJSON_AddNumberToObject(tok, "saved_input", (double)r->tokens_saved_in);
 	cJSON_AddNumberToObject(tok, "saved_output", (double)r->tokens_saved_out);
+	/* Of the input: what the provider's prompt cache served (billed at 0.1x) and stored (1.25x, or 2x for 1h). */
+	uint64_t read, write;
+	report_cache_tokens(r, &read, &write);
+	cJSON_AddNumberToObject(tok, "cache_read", (double)read);
+	cJSON_AddNumberToObject(tok, "cache_write", (double)write);
 	cJSON *limits = cJSON_AddObjectToObject(root, "rate_limits");
 	cJSON *waited = cJSON_AddObjectToObject(limits, "waited_seconds");
 	for (int l = 0; l < RL_LIMITS; l++)

@@ -7,6 +7,7 @@
 
 #include "build.h"
 #include "keys.h"
+#include "pricing.h"
 
 struct cJSON;
 struct remote_counts;
@@ -14,7 +15,14 @@ struct remote_counts;
 /* USD that tin/tout tokens cost at cfg's model price; 0 for the builtin analyser and unknown models. */
 double report_price(const struct step_config *cfg, uint64_t tin, uint64_t tout);
 
-/* USD the run's tokens cost, kind by kind. */
+/* USD that u costs at cfg's model price, the prompt cache's reads and writes at their multipliers; 0 for the builtin
+ * analyser and unknown models. */
+double report_price_usage(const struct step_config *cfg, const struct token_usage *u);
+
+/* The run's input tokens read from and written to the providers' prompt caches, all kinds together. */
+void report_cache_tokens(const struct build_result *r, uint64_t *read, uint64_t *write);
+
+/* USD the run's tokens cost, kind by kind, the prompt cache's reads and writes at their multipliers. */
 double report_cost(const struct build_result *r, const struct step_config *cfg);
 
 /* The --report object: steps per kind, requests, tokens, cost, seconds and the archive written (may be NULL). */

@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 #include <xxhash.h>
 
+#include "fakeapi_promptcache.h"
 #include "grow.h"
 
 #define MAX_BODY (32u << 20)      /* Anthropic's documented request size limit */
@@ -81,6 +82,7 @@ struct config {
 	long burst_ms;            /* each bucket holds this much of its minute (60000: the whole limit) */
 	int overdraft;            /* admit beyond a bucket and count a violation instead of answering 429 */
 	int rate_headers;         /* announce the buckets in the rate-limit headers (off: enforce them unannounced) */
+	struct promptcache_config prompt_cache;  /* fakeapi_promptcache.c */
 };
 
 struct stats {
@@ -520,6 +522,9 @@ static int check_messages_request(const cJSON *req, struct api_error *e)
 		return BAD_ANTHROPIC(e, "temperature: Input should be less than or equal to 1");
 	if (cJSON_IsTrue(field(req, "stream")))
 		return BAD_ANTHROPIC(e, "stream: the fake API server does not stream; omit \"stream\" or send false");
+	char cache_msg[200];
+	if (promptcache_check(req, cache_msg, sizeof cache_msg))
+		return BAD_ANTHROPIC(e, "%s", cache_msg);
 	return check_tools(field(req, "tools"), field(req, "tool_choice"), e);
 }
 
@@ -1572,6 +1577,9 @@ static int set_option(struct config *cfg, const char *name, const char *value, c
 	long n;
 	int flag;
 	char *end;
+	int mine = promptcache_option(&cfg->prompt_cache, name, value, err, errlen);
+	if (mine != PROMPTCACHE_NOT_MINE)
+		return mine;
 	if (!strcmp(name, "latency"))
 		return parse_latency(cfg, value, err, errlen);
 	if (!strcmp(name, "faults"))
@@ -2200,6 +2208,12 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 		enum rate short_of;
 		long wait_ms;
 		rate_cost(api, req, len, cost);
+		if (api == API_MESSAGES) {
+			/* Reads from the prompt cache do not count against the input-tokens limit. */
+			struct promptcache_usage pu;
+			promptcache_account(&cfg.prompt_cache, req, (long)cost[R_INPUT], clock_ms(CLOCK_MONOTONIC), 1, &pu);
+			cost[R_INPUT] -= (double)pu.cache_read;
+		}
 		if (!rate_admit(s, &cfg, api, model, cost, &short_of, &wait_ms)) {
 			rate_refusal(r, api, &cfg, request_id, model, short_of, wait_ms);
 			goto done;
@@ -2227,9 +2241,21 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 		int cut = fault == F_MAX_TOKENS;
 		struct quirks q;
 		pick_quirks(s, api, req, &q);
-		char *answer = api == API_MESSAGES ? messages_answer(req, body, len, cut, &cfg, &q)
+		/* The markers are transport: a model reads the same prompt with or without them. */
+		cJSON *plain = api == API_MESSAGES ? promptcache_plain(req) : NULL;
+		char *answer = api == API_MESSAGES ? messages_answer(plain ? plain : req, body, len, cut, &cfg, &q)
 			       : api == API_CHAT ? chat_answer(req, body, len, cut, &cfg, &q)
 			       : embeddings_answer(req, cut, cfg.shuffle_embeddings, q.bad_vector);
+		if (api == API_MESSAGES && answer && cfg.prompt_cache.enabled) {
+			cJSON *parsed = cJSON_Parse(answer);
+			const cJSON *in = field(field(parsed, "usage"), "input_tokens");
+			struct promptcache_usage pu;
+			promptcache_account(&cfg.prompt_cache, req, cJSON_IsNumber(in) ? (long)in->valuedouble : 0,
+					    clock_ms(CLOCK_MONOTONIC), 0, &pu);
+			cJSON_Delete(parsed);
+			answer = promptcache_usage_into(answer, &pu);
+		}
+		cJSON_Delete(plain);
 		count_served(s, &q);
 		answer = spoil_text(answer, api, &q);
 		if (cfg.echo_key && api != API_EMBEDDINGS)
@@ -2284,6 +2310,7 @@ static char *stats_json(struct server *s)
 		cJSON_AddNumberToObject(imperfect, imperfection_name[k], (double)st.imperfect[k]);
 	cJSON_AddNumberToObject(root, "ok", (double)st.ok);
 	rate_stats(s, root, &st);
+	promptcache_stats(root);
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return text;
@@ -2475,6 +2502,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		set_body(&r, 200, stats_json(s));
 	else if (post && !strcmp(url, "/reset")) {
 		reset_stats(s);
+		promptcache_reset_counters();
 		set_body(&r, 200, stats_json(s));
 	} else if (post && !strcmp(url, "/control"))
 		handle_control(s, body, rq->body.len, &r);
@@ -2522,6 +2550,7 @@ static const struct {
 	{"long-summary", 0}, {"long-summary-chars", 0}, {"zero-embedding", 0}, {"huge-embedding", 0},
 	{"embed-max-input-tokens", 0}, {"request-log", 0},
 	{"rpm", 0}, {"itpm", 0}, {"otpm", 0}, {"tpm", 0}, {"burst-ms", 0}, {"overdraft", 1}, {"rate-headers", 0},
+	{"prompt-cache", 0}, {"prompt-cache-5m-ms", 0}, {"prompt-cache-1h-ms", 0}, {"prompt-cache-lookback", 0},
 };
 
 static void usage(FILE *out)
@@ -2535,6 +2564,8 @@ static void usage(FILE *out)
 		     "               [--huge-embedding N] [--embed-max-input-tokens N] [--request-log FILE]\n"
 		     "               [--rpm N] [--itpm N] [--otpm N] [--tpm N]\n"
 		     "               [--burst-ms MS] [--overdraft] [--rate-headers true|false] [-v]\n"
+		     "               [--prompt-cache true|false] [--prompt-cache-5m-ms MS] [--prompt-cache-1h-ms MS]\n"
+		     "               [--prompt-cache-lookback N]\n"
 		     "Serves POST /v1/messages, /v1/embeddings, /v1/chat/completions, /reset, /control and GET /stats\n"
 		     "on 127.0.0.1 until SIGTERM or SIGINT. See README \"The fake API server\".\n");
 }
@@ -2567,6 +2598,7 @@ int main(int argc, char **argv)
 	s.cfg.long_summary_chars = 6000;
 	s.cfg.burst_ms = 60000;
 	s.cfg.rate_headers = 1;
+	promptcache_defaults(&s.cfg.prompt_cache);
 	parse_faults(&s.cfg, "all", err, sizeof err);
 
 	for (int i = 1; i < argc; i++) {
