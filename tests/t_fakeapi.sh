@@ -92,7 +92,7 @@ MAIN=$PID
 code=$(anthropic "$WORK/summary.json" "$WORK/a1" -H "x-api-key: $AKEY")
 check "forced tool: 200" [ "$code" = 200 ]
 check "forced tool: one tool_use block, stop_reason tool_use" \
-	grep -q '"content":\[{"type":"tool_use","id":"toolu_[0-9a-f]*","name":"record_scene_summary","input":{.*"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":[1-9][0-9]*,"output_tokens":[1-9][0-9]*}}$' "$WORK/a1"
+	grep -q '"content":\[{"type":"tool_use","id":"toolu_[0-9a-f]*","name":"record_scene_summary","input":{.*"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":[1-9][0-9]*,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"output_tokens":[1-9][0-9]*}}$' "$WORK/a1"
 check "forced tool: message envelope" grep -q '^{"id":"msg_[0-9a-f]*","type":"message","role":"assistant","model":"claude-test",' "$WORK/a1"
 for p in summary goal mood props scenes; do
 	check "forced tool: input has required property $p" grep -q "\"input\":{.*\"$p\":" "$WORK/a1"
