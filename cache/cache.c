@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Small on purpose: a cache only takes the space it needs, and growth (doubling) is exercised early. */
 #define INITIAL_MAP_BYTES ((size_t)64 << 20)
@@ -216,6 +218,18 @@ int store_write(struct cache *c, const char *what, store_body *body, void *arg, 
 	}
 }
 
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 1);
+
+	if (s) {
+		memcpy(s, a, la);
+		memcpy(s + la, b, lb + 1);
+	}
+	return s;
+}
+
 /* mkdir -p, with 0700 for each directory it creates: a cache holds a user's scripts and analyses. */
 static int make_dirs(const char *dir, char *err, size_t errlen)
 {
@@ -291,14 +305,86 @@ static int open_tables(struct cache *c, MDB_txn *txn, void *arg, char *err, size
 	return mdb_dbi_open(txn, "counters", MDB_CREATE, &c->counters);
 }
 
-int cache_open(const char *dir, struct cache **out, char *err, size_t errlen)
+/* Sets the lock on use.lock: F_RDLCK (waits while a compaction holds it), F_WRLCK (never waits) or F_UNLCK;
+ * 0 or -1 with errno. */
+static int use_lock(struct cache *c, short type)
 {
-	struct cache *c;
+	struct flock lk = { .l_type = type, .l_whence = SEEK_SET };
+	int rc;
+
+	while ((rc = fcntl(c->use_fd, type == F_RDLCK ? F_SETLKW : F_SETLK, &lk)) != 0 && errno == EINTR)
+		;
+	return rc;
+}
+
+/* Opens DIR/use.lock and takes it shared: every process holds it while it has data.mdb mapped, so that compaction
+ * (which replaces data.mdb) can tell when nobody else does. */
+static int open_use_lock(struct cache *c, char *err, size_t errlen)
+{
+	char *path = join(c->dir, "/" STORE_USE_LOCK);
+
+	c->use_fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+	if (c->use_fd < 0 || use_lock(c, F_RDLCK) != 0) {
+		set_err(err, errlen, "cache %s: cannot lock %s: %s; check the cache directory's permissions", c->dir,
+		        STORE_USE_LOCK, path ? strerror(errno) : "out of memory");
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+int store_use_exclusive(struct cache *c)
+{
+	return use_lock(c, F_WRLCK);
+}
+
+void store_use_shared(struct cache *c)
+{
+	use_lock(c, F_RDLCK);
+}
+
+int store_open_env(struct cache *c, char *err, size_t errlen)
+{
+	const char *dir = c->dir;
 	MDB_envinfo info;
 	MDB_stat ms;
 	mdb_filehandle_t fd;
 	struct stat fst;
 	int rc;
+
+	if ((rc = mdb_env_create(&c->env)) != 0) {
+		c->env = NULL;
+		return store_fail(c, "cannot create the LMDB environment", rc, err, errlen);
+	}
+	mdb_env_set_maxdbs(c->env, MAX_DBS);
+	mdb_env_set_maxreaders(c->env, MAX_READERS);
+	/* No map size before opening, so an existing cache keeps the size it has grown to. */
+	if ((rc = mdb_env_open(c->env, dir, 0, 0600)) != 0) {
+		return store_fail(c, rc == MDB_INVALID ? "data.mdb is damaged or not an LMDB file" :
+		                  rc == MDB_VERSION_MISMATCH ? "data.mdb was written by an incompatible LMDB version" :
+		                  "cannot open", rc, err, errlen);
+	}
+	/* Frees the reader slots of processes that died while reading. */
+	mdb_reader_check(c->env, NULL);
+	if ((rc = mdb_env_info(c->env, &info)) != 0 ||
+	    (info.me_mapsize < INITIAL_MAP_BYTES && (rc = mdb_env_set_mapsize(c->env, INITIAL_MAP_BYTES)) != 0)) {
+		return store_fail(c, "cannot map data.mdb", rc, err, errlen);
+	}
+	/* A data.mdb cut short would fault (SIGBUS) on the first read of a page past its end: refuse it here. */
+	if (mdb_env_get_fd(c->env, &fd) == 0 && mdb_env_stat(c->env, &ms) == 0 && fstat(fd, &fst) == 0 &&
+	    (uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize) {
+		set_err(err, errlen, "cache %s: data.mdb is truncated (%lld bytes, but its pages end at byte %llu); remove "
+		        "it or choose another cache directory", dir, (long long)fst.st_size,
+		        (unsigned long long)((uint64_t)info.me_last_pgno + 1) * ms.ms_psize);
+		return -1;
+	}
+	return store_write(c, "opening its tables", open_tables, NULL, err, errlen);
+}
+
+int cache_open(const char *dir, struct cache **out, char *err, size_t errlen)
+{
+	struct cache *c;
 
 	*out = NULL;
 	if (make_dirs(dir, err, errlen))
@@ -309,39 +395,9 @@ int cache_open(const char *dir, struct cache **out, char *err, size_t errlen)
 		set_err(err, errlen, "cache %s: out of memory", dir);
 		return -1;
 	}
-	if ((rc = mdb_env_create(&c->env)) != 0) {
-		c->env = NULL;
-		store_fail(c, "cannot create the LMDB environment", rc, err, errlen);
-		cache_close(c);
-		return -1;
-	}
-	mdb_env_set_maxdbs(c->env, MAX_DBS);
-	mdb_env_set_maxreaders(c->env, MAX_READERS);
-	/* No map size before opening, so an existing cache keeps the size it has grown to. */
-	if ((rc = mdb_env_open(c->env, dir, 0, 0600)) != 0) {
-		store_fail(c, rc == MDB_INVALID ? "data.mdb is damaged or not an LMDB file" : rc == MDB_VERSION_MISMATCH ?
-		           "data.mdb was written by an incompatible LMDB version" : "cannot open", rc, err, errlen);
-		cache_close(c);
-		return -1;
-	}
-	/* Frees the reader slots of processes that died while reading. */
-	mdb_reader_check(c->env, NULL);
-	if ((rc = mdb_env_info(c->env, &info)) != 0 ||
-	    (info.me_mapsize < INITIAL_MAP_BYTES && (rc = mdb_env_set_mapsize(c->env, INITIAL_MAP_BYTES)) != 0)) {
-		store_fail(c, "cannot map data.mdb", rc, err, errlen);
-		cache_close(c);
-		return -1;
-	}
-	/* A data.mdb cut short would fault (SIGBUS) on the first read of a page past its end: refuse it here. */
-	if (mdb_env_get_fd(c->env, &fd) == 0 && mdb_env_stat(c->env, &ms) == 0 && fstat(fd, &fst) == 0 &&
-	    (uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize) {
-		set_err(err, errlen, "cache %s: data.mdb is truncated (%lld bytes, but its pages end at byte %llu); remove "
-		        "it or choose another cache directory", dir, (long long)fst.st_size,
-		        (unsigned long long)((uint64_t)info.me_last_pgno + 1) * ms.ms_psize);
-		cache_close(c);
-		return -1;
-	}
-	if (store_write(c, "opening its tables", open_tables, NULL, err, errlen)) {
+	c->use_fd = -1;
+	/* The shared lock comes before the map: a compaction in progress is waited for, and its file is the one mapped. */
+	if (open_use_lock(c, err, errlen) || store_open_env(c, err, errlen)) {
 		cache_close(c);
 		return -1;
 	}
@@ -355,20 +411,11 @@ void cache_close(struct cache *c)
 		return;
 	if (c->env)
 		mdb_env_close(c->env);
+	/* Closing the descriptor drops the lock, after the map is gone. */
+	if (c->use_fd >= 0)
+		close(c->use_fd);
 	free(c->dir);
 	free(c);
-}
-
-static char *join(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 1);
-
-	if (s) {
-		memcpy(s, a, la);
-		memcpy(s + la, b, lb + 1);
-	}
-	return s;
 }
 
 int cache_present(const char *dir)

@@ -52,7 +52,7 @@ struct cache_stats {
 	uint64_t actions;
 	uint64_t blobs;
 	uint64_t blob_bytes;       /* sum of blob sizes */
-	uint64_t file_bytes;       /* size of data.mdb on disk: LMDB files never shrink, so gc lowers blob_bytes only */
+	uint64_t file_bytes;       /* size of data.mdb on disk: it shrinks only when cache_compact replaces it */
 	uint64_t hits;             /* counted over all runs by cache_add_counters */
 	uint64_t misses;
 	uint64_t tokens_saved_in;  /* tokens of the actions served from the cache */
@@ -135,5 +135,25 @@ long cache_verify(struct cache *c, void (*report)(void *ctx, const char *problem
  * used actions (by last_used, then created) until the blobs still used total <= max_bytes, then deletes blobs no
  * action uses; build logs are kept. Sets *evicted to the number of actions removed. 0 or -1 with err. */
 int cache_gc(struct cache *c, uint64_t max_bytes, uint64_t *evicted, char *err, size_t errlen);
+
+/* What cache_compact did. */
+enum cache_compaction {
+	CACHE_COMPACT_NOT_NEEDED = 0, /* less than half of data.mdb is free pages: nothing worth returning */
+	CACHE_COMPACTED = 1,          /* data.mdb was replaced by a compacted copy */
+	CACHE_COMPACT_BUSY = 2        /* other processes have the cache open: left as it is */
+};
+
+/* Sizes around a compaction; others counts the processes that kept it from happening (at least 1 when busy). */
+struct cache_compact_info {
+	uint64_t file_before, file_after;
+	unsigned others;
+};
+
+/* When more than half of data.mdb is free pages (after a gc), replaces it by a compacted copy (LMDB's copy with
+ * MDB_CP_COMPACT into a temp file in the cache directory, fsync, rename) and maps the new file, but only when no
+ * other process has the cache open (every process holds use.lock shared; this needs it exclusive, without waiting),
+ * since a process still mapping the old file would go on writing into the unlinked inode. force compacts whenever
+ * it can. An enum cache_compaction, or -1 with err (data.mdb unchanged). */
+int cache_compact(struct cache *c, int force, struct cache_compact_info *info, char *err, size_t errlen);
 
 #endif

@@ -15,7 +15,11 @@ struct cache {
 	MDB_dbi logs;      /* build log name -> bytes (table "records") */
 	MDB_dbi counters;  /* counter name -> 8-byte little-endian total */
 	char *dir;
+	int use_fd;        /* DIR/use.lock, locked shared while env is open (see store_use_exclusive) */
 };
+
+/* The file every process holding the cache open locks shared (POSIX record lock), so compaction knows it is alone. */
+#define STORE_USE_LOCK "use.lock"
 
 /* The version byte that starts every action record this code writes. */
 #define ACTION_VERSION 2
@@ -32,6 +36,16 @@ int store_write(struct cache *c, const char *what, store_body *body, void *arg, 
 
 /* Begins a read transaction, first adopting a map another process has grown; 0 or an LMDB error code. */
 int store_begin_read(struct cache *c, MDB_txn **txn);
+
+/* Opens c->env on c->dir (a fresh map of data.mdb) and its tables; 0, or -1 with err (c->env may be set: close it). */
+int store_open_env(struct cache *c, char *err, size_t errlen);
+
+/* Turns this process's shared use lock exclusive without waiting: 0 when no other process has the cache open,
+ * -1 (errno EAGAIN/EACCES) when some does; the shared lock is kept either way. */
+int store_use_exclusive(struct cache *c);
+
+/* Turns the use lock back to shared (after store_use_exclusive). */
+void store_use_shared(struct cache *c);
 
 /* Writes "cache DIR: what: LMDB's reason; what to do" into err; returns -1. */
 int store_fail(const struct cache *c, const char *what, int rc, char *err, size_t errlen);

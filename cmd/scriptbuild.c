@@ -667,6 +667,29 @@ static int revalidate_entry(void *ctx, const struct cache_entry *e)
 	return 0;
 }
 
+/* After a gc: returns the free pages to the disk when that more than halves data.mdb and nobody else uses it. */
+static int compact_cache(struct cache *c)
+{
+	struct cache_compact_info info;
+	char err[1024];
+	switch (cache_compact(c, 0, &info, err, sizeof(err))) {
+	case CACHE_COMPACTED:
+		printf("compacted data.mdb: %llu -> %llu bytes\n", (unsigned long long)info.file_before,
+		       (unsigned long long)info.file_after);
+		return EXIT_OK;
+	case CACHE_COMPACT_BUSY:
+		fprintf(stderr, "scriptbuild: compaction skipped: %u other process%s use%s the cache; data.mdb stays %llu "
+		        "bytes (its free pages are reused by later runs; run -t gc again when it is idle)\n", info.others,
+		        info.others == 1 ? "" : "es", info.others == 1 ? "s" : "", (unsigned long long)info.file_before);
+		return EXIT_OK;
+	case CACHE_COMPACT_NOT_NEEDED:
+		return EXIT_OK;
+	default:
+		fprintf(stderr, "scriptbuild: %s\n", err);
+		return EXIT_FAILED;
+	}
+}
+
 static int tool_cache(const struct options *o)
 {
 	struct cache *c;
@@ -680,7 +703,7 @@ static int tool_cache(const struct options *o)
 			fprintf(stderr, "scriptbuild: %s\n", err);
 			rc = EXIT_FAILED;
 		} else {
-			printf("actions        %llu\nblobs          %llu\nblob bytes     %llu\nfile bytes     %llu\n"
+			printf("actions        %llu\nblobs          %llu\nlive bytes     %llu\nfile bytes     %llu\n"
 			       "records        %llu\nhits           %llu\nmisses         %llu\n"
 			       "tokens saved   %llu in, %llu out\n",
 			       (unsigned long long)st.actions, (unsigned long long)st.blobs,
@@ -735,6 +758,7 @@ static int tool_cache(const struct options *o)
 			rc = EXIT_FAILED;
 		} else {
 			printf("evicted %llu actions\n", (unsigned long long)evicted);
+			rc = compact_cache(c);
 		}
 	}
 	cache_close(c);

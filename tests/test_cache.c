@@ -497,6 +497,85 @@ static void gc_counts_shared_blobs_once(void **state)
 	cache_close(c);
 }
 
+/* After a gc that leaves most of data.mdb free, compaction returns the space, but only while no other process has
+ * the cache open (one that maps the old file would write into an unlinked inode); what remains is intact. */
+static void gc_compaction_returns_space_when_alone(void **state)
+{
+	enum { N = 200, KEEP = 10, SIZE = 8000 };
+	static unsigned char bufs[N][SIZE];
+	struct cache_put items[N];
+	struct cache_compact_info info;
+	struct cache_stats st;
+	uint64_t evicted = 0;
+	int to_child[2], from_child[2];
+	char byte;
+	struct cache *c = open_ok(*state);
+
+	for (int i = 0; i < N; i++) {
+		fill(bufs[i], SIZE, 7000 + (uint64_t)i);
+		make_item(&items[i], "compact", (uint64_t)i, bufs[i], SIZE);
+		items[i].meta.created = items[i].meta.last_used = 1000 + i;
+	}
+	put_ok(c, items, N);
+	assert_int_equal(cache_gc(c, KEEP * SIZE, &evicted, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(evicted, N - KEEP);
+	stats_ok(c, &st);
+	uint64_t full = st.file_bytes;
+	assert_true(full > (uint64_t)N * SIZE);
+
+	/* Another process holding the cache open blocks the swap; the file stays as it is. */
+	assert_int_equal(pipe(to_child), 0);
+	assert_int_equal(pipe(from_child), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cache *other = NULL;
+		if (cache_open(*state, &other, errbuf, sizeof(errbuf)) != 0)
+			_exit(3);
+		if (write(from_child[1], "r", 1) != 1 || read(to_child[0], &byte, 1) != 1)
+			_exit(4);
+		cache_close(other);
+		_exit(0);
+	}
+	assert_int_equal(read(from_child[0], &byte, 1), 1);
+	assert_int_equal(cache_compact(c, 0, &info, errbuf, sizeof(errbuf)), CACHE_COMPACT_BUSY);
+	assert_int_equal(info.others, 1);
+	stats_ok(c, &st);
+	assert_int_equal(st.file_bytes, full);
+	assert_int_equal(write(to_child[1], "x", 1), 1);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(to_child[0]), close(to_child[1]), close(from_child[0]), close(from_child[1]);
+
+	/* Alone now: the file shrinks to well under half, and every remaining entry is served and verifies. */
+	assert_int_equal(cache_compact(c, 0, &info, errbuf, sizeof(errbuf)), CACHE_COMPACTED);
+	assert_int_equal(info.file_before, full);
+	assert_true(info.file_after * 2 < full);
+	stats_ok(c, &st);
+	assert_int_equal(st.file_bytes, info.file_after);
+	assert_int_equal(st.actions, KEEP);
+	assert_int_equal(st.blob_bytes, (uint64_t)KEEP * SIZE);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(get_is(c, &items[i].key, bufs[i], SIZE), i >= N - KEEP);
+	assert_int_equal(cache_verify(c, NULL, NULL, errbuf, sizeof(errbuf)), 0);
+	/* The new file takes writes, and nothing is left to compact. */
+	put_ok(c, items, 1);
+	assert_int_equal(get_is(c, &items[0].key, bufs[0], SIZE), 1);
+	assert_int_equal(cache_compact(c, 0, &info, errbuf, sizeof(errbuf)), CACHE_COMPACT_NOT_NEEDED);
+	cache_close(c);
+	/* A later open sees the compacted file; no temp file is left beside it. */
+	c = open_ok(*state);
+	assert_int_equal(get_is(c, &items[N - 1].key, bufs[N - 1], SIZE), 1);
+	assert_int_equal(cache_verify(c, NULL, NULL, errbuf, sizeof(errbuf)), 0);
+	cache_close(c);
+	DIR *d = opendir(*state);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		assert_null(strstr(e->d_name, "compact"));
+	closedir(d);
+}
+
 static void build_logs_put_get_replace(void **state)
 {
 	struct cache *c = open_ok(*state);
@@ -783,6 +862,7 @@ int main(void)
 		WITH_DIR(verify_names_missing_blob_and_bad_record),
 		WITH_DIR(gc_evicts_least_recently_used),
 		WITH_DIR(gc_counts_shared_blobs_once),
+		WITH_DIR(gc_compaction_returns_space_when_alone),
 		WITH_DIR(build_logs_put_get_replace),
 		WITH_DIR(counters_accumulate_across_opens),
 		WITH_DIR(two_processes_write_at_once),
