@@ -172,6 +172,20 @@ for sig in INT TERM; do
 		[ "${cached:-0}" -ge 3 ]
 done
 
+# On a terminal the status line is ended cleanly: the interruption's messages start on a cleared line ("\r\033[K"
+# after the last "[N/M] step" text, never glued to it), the output ends with a newline, the exit is 130.
+rm -rf "$T/sigcache"
+curl -s -m 5 -X POST "http://127.0.0.1:$PORT/reset" >/dev/null
+"$TOOLS/tool_pty" "$T/tty.out" "[3/" "$SB" -j2 --cache "$T/sigcache" sig.fountain
+rc=$?
+check "on a terminal: SIGINT exits 130 (got $rc)" [ "$rc" = 130 ]
+tr '\r\033' '~`' <"$T/tty.out" >"$T/tty.txt"
+check "on a terminal: a status line was drawn" grep -q '~\[[0-9]*/[0-9]*\] ' "$T/tty.txt"
+check "on a terminal: the summary says interrupted" grep -q 'scriptbuild: interrupted by SIGINT' "$T/tty.txt"
+check "on a terminal: every message starts a clean line" \
+	sh -c "! grep 'scriptbuild: ' '$T/tty.txt' | grep -v '^scriptbuild: ' | grep -v '~\`\[Kscriptbuild: [^~]*~\?\$' | grep -q ."
+check "on a terminal: the output ends with a newline" [ "$(tail -c 1 "$T/tty.out" | od -An -c | tr -d ' ')" = '\n' ]
+
 # ---- out of file descriptors: named, and the window lowered until every step is done ----
 rm -rf "$T/fdcache"
 (ulimit -n 14; "$SB" -j64 -v --cache "$T/fdcache" sig.fountain -o "$T/fd.analysis.tar.zst" >"$T/out" 2>"$T/err")
