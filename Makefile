@@ -7,7 +7,7 @@ BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 PKGS      = libcurl libcjson lmdb libxxhash libarchive sqlite3 libpq libcrypto
-TESTPKGS  = cmocka libmicrohttpd
+TESTPKGS  = cmocka libmicrohttpd zlib
 
 WARN      = -Wall -Wextra -Wshadow -Wmissing-prototypes
 STD       = -std=c11 -D_POSIX_C_SOURCE=200809L
@@ -50,7 +50,7 @@ FUZZ_SRC  = $(wildcard tests/fuzz_*.c)
 FUZZ_SECONDS ?= 60
 
 DEB_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev liblmdb-dev libxxhash-dev \
-               libarchive-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libzstd-dev \
+               libarchive-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libzstd-dev zlib1g-dev \
                postgresql sqlite3 zstd curl tar clang libclang-rt-14-dev openssl chromium libssl-dev nginx
 
 .PHONY: all tests check deps demo report-shot install clean fuzz bench soak

@@ -324,9 +324,12 @@ static int open_use_lock(struct cache *c, char *err, size_t errlen)
 	char *path = join(c->dir, "/" STORE_USE_LOCK);
 
 	c->use_fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+	/* A shared lock needs only read access (compaction, which needs more, then counts as impossible). */
+	if (c->use_fd < 0 && path && errno == EACCES)
+		c->use_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (c->use_fd < 0 || use_lock(c, F_RDLCK) != 0) {
-		set_err(err, errlen, "cache %s: cannot lock %s: %s; check the cache directory's permissions", c->dir,
-		        STORE_USE_LOCK, path ? strerror(errno) : "out of memory");
+		set_err(err, errlen, "cache %s: cannot lock %s: %s; fix its permissions or choose another cache directory",
+		        c->dir, STORE_USE_LOCK, path ? strerror(errno) : "out of memory");
 		free(path);
 		return -1;
 	}

@@ -295,6 +295,11 @@ int cache_compact(struct cache *c, int force, struct cache_compact_info *info, c
 		return CACHE_COMPACT_NOT_NEEDED;
 	if (store_use_exclusive(c) != 0) {
 		struct reader_pids r = { .n = 0 };
+		if (errno == EBADF) {
+			snprintf(err, errlen, "cache %s: compaction: %s is not writable; fix its permissions", c->dir,
+			         STORE_USE_LOCK);
+			return -1;
+		}
 		mdb_reader_list(c->env, on_reader_line, &r);
 		info->others = r.n ? r.n : 1;
 		return CACHE_COMPACT_BUSY;

@@ -1165,6 +1165,15 @@ static int plan(struct session *s)
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		return EXIT_USAGE;
 	}
+	const char *buffered = getenv("SCRIPTBUILD_MAX_BUFFERED");
+	uint64_t bound;
+	if (buffered && *buffered) {
+		if (parse_size(buffered, &bound) < 0 || bound > SIZE_MAX) {
+			snprintf(s->err, sizeof(s->err), "SCRIPTBUILD_MAX_BUFFERED=%s: not a size (e.g. 256M, 1G)", buffered);
+			return EXIT_USAGE;
+		}
+		gate_set_buffer_limit(s->gate, (size_t)bound);
+	}
 	for (size_t i = 0; i < o->ncaps; i++)
 		admission_set_cap(s->limits, o->caps[i].provider[0] ? o->caps[i].provider : NULL, o->caps[i].limit,
 		                  o->caps[i].per_minute);

@@ -1,4 +1,4 @@
-/* gate.c - the request window (AIMD) and the requests on the wire under it. */
+/* gate.c - the request window (AIMD), the requests on the wire under it, and the bytes their answers buffer. */
 #include <stdlib.h>
 
 #include "gate.h"
@@ -10,6 +10,8 @@ struct gate {
 	int on_wire;                   /* requests started and not finished */
 	unsigned long congestion;      /* "slow down" answers noted */
 	unsigned long congestion_seen; /* ... as of the last turn's end */
+	size_t buffer_limit;           /* bytes of answers all requests may hold at once; 0: no bound */
+	size_t buffered;               /* ... held now */
 };
 
 struct gate *gate_new(int limit)
@@ -17,6 +19,7 @@ struct gate *gate_new(int limit)
 	struct gate *g = xcalloc(1, sizeof(*g));
 	g->limit = limit > 0 ? limit : 1;
 	g->window = g->limit;
+	g->buffer_limit = GATE_DEFAULT_BUFFER_BYTES;
 	return g;
 }
 
@@ -72,4 +75,27 @@ int gate_window(const struct gate *g)
 unsigned long gate_congestion(const struct gate *g)
 {
 	return g->congestion;
+}
+
+void gate_set_buffer_limit(struct gate *g, size_t bytes)
+{
+	g->buffer_limit = bytes;
+}
+
+size_t gate_buffer_limit(const struct gate *g)
+{
+	return g->buffer_limit;
+}
+
+enum gate_buffer gate_buffer_take(struct gate *g, size_t held, size_t more)
+{
+	if (g->buffer_limit && (more > g->buffer_limit || g->buffered + more > g->buffer_limit))
+		return held + more > g->buffer_limit ? GATE_BUFFER_TOO_BIG : GATE_BUFFER_FULL;
+	g->buffered += more;
+	return GATE_BUFFER_OK;
+}
+
+void gate_buffer_give(struct gate *g, size_t n)
+{
+	g->buffered = n < g->buffered ? g->buffered - n : 0;
 }

@@ -42,4 +42,22 @@ int gate_window(const struct gate *g);
 /* "Slow down" answers noted so far. */
 unsigned long gate_congestion(const struct gate *g);
 
+/* The bound on the bytes of answers buffered by all requests in flight at once (0: none); gate_new sets
+ * GATE_DEFAULT_BUFFER_BYTES. */
+#define GATE_DEFAULT_BUFFER_BYTES ((size_t)512 << 20)
+void gate_set_buffer_limit(struct gate *g, size_t bytes);
+size_t gate_buffer_limit(const struct gate *g);
+
+enum gate_buffer {
+	GATE_BUFFER_OK,     /* taken */
+	GATE_BUFFER_FULL,   /* other requests hold the rest: this one should wait for fewer in flight */
+	GATE_BUFFER_TOO_BIG /* this request's answer alone would pass the bound */
+};
+
+/* A request holding held bytes wants more: GATE_BUFFER_OK (counted) or why not (nothing counted). */
+enum gate_buffer gate_buffer_take(struct gate *g, size_t held, size_t more);
+
+/* A request gives back n bytes it took. */
+void gate_buffer_give(struct gate *g, size_t n);
+
 #endif

@@ -16,12 +16,20 @@
 
 #include "admission.h"
 #include "gate.h"
+#include "grow.h"
 #include "http.h"
 #include "loop.h"
 #include "util.h"
 
 /* An answer bigger than this is not an API answer: 2048 embeddings of 3072 floats fit well within it. */
 #define MAX_ANSWER ((size_t)128 << 20)
+/* JSON compresses maybe 10 times; an answer that grows past MAX_EXPANSION times the bytes that came over the wire
+ * (beyond a first EXPANSION_FLOOR) is a decompression bomb, refused before it takes the memory it asks for. */
+#define MAX_EXPANSION 100
+#define EXPANSION_FLOOR ((size_t)1 << 20)
+
+/* Why on_body stopped taking an answer. */
+enum refusal { TAKEN, REFUSED_TOO_BIG, REFUSED_EXPANSION, REFUSED_BUFFERS_FULL, REFUSED_OVER_BOUND, REFUSED_NO_MEMORY };
 
 struct http_request {
 	struct loop_transfer transfer;    /* first: the loop hands it back */
@@ -32,6 +40,8 @@ struct http_request {
 	CURL *easy;
 	char *body;
 	struct buf answer;
+	size_t taken;                     /* bytes of answer.cap counted by the gate */
+	enum refusal refused;             /* why on_body stopped the current attempt */
 	char request_id[128];
 	double retry_after_ms;            /* the server's advice, < 0 when none */
 	int should_retry;                 /* x-should-retry: -1 absent, 0 false, 1 true */
@@ -271,13 +281,83 @@ void http_describe(const struct http_client *client, const struct http_result *r
 	http_scrub(client, buf);
 }
 
+/* Frees the answer's buffer and gives its bytes back to the gate. */
+static void drop_answer(struct http_request *rq)
+{
+	if (rq->client->gate)
+		gate_buffer_give(rq->client->gate, rq->taken);
+	rq->taken = 0;
+	buf_free(&rq->answer);
+}
+
+/* Takes the answer's bytes as they come (decoded when the server compressed them), within three bounds: one answer
+ * (MAX_ANSWER), its expansion over the wire bytes (MAX_EXPANSION), and all answers in flight (the gate's). Returns
+ * 0 to stop the transfer, with rq->refused saying why. */
 static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 {
 	struct http_request *rq = ctx;
-	if (rq->answer.len + size * n > MAX_ANSWER)
+	size_t len = size * n, need = rq->answer.len + len;
+	curl_off_t wire = 0;
+	if (need > MAX_ANSWER) {
+		rq->refused = REFUSED_TOO_BIG;
 		return 0;
-	buf_add(&rq->answer, data, size * n);
-	return size * n;
+	}
+	if (need > EXPANSION_FLOOR && curl_easy_getinfo(rq->easy, CURLINFO_SIZE_DOWNLOAD_T, &wire) == CURLE_OK &&
+	    wire >= 0 && need > (uint64_t)wire * MAX_EXPANSION) {
+		rq->refused = REFUSED_EXPANSION;
+		return 0;
+	}
+	size_t cap = rq->answer.cap;
+	char *p = grow(rq->answer.data, &cap, need + 1, 1);
+	if (!p) {
+		rq->refused = REFUSED_NO_MEMORY;
+		return 0;
+	}
+	rq->answer.data = p;
+	if (cap > rq->answer.cap && rq->client->gate) {
+		enum gate_buffer g = gate_buffer_take(rq->client->gate, rq->taken, cap - rq->answer.cap);
+		if (g != GATE_BUFFER_OK) {
+			rq->refused = g == GATE_BUFFER_FULL ? REFUSED_BUFFERS_FULL : REFUSED_OVER_BOUND;
+			rq->answer.cap = cap;
+			drop_answer(rq);
+			return 0;
+		}
+		rq->taken += cap - rq->answer.cap;
+	}
+	rq->answer.cap = cap;
+	buf_add(&rq->answer, data, len);
+	return len;
+}
+
+/* What on_body's refusal means for the attempt: the message, and whether fewer in flight is the cure. */
+static const char *refusal_reason(const struct http_request *rq, char *buf, size_t len, bool *congestion)
+{
+	size_t bound = rq->client->gate ? gate_buffer_limit(rq->client->gate) >> 20 : 0;
+	*congestion = false;
+	switch (rq->refused) {
+	case REFUSED_TOO_BIG:
+		snprintf(buf, len, "the answer is larger than %zu MiB, the bound on one answer", MAX_ANSWER >> 20);
+		break;
+	case REFUSED_EXPANSION:
+		snprintf(buf, len, "the answer decompresses to more than %d times the bytes sent (beyond %zu MiB): a "
+		         "decompression bomb, refused", MAX_EXPANSION, EXPANSION_FLOOR >> 20);
+		break;
+	case REFUSED_BUFFERS_FULL:
+		*congestion = true;
+		snprintf(buf, len, "the answers in flight would buffer more than %zu MiB, the bound on all answers at once "
+		         "(SCRIPTBUILD_MAX_BUFFERED): retrying with fewer in flight", bound);
+		break;
+	case REFUSED_OVER_BOUND:
+		snprintf(buf, len, "the answer alone is larger than %zu MiB, the bound on all answers at once "
+		         "(SCRIPTBUILD_MAX_BUFFERED): raise it", bound);
+		break;
+	case REFUSED_NO_MEMORY:
+		snprintf(buf, len, "out of memory for the answer");
+		break;
+	case TAKEN:
+		return NULL;
+	}
+	return buf;
 }
 
 static void trim_value(const char *v, size_t n, char *out, size_t outlen)
@@ -357,9 +437,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 
 static int send_attempt(struct http_request *rq)
 {
-	rq->answer.len = 0;
-	if (rq->answer.data)
-		rq->answer.data[0] = '\0';
+	/* A waiting retry holds no memory: the bound counts only answers on their way. */
+	drop_answer(rq);
+	rq->refused = TAKEN;
 	rq->request_id[0] = '\0';
 	rq->retry_after_ms = -1;
 	rq->should_retry = -1;
@@ -404,7 +484,7 @@ static void finish(struct http_request *rq, struct http_result *r)
 {
 	rq->cb->done(rq->ctx, r);
 	curl_easy_cleanup(rq->easy);
-	buf_free(&rq->answer);
+	drop_answer(rq);
 	free(rq->body);
 	free(rq);
 }
@@ -489,7 +569,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 	}
 	long status = 0;
 	bool retry;
-	char what[CURL_ERROR_SIZE + 64], detail[320] = "";
+	char what[CURL_ERROR_SIZE + 96], detail[320] = "", refusal[CURL_ERROR_SIZE];
 	struct http_result r;
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -529,9 +609,20 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 		if (rq->admitted)
 			admission_unanswered(c->limits, &rq->waiter.ticket);
 		const char *why = rq->curl_error[0] ? rq->curl_error : curl_easy_strerror(rc);
+		bool congestion = false;
 		long os_errno = 0;
 		curl_easy_getinfo(rq->easy, CURLINFO_OS_ERRNO, &os_errno);
 		retry = transport_retryable(rc);
+		if (rc == CURLE_WRITE_ERROR && refusal_reason(rq, refusal, sizeof(refusal), &congestion)) {
+			why = refusal;
+			/* A bomb may be one bad answer among good ones: another attempt is allowed, like a cut-off one. */
+			retry = rq->refused == REFUSED_EXPANSION || congestion;
+			if (congestion) {
+				if (c->gate)
+					gate_note_congestion(c->gate);
+				rq->congested++;
+			}
+		}
 		if (rc == CURLE_COULDNT_CONNECT && !os_errno)
 			os_errno = descriptors_exhausted();
 		if (os_errno == EMFILE || os_errno == ENFILE) {

@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <xxhash.h>
+#include <zlib.h>
 
 #include "fakeapi_promptcache.h"
 #include "grow.h"
@@ -83,6 +84,10 @@ struct config {
 	int overdraft;            /* admit beyond a bucket and count a violation instead of answering 429 */
 	int rate_headers;         /* announce the buckets in the rate-limit headers (off: enforce them unannounced) */
 	struct promptcache_config prompt_cache;  /* fakeapi_promptcache.c */
+	long gzip_bomb_mb;        /* answers are gzip streams that expand to this many MB (trailing blanks); 0: off */
+	long padded_mb;           /* answers carry this many MB of trailing blanks, uncompressed; 0: off */
+	long bloat_count;         /* only the next N answers are bloated (bloat_counted set); else every one */
+	int bloat_counted;
 };
 
 struct stats {
@@ -1572,6 +1577,18 @@ static int parse_faults(struct config *cfg, const char *text, char *err, size_t 
 	return 0;
 }
 
+/* ---- bloated answers: --gzip-bomb-mb, --padded-mb, --bloat-count ---- */
+
+static void set_bloat_option(struct config *cfg, const char *name, long n)
+{
+	if (!strcmp(name, "bloat-count")) {
+		cfg->bloat_count = n;
+		cfg->bloat_counted = 1;
+	} else {
+		*(!strcmp(name, "gzip-bomb-mb") ? &cfg->gzip_bomb_mb : &cfg->padded_mb) = n;
+	}
+}
+
 static int set_option(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
 	long n;
@@ -1661,6 +1678,10 @@ static int set_option(struct config *cfg, const char *name, const char *value, c
 			return -1;
 		}
 		strcpy(key, value);
+	} else if (!strcmp(name, "gzip-bomb-mb") || !strcmp(name, "padded-mb") || !strcmp(name, "bloat-count")) {
+		if (parse_long(value, 0, 100000, &n))
+			goto bad;
+		set_bloat_option(cfg, name, n);
 	} else {
 		snprintf(err, errlen, "unknown option '%.64s' (see README \"The fake API server\")", name);
 		return -1;
@@ -1716,6 +1737,7 @@ static cJSON *config_json(const struct config *cfg)
 struct reply {
 	unsigned status;
 	char *body;               /* malloc'd */
+	size_t body_len;          /* 0: strlen(body) (a gzip body holds NULs) */
 	enum { SEND_ALL, SEND_HALF, SEND_NOTHING } how;
 	int nheaders;
 	struct {
@@ -1739,6 +1761,7 @@ static void add_header(struct reply *r, const char *name, const char *fmt, ...)
 static void set_body(struct reply *r, unsigned status, char *body)
 {
 	free(r->body);
+	r->body_len = 0;
 	r->status = body ? status : 500;
 	r->body = body ? body : strdup("{\"error\":{\"message\":\"fake API server: out of memory\",\"type\":\"api_error\"}}");
 }
@@ -2152,6 +2175,83 @@ static char *with_key_echoed(char *answer, struct MHD_Connection *c, enum api ap
 	return out;
 }
 
+/* Whether this answer is one to bloat (--bloat-count: only the next N). */
+static int take_bloat(struct server *s)
+{
+	int yes;
+	pthread_mutex_lock(&s->lock);
+	yes = !s->cfg.bloat_counted || s->cfg.bloat_count > 0;
+	if (yes && s->cfg.bloat_counted)
+		s->cfg.bloat_count--;
+	pthread_mutex_unlock(&s->lock);
+	return yes;
+}
+
+/* Deflates the answer and pad MB of blanks after it (valid JSON still) into one gzip stream: a few KB per MB, as a
+ * decompression bomb is. NULL when out of memory. */
+static char *gzip_padded(const char *answer, size_t pad, size_t *out_len)
+{
+	static char blanks[65536];
+	unsigned char chunk[65536];
+	struct buf out = {0};
+	z_stream z;
+	memset(&z, 0, sizeof z);
+	memset(blanks, ' ', sizeof blanks);
+	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	z.next_in = (unsigned char *)answer;
+	z.avail_in = (unsigned)strlen(answer);
+	for (int rc = Z_OK; rc != Z_STREAM_END;) {
+		if (!z.avail_in && pad) {
+			size_t n = pad < sizeof blanks ? pad : sizeof blanks;
+			z.next_in = (unsigned char *)blanks;
+			z.avail_in = (unsigned)n;
+			pad -= n;
+		}
+		z.next_out = chunk;
+		z.avail_out = sizeof chunk;
+		rc = deflate(&z, z.avail_in || pad ? Z_NO_FLUSH : Z_FINISH);
+		if (rc == Z_STREAM_ERROR)
+			break;
+		buf_add(&out, (const char *)chunk, sizeof chunk - z.avail_out);
+	}
+	deflateEnd(&z);
+	if (out.failed) {
+		free(out.data);
+		return NULL;
+	}
+	*out_len = out.len;
+	return out.data;
+}
+
+/* --gzip-bomb-mb / --padded-mb: a 200 answer made huge by trailing blanks, gzip-encoded (the client asked for it
+ * with Accept-Encoding) or not. */
+static void bloat_answer(struct server *s, const struct config *cfg, struct MHD_Connection *c, struct reply *r)
+{
+	if ((!cfg->gzip_bomb_mb && !cfg->padded_mb) || r->status != 200 || !r->body || !take_bloat(s))
+		return;
+	if (cfg->gzip_bomb_mb) {
+		const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+		size_t n;
+		char *gz = accept && strstr(accept, "gzip") ? gzip_padded(r->body, (size_t)cfg->gzip_bomb_mb << 20, &n)
+		                                            : NULL;
+		if (gz) {
+			free(r->body);
+			r->body = gz;
+			r->body_len = n;
+			add_header(r, "Content-Encoding", "gzip");
+		}
+		return;
+	}
+	size_t len = strlen(r->body), pad = (size_t)cfg->padded_mb << 20;
+	char *p = realloc(r->body, len + pad + 1);
+	if (!p)
+		return;
+	memset(p + len, ' ', pad);
+	p[len + pad] = '\0';
+	r->body = p;
+}
+
 static void handle_api(struct server *s, enum api api, struct MHD_Connection *c, const char *body, size_t len,
 		       int too_large, struct reply *r, enum kind *kind)
 {
@@ -2263,6 +2363,8 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 		set_body(r, 200, answer);
 		if (fault == F_TRUNCATED)
 			r->how = SEND_HALF;
+		else
+			bloat_answer(s, &cfg, c, r);
 	}
 	api_headers(r, api, request_id, 0);
 	release(s, fault == F_NONE && r->status == 200);
@@ -2432,7 +2534,7 @@ static void free_half(void *cls)
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply *r)
 {
 	struct MHD_Response *response = NULL;
-	size_t len = r->body ? strlen(r->body) : 0;
+	size_t len = r->body_len ? r->body_len : r->body ? strlen(r->body) : 0;
 	if (r->how == SEND_NOTHING) {
 		free(r->body);
 		return MHD_NO;
@@ -2551,6 +2653,7 @@ static const struct {
 	{"embed-max-input-tokens", 0}, {"request-log", 0},
 	{"rpm", 0}, {"itpm", 0}, {"otpm", 0}, {"tpm", 0}, {"burst-ms", 0}, {"overdraft", 1}, {"rate-headers", 0},
 	{"prompt-cache", 0}, {"prompt-cache-5m-ms", 0}, {"prompt-cache-1h-ms", 0}, {"prompt-cache-lookback", 0},
+	{"gzip-bomb-mb", 0}, {"padded-mb", 0}, {"bloat-count", 0},
 };
 
 static void usage(FILE *out)
@@ -2566,6 +2669,7 @@ static void usage(FILE *out)
 		     "               [--burst-ms MS] [--overdraft] [--rate-headers true|false] [-v]\n"
 		     "               [--prompt-cache true|false] [--prompt-cache-5m-ms MS] [--prompt-cache-1h-ms MS]\n"
 		     "               [--prompt-cache-lookback N]\n"
+		     "               [--gzip-bomb-mb N] [--padded-mb N] [--bloat-count N]\n"
 		     "Serves POST /v1/messages, /v1/embeddings, /v1/chat/completions, /reset, /control and GET /stats\n"
 		     "on 127.0.0.1 until SIGTERM or SIGINT. See README \"The fake API server\".\n");
 }

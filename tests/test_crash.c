@@ -596,6 +596,8 @@ static void test_cache_cannot_be_opened(void **state)
 		snprintf(lock, sizeof(lock), "%s/lock.mdb", bad);
 		assert_int_equal(chmod(bad, 0755), 0);
 		assert_int_equal(chmod(lock, 0666), 0);
+		snprintf(lock, sizeof(lock), "%s/use.lock", bad);
+		assert_int_equal(chmod(lock, 0666), 0);
 		assert_int_equal(chmod(path, geteuid() == 0 ? 0600 : 0), 0);
 		assert_cache_refused(dir, bad, "data.mdb not readable", &nobody);
 	} else {
