@@ -96,7 +96,13 @@ $(FAKEAPI): tests/fakeapi.c $(wildcard tests/fakeapi_*.c) $(wildcard tests/fakea
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LIBS) $(PKG_LIBS) -lm
 
-tests: $(BINS) $(UNIT_BINS) $(TOOL_BINS) $(if $(wildcard tests/fakeapi.c),$(FAKEAPI))
+tests: $(BINS) $(UNIT_BINS) $(TOOL_BINS) $(if $(wildcard tests/fakeapi.c),$(FAKEAPI)) $(BUILD)/tests/failalloc.so
+
+# The allocation-failure shim is preloaded into a build without sanitizers (they replace malloc themselves):
+# tests/t_failalloc.sh builds build/plain for it.
+$(BUILD)/tests/failalloc.so: tests/failalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 # Installs the Debian packages the build and the tests need, when any is missing.
 deps:
@@ -114,10 +120,11 @@ check: deps
 	tests/run.sh build/check
 
 # The long versions of the reliability loops whose short slices run in `make check`: concurrent writers of one
-# archive path (3 x 1000 writes).
+# archive path (3 x 1000 writes), and a failed allocation at every point of a cold run (some 10,000 runs).
 soak: deps
 	$(MAKE) BUILD=build/check SAN=1 tests
 	SB_SOAK_WRITES=1000 build/check/tests/test_archive
+	SB=build/check/scriptbuild TOOLS=build/check/tests TOP=$(CURDIR) FAILALLOC_SAMPLES=0 sh tests/t_failalloc.sh
 
 # The README's first command: build the bundled fixture offline and load it into SQLite.
 demo: deps

@@ -237,7 +237,7 @@ static char *render_prompt(const struct runner *run, const struct step *st)
 	char *text = prompt_render(&job);
 	free(summaries);
 	if (!text)
-		abort();
+		out_of_memory();
 	return text;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -11,8 +12,10 @@
 
 void out_of_memory(void)
 {
+	/* An exit, not abort(): out of memory is an error the user can act on, not a crash; an open LMDB transaction
+	 * is simply not committed, and the archive's temp file is swept by the next run. */
 	fputs("scriptbuild: out of memory\n", stderr);
-	abort();
+	_exit(1);
 }
 
 void *xmalloc(size_t n)

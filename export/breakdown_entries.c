@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "breakdown_entries.h"
 #include "jsonfield.h"
@@ -13,7 +14,7 @@ static cJSON *must(cJSON *item)
 {
 	if (!item) {
 		fputs("scriptbuild: out of memory while encoding the archive\n", stderr);
-		abort();
+		_exit(1);
 	}
 	return item;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -19,7 +20,7 @@ static cJSON *must(cJSON *item)
 {
 	if (!item) {
 		fputs("scriptbuild: out of memory while encoding the archive\n", stderr);
-		abort();
+		_exit(1);
 	}
 	return item;
 }
@@ -70,7 +71,7 @@ static int put_record(FILE *f, cJSON *o)
 	cJSON_Delete(o);
 	if (!s) {
 		fputs("scriptbuild: out of memory while encoding the archive\n", stderr);
-		abort();
+		_exit(1);
 	}
 	int r = fputs(s, f) < 0 || fputc('\n', f) == EOF ? -1 : 0;
 	cJSON_free(s);
