@@ -425,12 +425,10 @@ void rl_observe(struct rl_account *a, const struct rl_headers *h, const struct r
 			b->others_per_ms = 0;
 			b->window_start = 0;
 		}
-		if (!same || refused)
+		if (!same || refused || (b->level < low && b->others_per_ms == 0) || b->level > high) {
 			b->level = low;
-		else if (b->level < low && b->others_per_ms == 0)
-			b->level = low;
-		else if (b->level > high)
-			b->level = low;
+			b->seeded_by = t ? t->number : 0;
+		}
 		if (!same) {
 			b->others_per_ms = 0;
 			b->window_start = 0;
@@ -470,7 +468,7 @@ void rl_reconcile(struct rl_account *a, const struct rl_ticket *t, double actual
 		enum rl_limit l = input_counts[i];
 		if (t->cost.n[l] <= 0)
 			continue;
-		if (a->server[l].known)
+		if (a->server[l].known && a->server[l].seeded_by != t->number)
 			a->server[l].level -= delta;
 		if (a->cap[l].known)
 			a->cap[l].level -= delta;

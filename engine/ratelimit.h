@@ -60,6 +60,8 @@ struct rl_bucket {
 	int64_t at_ms;            /* when level was right */
 	double overflow;          /* what flowed in after the bucket was full, since it last was not: a cost larger
 	                             than the bucket waits a little past "full", as its size is only estimated */
+	uint64_t seeded_by;       /* the admission whose answer's `remaining` the level was last taken from: that
+	                             answer counted it at the server's figure, so its usage must not correct it again */
 	/* Others sharing the limit (another process, another machine) show only in what the server says is left:
 	 * their rate is measured over windows of answers and left to them, so that each process refills its view of
 	 * the bucket at what is left of the rate rather than all of it. */
@@ -123,7 +125,9 @@ void rl_observe(struct rl_account *a, const struct rl_headers *h, const struct r
 /* Notes that t's attempt ended without an answer (a transport error): it ends the blind start like an answer. */
 void rl_unanswered(struct rl_account *a, const struct rl_ticket *t);
 
-/* Corrects t's input charge by the usage its answer reported, and learns the estimate's ratio from it. */
+/* Corrects t's input charge by the usage its answer reported, and learns the estimate's ratio from it. A bucket whose
+ * level was just taken from the `remaining` of t's own answer already holds the server's charge for t: it is left
+ * as it is (crediting the overestimate there again admitted requests early). */
 void rl_reconcile(struct rl_account *a, const struct rl_ticket *t, double actual_input);
 
 #endif

@@ -1900,12 +1900,35 @@ static struct rate_bucket *rate_bucket(struct server *s, const struct config *cf
 	return b;
 }
 
+/* A request's input tokens, counted as its usage will report them (the providers charge the input-token limits what
+ * usage says: the prompt, not the output budget; for embeddings, the inputs alone). */
+static double rate_input_tokens(enum api api, const cJSON *req, size_t len)
+{
+	const cJSON *input = field(req, "input");
+	if (api == API_EMBEDDINGS && (cJSON_IsString(input) || cJSON_IsArray(input))) {
+		long tokens = 0;
+		if (cJSON_IsString(input))
+			return (double)tokens_for(strlen(input->valuestring));
+		for (const cJSON *item = input->child; item; item = item->next)
+			tokens += cJSON_IsString(item) ? tokens_for(strlen(item->valuestring)) : 0;
+		return (double)tokens;
+	}
+	cJSON *copy = cJSON_Duplicate(req, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_tokens");
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_completion_tokens");
+	char *text = copy ? cJSON_PrintUnformatted(copy) : NULL;
+	size_t prompt_len = text ? strlen(text) : len;   /* as answer_seed measures it for usage */
+	cJSON_Delete(copy);
+	free(text);
+	return (double)tokens_for(prompt_len);
+}
+
 /* What a request costs in each limit: one request; its input tokens as its usage will say; max_tokens up front. */
 static void rate_cost(enum api api, const cJSON *req, size_t len, double cost[RATES])
 {
 	const cJSON *max = field(req, "max_completion_tokens") ? field(req, "max_completion_tokens")
 							       : field(req, "max_tokens");
-	double input = (double)tokens_for(len), output = cJSON_IsNumber(max) ? max->valuedouble : 0;
+	double input = rate_input_tokens(api, req, len), output = cJSON_IsNumber(max) ? max->valuedouble : 0;
 	memset(cost, 0, RATES * sizeof *cost);
 	cost[R_REQUESTS] = 1;
 	if (api == API_MESSAGES) {

@@ -317,6 +317,37 @@ static void test_tokens_and_reconcile(void **state)
 	assert_int_equal(which, RL_OUTPUT_TOKENS);
 }
 
+/* The answer to a request says what is left with that request charged at the server's own count: its usage must
+ * not give the client's overestimate back a second time. (Crediting it there admitted 1-4 of ~68 requests beyond
+ * the input-token buckets: every answer raised the view of the bucket by the estimate's error.) */
+static void test_usage_does_not_credit_twice(void **state)
+{
+	(void)state;
+	struct rl_headers h;
+	struct rl_account a;
+	struct rl_cost c;
+	struct rl_ticket t;
+	enum rl_limit which;
+	rl_account_init(&a, "anthropic m");
+	rl_headers_clear(&h);
+	put(&h, "anthropic-ratelimit-input-tokens-limit", "60000");   /* 1000 a second */
+	put(&h, "anthropic-ratelimit-input-tokens-remaining", "2000");
+	rl_observe(&a, &h, NULL, false, 0);
+	rl_cost_of(&a, 3000, 0, &c);                                   /* estimated 1000 */
+	rl_admit(&a, &c, 0, &t);
+	/* Answered at once: the server charged its 700, so 1300 are left; the bucket is taken from that figure. */
+	rl_headers_clear(&h);
+	put(&h, "anthropic-ratelimit-input-tokens-limit", "60000");
+	put(&h, "anthropic-ratelimit-input-tokens-remaining", "1300");
+	rl_observe(&a, &h, &t, false, 0);
+	rl_reconcile(&a, &t, 700);
+	assert_true(a.server[RL_INPUT_TOKENS].level == 1300);
+	/* So a request of 1400 waits 100 ms (it would have gone at once on a view of 1600). */
+	c.n[RL_INPUT_TOKENS] = 1400;
+	assert_int_equal(rl_wait_ms(&a, &c, 0, &which), 100);
+	assert_int_equal(which, RL_INPUT_TOKENS);
+}
+
 static void test_oversized_request_waits_for_a_full_bucket(void **state)
 {
 	(void)state;
@@ -376,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_limit_changes_mid_run),
 		cmocka_unit_test(test_remaining_counts_other_processes),
 		cmocka_unit_test(test_tokens_and_reconcile),
+		cmocka_unit_test(test_usage_does_not_credit_twice),
 		cmocka_unit_test(test_oversized_request_waits_for_a_full_bucket),
 		cmocka_unit_test(test_user_caps),
 	};
