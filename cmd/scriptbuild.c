@@ -540,7 +540,15 @@ static void print_cache_error(const char *err)
 	fprintf(stderr, "scriptbuild: %s (--cache DIR)\n", err);
 }
 
-static int open_cache(const struct options *o, struct cache **c)
+/* The remote cache's URL: --remote-cache, else $SCRIPTBUILD_REMOTE_CACHE, else the project file's; NULL for none. */
+static const char *remote_url_of(const struct options *o, const struct project *p)
+{
+	const char *env = getenv("SCRIPTBUILD_REMOTE_CACHE");
+	const char *url = o->remote_url ? o->remote_url : env && *env ? env : p ? p->remote_cache : NULL;
+	return url && *url ? url : NULL;
+}
+
+static int open_cache(const struct options *o, const char *remote, struct cache **c)
 {
 	char err[1024];
 	char *dir = o->cache_dir ? xstrdup(o->cache_dir) : cache_default_dir();
@@ -549,8 +557,7 @@ static int open_cache(const struct options *o, struct cache **c)
 		return -1;
 	}
 	/* A remote cache stands in for a restored one: a fresh machine of the fleet starts with an empty local cache. */
-	const char *remote = o->remote_url ? o->remote_url : getenv("SCRIPTBUILD_REMOTE_CACHE");
-	if (o->frozen && !o->tool && !(remote && *remote) && !cache_present(dir)) {
+	if (o->frozen && !o->tool && !remote && !cache_present(dir)) {
 		fprintf(stderr, "scriptbuild: --frozen: the cache %s is missing or empty (was the cache restored?)\n", dir);
 		free(dir);
 		return -1;
@@ -695,7 +702,7 @@ static int tool_cache(const struct options *o)
 	struct cache *c;
 	char err[1024];
 	int rc = EXIT_OK;
-	if (open_cache(o, &c) < 0)
+	if (open_cache(o, NULL, &c) < 0)
 		return EXIT_USAGE;
 	if (strcmp(o->tool, "stats") == 0) {
 		struct cache_stats st;
@@ -1142,7 +1149,7 @@ static int plan(struct session *s)
 			return EXIT_USAGE;
 		}
 	}
-	if (open_cache(o, &s->cache) < 0) {
+	if (open_cache(o, remote_url_of(o, s->project), &s->cache) < 0) {
 		s->err[0] = '\0';  /* already said */
 		return EXIT_USAGE;
 	}
@@ -1198,11 +1205,12 @@ static int plan(struct session *s)
 		}
 		return EXIT_USAGE;
 	}
-	const char *remote_url = o->remote_url ? o->remote_url : getenv("SCRIPTBUILD_REMOTE_CACHE");
-	if (remote_url && *remote_url) {
+	const char *remote_url = remote_url_of(o, s->project);
+	if (remote_url) {
 		struct remote_config rcfg = {.url = remote_url, .warn = remote_warning, .warn_ctx = &s->status};
-		if (o->remote_mode)
-			remote_mode_parse(o->remote_mode, &rcfg.mode);
+		const char *mode = o->remote_mode ? o->remote_mode : s->project ? s->project->remote_cache_mode : NULL;
+		if (mode)
+			remote_mode_parse(mode, &rcfg.mode);
 		s->remote = remote_new(s->loop, &rcfg, s->err, sizeof(s->err));
 		if (!s->remote)
 			return EXIT_USAGE;

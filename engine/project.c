@@ -11,6 +11,7 @@
 #include "graph.h"
 #include "net.h"
 #include "project.h"
+#include "remote.h"
 #include "buildlog.h"
 #include "util.h"
 
@@ -18,7 +19,8 @@
 #define PROJECT_MAX_BYTES ((size_t)1 << 20)
 
 static const char *const known_members[] = {"llm", "embed", "models", "max_tokens", "temperature", "dims", "prompts",
-                                            "output_dir", "prompt_cache", "comment", NULL};
+                                            "output_dir", "prompt_cache", "remote_cache", "remote_cache_mode", "comment",
+                                            NULL};
 
 static int is_file(const char *path)
 {
@@ -118,6 +120,35 @@ static int read_string(const struct project *p, const cJSON *root, const char *m
 	return 0;
 }
 
+/* The file is checked in and shared: it names the remote cache but never holds its credentials, which stay in
+ * SCRIPTBUILD_REMOTE_CACHE_TOKEN (or a user:password URL given by flag or environment, outside the repository). */
+static int check_remote(const struct project *p, char *err, size_t errlen)
+{
+	enum remote_mode mode;
+	if (p->remote_cache_mode && remote_mode_parse(p->remote_cache_mode, &mode) < 0) {
+		snprintf(err, errlen, "%s: \"remote_cache_mode\" must be \"read-write\" or \"read-only\", not \"%.40s\"",
+		         p->path, p->remote_cache_mode);
+		return -1;
+	}
+	if (!p->remote_cache)
+		return 0;
+	const char *u = p->remote_cache, *scheme_end = strstr(u, "://");
+	if (!scheme_end || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
+		snprintf(err, errlen, "%s: \"remote_cache\" must be an http:// or https:// URL", p->path);
+		return -1;
+	}
+	const char *authority = scheme_end + 3;
+	size_t n = strcspn(authority, "/?#");
+	if (memchr(authority, '@', n)) {
+		/* Not repeated: what precedes the @ is a secret. */
+		snprintf(err, errlen, "%s: \"remote_cache\" holds credentials (user:password@): a checked-in file must not; "
+		         "remove them and put a token in SCRIPTBUILD_REMOTE_CACHE_TOKEN (or pass the URL with credentials in "
+		         "--remote-cache or SCRIPTBUILD_REMOTE_CACHE)", p->path);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse(struct project *p, const char *text, size_t len, char *err, size_t errlen)
 {
 	cJSON *root = cJSON_ParseWithLength(text, len);
@@ -133,7 +164,7 @@ static int parse(struct project *p, const char *text, size_t len, char *err, siz
 			known |= strcmp(item->string, *k) == 0;
 		if (!known) {
 			snprintf(err, errlen, "%s: unknown member \"%.60s\" (known: llm, embed, models, max_tokens, temperature, "
-			         "dims, prompts, output_dir, prompt_cache)", p->path, item->string);
+			         "dims, prompts, output_dir, prompt_cache, remote_cache, remote_cache_mode)", p->path, item->string);
 			goto out;
 		}
 	}
@@ -150,6 +181,12 @@ static int parse(struct project *p, const char *text, size_t len, char *err, siz
 	if (p->prompt_cache && net_prompt_cache_parse(p->prompt_cache, &pc) < 0) {
 		snprintf(err, errlen, "%s: \"prompt_cache\" is \"%.40s\": write \"off\", \"5m\" or \"1h\"", p->path,
 		         p->prompt_cache);
+		free(output_dir);
+		goto out;
+	}
+	if (read_string(p, root, "remote_cache", &p->remote_cache, err, errlen) < 0 ||
+	    read_string(p, root, "remote_cache_mode", &p->remote_cache_mode, err, errlen) < 0 ||
+	    check_remote(p, err, errlen) < 0) {
 		free(output_dir);
 		goto out;
 	}
@@ -242,6 +279,8 @@ void project_free(struct project *p)
 	free(p->embed);
 	free(p->output_dir);
 	free(p->prompt_cache);
+	free(p->remote_cache);
+	free(p->remote_cache_mode);
 	free(p);
 }
 

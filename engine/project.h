@@ -26,6 +26,8 @@ struct project {
 	size_t noverrides;
 	char *output_dir;           /* where archives go (made absolute), or NULL */
 	char *prompt_cache;         /* "off", "5m" or "1h" (checked), or NULL when the file does not say */
+	char *remote_cache;         /* the remote cache's URL (never with credentials), or NULL */
+	char *remote_cache_mode;    /* "read-write" or "read-only", or NULL */
 };
 
 /* Reads explicit_path (-f), or else the first scriptbuild.json in script_path's directory or an ancestor.

@@ -477,6 +477,65 @@ static void test_credentials_reach_the_server_and_nothing_else(void **state)
 	assert_no_secret_below(top);
 }
 
+/* The project file names the remote cache (and its mode) for every machine of the repository; the flag beats the
+ * environment, which beats the file; the file never holds credentials. */
+static void test_project_file_names_the_remote(void **state)
+{
+	(void)state;
+	use_builtin();
+	char *top = new_dir(), *ngdir = new_dir();
+	struct nginx ng;
+	struct machine a, b, c, d;
+	start_nginx(&ng, ngdir);
+	machine_init(&a, top, "a");
+	machine_init(&b, top, "b");
+	machine_init(&c, top, "c");
+	machine_init(&d, top, "d");
+	char script[700], project[700], text[1200];
+	snprintf(script, sizeof(script), "%s/play.fountain", top);
+	snprintf(project, sizeof(project), "%s/scriptbuild.json", top);
+	genscript(script, 6);
+
+	/* URL and mode from the file: lookups, no PUT. */
+	snprintf(text, sizeof(text), "{\"remote_cache\": \"%s\", \"remote_cache_mode\": \"read-only\"}", ng.url);
+	assert_int_equal(spit(project, text, strlen(text)), 0);
+	assert_int_equal(build(&a, script, NULL), 0);
+	double steps = total_steps(&a, "total");
+	assert_int_equal((int)count(&a, "remote.misses"), (int)steps);
+	assert_int_equal(nginx_requests(&ng, "GET", "/ac/"), (int)steps);
+	assert_int_equal(nginx_requests(&ng, "PUT", NULL), 0);
+	/* The flag's mode beats the file's. */
+	assert_int_equal(build(&b, "--remote-cache-mode", "read-write", script, NULL), 0);
+	assert_int_equal((int)count(&b, "remote.uploads"), (int)steps);
+	assert_int_equal(nginx_requests(&ng, "PUT", "/ac/"), (int)steps);
+	/* The environment beats the file: a dead server there, one warning, no hit from the live one in the file. */
+	setenv("SCRIPTBUILD_REMOTE_CACHE", "http://127.0.0.1:1/", 1);
+	assert_int_equal(build(&c, script, NULL), 0);
+	assert_int_equal((int)count(&c, "remote.hits"), 0);
+	assert_true(count(&c, "remote.errors") >= 1);
+	assert_int_equal(lines_with(c.err, "warning: remote cache http://127.0.0.1:1"), 1);
+	/* The flag beats the environment. */
+	assert_int_equal(build(&d, "--remote-cache", ng.url, script, NULL), 0);
+	unsetenv("SCRIPTBUILD_REMOTE_CACHE");
+	assert_int_equal((int)count(&d, "remote.hits"), (int)steps);
+	assert_same_file(b.archive, d.archive);
+
+	/* A file holding user:password is refused before anything runs, naming the file but not the password. */
+	int gets = nginx_requests(&ng, "GET", NULL);
+	snprintf(text, sizeof(text), "{\"remote_cache\": \"http://builder:%s@127.0.0.1:%d/\"}", PASSWORD, ng.port);
+	assert_int_equal(spit(project, text, strlen(text)), 0);
+	assert_int_equal(build(&d, script, NULL), 2);
+	assert_int_equal(lines_with(d.err, "scriptbuild.json: \"remote_cache\" holds credentials"), 1);
+	assert_int_equal(lines_with(d.err, "SCRIPTBUILD_REMOTE_CACHE_TOKEN"), 1);
+	assert_int_equal(lines_with(d.err, PASSWORD), 0);
+	assert_int_equal(nginx_requests(&ng, "GET", NULL), gets);
+	/* So is a mode that is neither. */
+	snprintf(text, sizeof(text), "{\"remote_cache\": \"%s\", \"remote_cache_mode\": \"write-only\"}", ng.url);
+	assert_int_equal(spit(project, text, strlen(text)), 0);
+	assert_int_equal(build(&d, script, NULL), 2);
+	assert_int_equal(lines_with(d.err, "\"remote_cache_mode\" must be"), 1);
+}
+
 int main(void)
 {
 	unsetenv("SCRIPTBUILD_REMOTE_CACHE");
@@ -487,6 +546,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_tampered_and_invalid_entries_are_refused, clean_up),
 		cmocka_unit_test_teardown(test_read_only_never_puts, clean_up),
 		cmocka_unit_test_teardown(test_credentials_reach_the_server_and_nothing_else, clean_up),
+		cmocka_unit_test_teardown(test_project_file_names_the_remote, clean_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
