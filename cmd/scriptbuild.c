@@ -932,6 +932,7 @@ struct session {
 	struct gate *gate;
 	struct admission *limits;     /* the providers' rate limits, with the user's caps */
 	struct remote *remote;           /* the remote cache tier, NULL when none */
+	long remote_drain_ms;            /* how long uploads still pending at exit may take */
 	struct provider *providers[STEP_KINDS];
 	struct status status;
 	struct build_result result;
@@ -1083,13 +1084,31 @@ static void print_remote_summary(const struct remote *remote)
 	        (unsigned long long)c->dropped, (unsigned long long)c->bytes_down, (unsigned long long)c->bytes_up);
 }
 
-/* Gives the uploads still on the wire a bounded time, then records what the remote did in the cache's totals. */
-static void finish_remote(struct remote *remote, struct cache *cache, bool dry_run, bool quiet)
+/* The time pending uploads get at exit: $SCRIPTBUILD_REMOTE_DRAIN_SECONDS (0-3600), else 10 s; 0, or -1 with err. */
+static int remote_drain_ms(long *ms, char *err, size_t errlen)
 {
-	uint64_t dropped = remote_drain(remote, 10000);
+	const char *env = getenv("SCRIPTBUILD_REMOTE_DRAIN_SECONDS");
+	*ms = 10000;
+	if (!env || !*env)
+		return 0;
+	char *end;
+	double seconds = strtod(env, &end);
+	if (end == env || *end || !(seconds >= 0 && seconds <= 3600)) {
+		snprintf(err, errlen, "SCRIPTBUILD_REMOTE_DRAIN_SECONDS=%.40s: want seconds from 0 to 3600 (the time uploads "
+		         "still pending at exit may take)", env);
+		return -1;
+	}
+	*ms = (long)(seconds * 1000);
+	return 0;
+}
+
+/* Gives the uploads still on the wire a bounded time, then records what the remote did in the cache's totals. */
+static void finish_remote(struct remote *remote, long drain_ms, struct cache *cache, bool dry_run, bool quiet)
+{
+	uint64_t dropped = remote_drain(remote, drain_ms);
 	if (dropped && !quiet)
-		fprintf(stderr, "scriptbuild: remote cache %s: %llu uploads still pending after 10 s were dropped\n",
-		        remote_display_url(remote), (unsigned long long)dropped);
+		fprintf(stderr, "scriptbuild: remote cache %s: %llu uploads still pending after %g s were dropped\n",
+		        remote_display_url(remote), (unsigned long long)dropped, (double)drain_ms / 1000);
 	const struct remote_counts *c = remote_counts(remote);
 	struct cache_remote_stats add = {c->hits, c->misses, c->uploads, c->refused, c->errors, c->bytes_down,
 	                                 c->bytes_up};
@@ -1207,6 +1226,8 @@ static int plan(struct session *s)
 	}
 	const char *remote_url = remote_url_of(o, s->project);
 	if (remote_url) {
+		if (remote_drain_ms(&s->remote_drain_ms, s->err, sizeof(s->err)) < 0)
+			return EXIT_USAGE;
 		struct remote_config rcfg = {.url = remote_url, .warn = remote_warning, .warn_ctx = &s->status};
 		const char *mode = o->remote_mode ? o->remote_mode : s->project ? s->project->remote_cache_mode : NULL;
 		if (mode)
@@ -1250,7 +1271,7 @@ static int run(struct session *s)
 		int written = o->report_path ? write_json(o->report_path, plan_doc) : 0;
 		cJSON_Delete(plan_doc);
 		if (s->remote)
-			finish_remote(s->remote, s->cache, true, o->quiet);
+			finish_remote(s->remote, s->remote_drain_ms, s->cache, true, o->quiet);
 		return written < 0 ? EXIT_FAILED : EXIT_OK;
 	}
 	if (s->result.over_budget)
@@ -1336,7 +1357,7 @@ static int report(struct session *s, int exit_code)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
 	/* The archive is written: only now do the uploads still in flight get their bounded time. */
 	if (s->remote)
-		finish_remote(s->remote, s->cache, false, o->quiet);
+		finish_remote(s->remote, s->remote_drain_ms, s->cache, false, o->quiet);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double seconds = (double)(now.tv_sec - s->started.tv_sec) + (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;

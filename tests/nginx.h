@@ -19,6 +19,7 @@ struct nginx {
 	char url[128];            /* http://127.0.0.1:PORT */
 	char store[4200];         /* the server's root: store/ac/K and store/cas/H are the entries */
 	char access_log[4200];    /* one line a request: METHOD URI STATUS "Authorization" "remote user" */
+	char socket[4200];        /* it also listens on this Unix socket (for a proxy in front of it) */
 };
 
 /* The nginx binary: $NGINX, else the Debian package's. */
@@ -67,6 +68,7 @@ static inline int nginx_start(struct nginx *n, const char *dir)
 	snprintf(n->dir, sizeof(n->dir), "%s", dir);
 	snprintf(n->store, sizeof(n->store), "%s/store", dir);
 	snprintf(n->access_log, sizeof(n->access_log), "%s/access.log", dir);
+	snprintf(n->socket, sizeof(n->socket), "%s/nginx.sock", dir);
 	char path[4300], tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
 	mkdir(n->store, 0700);
@@ -89,12 +91,13 @@ static inline int nginx_start(struct nginx *n, const char *dir)
 		        "  log_format sb '$request_method $uri $status \"$http_authorization\" \"$remote_user\"';\n"
 		        "  access_log %s sb;\n"
 		        "  server {\n"
-		        "    listen 127.0.0.1:%d;\n    root %s;\n    client_max_body_size 64m;\n"
+		        "    listen 127.0.0.1:%d;\n    listen unix:%s;\n    root %s;\n    client_max_body_size 64m;\n"
 		        "    location / { dav_methods PUT; create_full_put_path on; dav_access user:rw; }\n"
 		        "  }\n}\n",
 		        geteuid() == 0 ? "user root;\n" : "", dir, dir, tmp, tmp, tmp, tmp, tmp, n->access_log, n->port,
-		        n->store);
+		        n->socket, n->store);
 		fclose(f);
+		unlink(n->socket);
 		n->pid = fork();
 		if (n->pid < 0)
 			return -1;

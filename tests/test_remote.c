@@ -536,10 +536,70 @@ static void test_project_file_names_the_remote(void **state)
 	assert_int_equal(lines_with(d.err, "\"remote_cache_mode\" must be"), 1);
 }
 
+/* Uploads that cannot finish get a bounded time at exit, then are dropped with a count: the build's own results (the
+ * local cache, the archive) are complete regardless. The server stalls every PUT (a proxy that stops forwarding once
+ * it sees one), and the drain time is shortened to 1 s through SCRIPTBUILD_REMOTE_DRAIN_SECONDS. */
+static void test_stalled_uploads_are_dropped_at_exit(void **state)
+{
+	(void)state;
+	use_builtin();
+	char *top = new_dir(), *ngdir = new_dir(), *pxdir = new_dir();
+	struct nginx ng;
+	struct machine a, ref;
+	start_nginx(&ng, ngdir);
+	machine_init(&a, top, "a");
+	machine_init(&ref, top, "ref");
+	char script[700], port_file[700], url[64];
+	snprintf(script, sizeof(script), "%s/play.fountain", top);
+	snprintf(port_file, sizeof(port_file), "%s/port", pxdir);
+	genscript(script, 6);
+	pid_t proxy = fork();
+	assert_true(proxy >= 0);
+	if (proxy == 0) {
+		execl(tool("tool_stallproxy"), "tool_stallproxy", ng.socket, port_file, "PUT ", (char *)NULL);
+		_exit(127);
+	}
+	keep_pid(proxy);
+	char *port = NULL;
+	for (int i = 0; i < 500 && !(port = slurp(port_file, NULL)); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	assert_non_null(port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", atoi(port));
+	free(port);
+
+	setenv("SCRIPTBUILD_REMOTE_DRAIN_SECONDS", "1", 1);
+	assert_int_equal(build(&a, "--remote-cache", url, script, NULL), 0);
+	double steps = total_steps(&a, "total");
+	/* Every lookup went through (misses), no upload finished, and all of them were dropped and counted. */
+	assert_int_equal((int)count(&a, "remote.misses"), (int)steps);
+	assert_int_equal((int)count(&a, "remote.uploads"), 0);
+	assert_int_equal((int)count(&a, "remote.dropped"), (int)steps);
+	char line[160];
+	snprintf(line, sizeof(line), ": %d uploads still pending after 1 s were dropped\n", (int)steps);
+	assert_int_equal(lines_with(a.err, line), 1);
+	assert_true(nginx_requests(&ng, "GET", "/ac/") == (int)steps);
+	/* The build's own results are whole: the archive a run without a remote writes, a clean cache that answers
+	 * the next run alone. */
+	assert_int_equal(build(&ref, script, NULL), 0);
+	assert_same_file(a.archive, ref.archive);
+	assert_cache_clean(&a);
+	unsetenv("SCRIPTBUILD_REMOTE_DRAIN_SECONDS");
+	assert_int_equal(build(&a, script, NULL), 0);
+	assert_int_equal((int)total_steps(&a, "cached"), (int)steps);
+	/* A drain time that is no number of seconds is refused before anything runs. */
+	setenv("SCRIPTBUILD_REMOTE_DRAIN_SECONDS", "soon", 1);
+	assert_int_equal(build(&a, "--remote-cache", url, script, NULL), 2);
+	unsetenv("SCRIPTBUILD_REMOTE_DRAIN_SECONDS");
+	assert_int_equal(lines_with(a.err, "SCRIPTBUILD_REMOTE_DRAIN_SECONDS=soon"), 1);
+}
+
 int main(void)
 {
 	unsetenv("SCRIPTBUILD_REMOTE_CACHE");
 	unsetenv("SCRIPTBUILD_REMOTE_CACHE_TOKEN");
+	unsetenv("SCRIPTBUILD_REMOTE_DRAIN_SECONDS");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_machine_b_builds_from_the_remote_alone, clean_up),
 		cmocka_unit_test_teardown(test_server_killed_mid_run, clean_up),
@@ -547,6 +607,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_read_only_never_puts, clean_up),
 		cmocka_unit_test_teardown(test_credentials_reach_the_server_and_nothing_else, clean_up),
 		cmocka_unit_test_teardown(test_project_file_names_the_remote, clean_up),
+		cmocka_unit_test_teardown(test_stalled_uploads_are_dropped_at_exit, clean_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
