@@ -117,6 +117,7 @@ struct rate_bucket {
 	double level[RATES];
 	double charged[RATES];    /* cost admitted since the last reset */
 	int64_t at_ms;
+	int64_t first_ms, last_ms;  /* the first and last admission since the last reset: how well a client paced */
 };
 
 struct server {
@@ -1968,6 +1969,11 @@ static int rate_admit(struct server *s, const struct config *cfg, enum api api, 
 		else
 			s->st.rate_limited++;
 	}
+	if (b && admit) {
+		if (!b->first_ms)
+			b->first_ms = now;
+		b->last_ms = now;
+	}
 	for (int r = 0; b && admit && r < RATES; r++)
 		if (cfg->rate[r] > 0 && rate_applies(api, (enum rate)r)) {
 			b->level[r] -= cost[r];
@@ -2081,6 +2087,7 @@ static void rate_stats(struct server *s, cJSON *root, const struct stats *st)
 			cJSON_AddNumberToObject(o, "per_minute", (double)s->cfg.rate[r]);
 			cJSON_AddNumberToObject(o, "capacity", rate_capacity(&s->cfg, (enum rate)r));
 			cJSON_AddNumberToObject(o, "charged", b->charged[r]);
+			cJSON_AddNumberToObject(o, "span_s", (double)(b->last_ms - b->first_ms) / 1000.0);
 			cJSON_AddItemToArray(list, o);
 		}
 	}
