@@ -1,12 +1,12 @@
 /* tool_bench.c - the driver of `make bench`: runs scriptbuild against the fake API server and measures each run
  * against the best schedule the API allows.
  *
- *   tool_bench --build DIR --work DIR [--scale F] [--big FILE] [--json FILE] [--only rate]
+ *   tool_bench --build DIR --work DIR [--scale F] [--big FILE] [--json FILE] [--only rate|remote]
  *
  * --build is the bench build (scriptbuild, tests/fakeapi, tests/tool_genscript); --work an empty scratch directory;
  * --scale multiplies the seed's latencies (default 0.1); --big names an extra large script for the builtin and parse
  * rows (else the generated S1000 script is used); --json where the numbers go (default bench-results.json); --only rate
- * runs only the rows at a provider's rate limit.
+ * runs only the rows at a provider's rate limit, --only remote only the remote cache's.
  * Each scriptbuild run is fork/exec + wait4, so wall time, peak RSS and CPU are that process's alone. Prints a
  * markdown table and a PASS/MISS line per target; exits 1 only when a run failed, never because of a timing. */
 #define _DEFAULT_SOURCE /* wait4() is BSD/Linux, not POSIX: it is the only way to get one child's own rusage */
@@ -1047,10 +1047,11 @@ int main(int argc, char **argv)
 	       "each\n\n",
 	       seed_latency_ms[SUMMARY] * scale, seed_latency_ms[OUTLINE] * scale, seed_latency_ms[SHEET] * scale,
 	       seed_latency_ms[EMBEDDING] * scale, scale, S1000_LATENCY_MS);
-	if (!only) {
+	/* The remote rows are scenarios too (cold with and without uploads, the no-op, machine B): their table. */
+	if (!only || !strcmp(only, "remote"))
 		print_table(&b);
+	if (!only)
 		print_targets(t, nt);
-	}
 	print_rate_table(&b);
 	print_remote(&b);
 	bool wrote = write_json(&b, scale, t, nt, json);
