@@ -1914,7 +1914,11 @@ static double rate_input_tokens(enum api api, const cJSON *req, size_t len)
 			tokens += cJSON_IsString(item) ? tokens_for(strlen(item->valuestring)) : 0;
 		return (double)tokens;
 	}
-	cJSON *copy = cJSON_Duplicate(req, 1);
+	/* The prompt the answer's usage counts: a Messages request without its cache markers (the answer is made from
+	 * promptcache_plain), without the output budget. */
+	cJSON *copy = api == API_MESSAGES ? promptcache_plain(req) : NULL;
+	if (!copy)
+		copy = cJSON_Duplicate(req, 1);
 	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_tokens");
 	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_completion_tokens");
 	char *text = copy ? cJSON_PrintUnformatted(copy) : NULL;
