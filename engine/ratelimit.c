@@ -270,16 +270,21 @@ static void measure_others(struct rl_bucket *b, double admitted, double remainin
 	}
 }
 
-static void refill(struct rl_bucket *b, int64_t now_ms)
+/* Refills b to now. pending is what this process admitted that has not been answered yet: the server may not have
+ * charged it, and while its bucket is full it gains nothing, so this view of the bucket never refills above the
+ * capacity less what is pending (a request sent into a full bucket and delayed on the way would otherwise find the
+ * refill of its delay counted twice: once here, and never at the server). */
+static void refill(struct rl_bucket *b, double pending, int64_t now_ms)
 {
 	if (!b->known || now_ms <= b->at_ms)
 		return;
+	double top = b->capacity - (pending > 0 ? pending : 0);
 	double level = b->level + rate_per_ms(b) * (double)(now_ms - b->at_ms);
-	if (level > b->capacity && b->level <= b->capacity)
-		b->overflow += level - (b->level > b->capacity ? b->level : b->capacity);
-	else if (level < b->capacity)
+	if (level > top && b->level <= top)
+		b->overflow += level - (b->level > top ? b->level : top);
+	else if (level < top)
 		b->overflow = 0;
-	b->level = level < b->capacity ? level : (b->level > b->capacity ? b->level : b->capacity);
+	b->level = level < top ? level : (b->level > top ? b->level : top);
 	b->at_ms = now_ms;
 }
 
@@ -308,11 +313,11 @@ void rl_cost_of(const struct rl_account *a, size_t body_bytes, double max_output
 }
 
 /* Milliseconds until b holds cost; a cost larger than the bucket waits for a full bucket and then overdraws it. */
-static int64_t bucket_wait(struct rl_bucket *b, double cost, int64_t now_ms)
+static int64_t bucket_wait(struct rl_bucket *b, double pending, double cost, int64_t now_ms)
 {
 	if (!b->known || cost <= 0)
 		return 0;
-	refill(b, now_ms);
+	refill(b, pending, now_ms);
 	double rate = rate_per_ms(b);
 	/* The bucket's size is estimated low by up to a few percent: a request larger than it waits that much past
 	 * the moment it is full, so that the server's bucket, whatever its exact size, is full too. */
@@ -322,8 +327,10 @@ static int64_t bucket_wait(struct rl_bucket *b, double cost, int64_t now_ms)
 		return 0;
 	if (rate <= 0)
 		return INT64_MAX / 4;
-	double wait = ceil((need - (b->level < need ? b->level : need) + margin - b->overflow) / rate);
-	return wait > 86400e3 ? (int64_t)86400e3 : (int64_t)wait;
+	/* Below what it needs (the bucket, or the part of it not held back for requests on the way), it waits for that
+	 * and the margin; at a full bucket, for the rest of the margin. Never 0: it does not fit now. */
+	double wait = ceil((b->level < need ? need - b->level + margin : margin - b->overflow) / rate);
+	return wait > 86400e3 ? (int64_t)86400e3 : wait < 1 ? 1 : (int64_t)wait;
 }
 
 int64_t rl_wait_ms(struct rl_account *a, const struct rl_cost *cost, int64_t now_ms, enum rl_limit *which)
@@ -337,8 +344,8 @@ int64_t rl_wait_ms(struct rl_account *a, const struct rl_cost *cost, int64_t now
 		return 50;
 	}
 	for (int l = 0; l < RL_LIMITS; l++) {
-		int64_t w = bucket_wait(&a->server[l], cost->n[l], now_ms);
-		int64_t c = bucket_wait(&a->cap[l], cost->n[l], now_ms);
+		int64_t w = bucket_wait(&a->server[l], a->unanswered[l], cost->n[l], now_ms);
+		int64_t c = bucket_wait(&a->cap[l], 0, cost->n[l], now_ms);
 		if (c > w)
 			w = c;
 		if (w > longest) {
@@ -355,7 +362,7 @@ void rl_admit(struct rl_account *a, const struct rl_cost *cost, int64_t now_ms, 
 		struct rl_bucket *both[2] = {&a->server[l], &a->cap[l]};
 		for (int i = 0; i < 2; i++)
 			if (both[i]->known) {
-				refill(both[i], now_ms);
+				refill(both[i], i == 0 ? a->unanswered[l] : 0, now_ms);
 				both[i]->level -= cost->n[l];
 				both[i]->overflow = 0;
 			}
@@ -417,7 +424,7 @@ void rl_observe(struct rl_account *a, const struct rl_headers *h, const struct r
 		double later = t && a->unanswered[l] > 0 ? a->unanswered[l] : 0;
 		double low = remaining - later, high = remaining + 1;
 		bool same = b->known && b->per_minute == limit;
-		refill(b, now_ms);
+		refill(b, a->unanswered[l], now_ms);
 		/* With others pressing on the limit, what is left now is theirs as much as ours: take more than this
 		 * process's own share only when the bucket is clearly refilling, which means nobody presses any more. */
 		double cost = t ? t->cost.n[l] : 1;

@@ -174,17 +174,57 @@ static void test_reset_gives_the_burst(void **state)
 	put(&h, "anthropic-ratelimit-requests-reset", "2026-11-30T00:53:21.200Z");
 	rl_observe(&a, &h, NULL, false, 1000);
 	assert_true(a.server[RL_REQUESTS].capacity > 9.99 && a.server[RL_REQUESTS].capacity < 10.01);
+	struct rl_ticket four[4];
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(rl_wait_ms(&a, &one, 1000, &which), 0);
-		rl_admit(&a, &one, 1000, &t);
+		rl_admit(&a, &one, 1000, &four[i]);
 	}
 	assert_int_equal(rl_wait_ms(&a, &one, 1000, &which), 200);
+	struct rl_headers none;
+	rl_headers_clear(&none);
+	for (int i = 0; i < 4; i++)
+		rl_observe(&a, &none, &four[i], false, 1010);
 	/* Refill never overflows the bucket: after a long pause, 10 at once and no more. */
 	for (int i = 0; i < 10; i++) {
 		assert_int_equal(rl_wait_ms(&a, &one, 60000, &which), 0);
 		rl_admit(&a, &one, 60000, &t);
 	}
 	assert_int_equal(rl_wait_ms(&a, &one, 60000, &which), 200);
+}
+
+/* A request admitted into a full bucket may reach the server late (a loaded machine, a slow connection): the server's
+ * bucket stays full meanwhile and gains nothing, so this view must not count that refill either until the answer
+ * says the request was charged. (Counting it let three requests admitted 100 ms apart land together at a full
+ * bucket and overdraw it by 2288 output tokens.) */
+static void test_full_bucket_gains_nothing_while_requests_are_on_the_way(void **state)
+{
+	(void)state;
+	struct rl_headers h, none;
+	struct rl_account a;
+	struct rl_cost c = {.n = {[RL_OUTPUT_TOKENS] = 2000}};
+	struct rl_ticket t1, t2;
+	enum rl_limit which;
+	rl_account_init(&a, "anthropic m");
+	rl_headers_clear(&h);
+	rl_headers_clear(&none);
+	put(&h, "anthropic-ratelimit-output-tokens-limit", "600000");   /* 10 a millisecond */
+	put(&h, "anthropic-ratelimit-output-tokens-remaining", "10000");
+	put(&h, "anthropic-ratelimit-output-tokens-reset", "2026-11-30T00:53:20Z");   /* full now: it holds 10000 */
+	rl_observe(&a, &h, NULL, false, 0);
+	rl_admit(&a, &c, 0, &t1);                                         /* 8000 left, 2000 on the way */
+	/* 300 ms later, nothing answered: at most 10000 - 2000 can be left, however long the wait. */
+	assert_int_equal(rl_wait_ms(&a, &c, 300, &which), 0);
+	assert_true(a.server[RL_OUTPUT_TOKENS].level <= 8000.01);
+	rl_admit(&a, &c, 300, &t2);
+	c.n[RL_OUTPUT_TOKENS] = 7000;                                     /* 6000 left, 4000 on the way */
+	assert_true(rl_wait_ms(&a, &c, 1000, &which) > 0);
+	assert_int_equal(which, RL_OUTPUT_TOKENS);
+	/* Once both are answered (charged: 6000 is what the server has left if they arrived just now), the bucket
+	 * refills past that again: 7000 fits 100 ms later. */
+	rl_observe(&a, &none, &t1, false, 1000);
+	rl_observe(&a, &none, &t2, false, 1000);
+	assert_int_equal(rl_wait_ms(&a, &c, 1000, &which), 100);
+	assert_int_equal(rl_wait_ms(&a, &c, 1100, &which), 0);
 }
 
 static void test_reset_in_the_past(void **state)
@@ -404,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_missing_headers),
 		cmocka_unit_test(test_reset_gives_the_burst),
 		cmocka_unit_test(test_reset_in_the_past),
+		cmocka_unit_test(test_full_bucket_gains_nothing_while_requests_are_on_the_way),
 		cmocka_unit_test(test_limit_changes_mid_run),
 		cmocka_unit_test(test_remaining_counts_other_processes),
 		cmocka_unit_test(test_tokens_and_reconcile),
