@@ -101,6 +101,11 @@ struct rl_account *admission_account(struct admission *g, const char *provider, 
 	for (int i = 0; i < g->ncaps; i++)
 		if (*g->caps[i].provider)
 			apply_cap(ln, g->caps[i].provider, g->caps[i].limit, g->caps[i].per_minute);
+	/* A new model of a known provider starts blind: its first requests stay within what the provider's other
+	 * models' buckets hold. */
+	for (struct line *other = g->lines; other; other = other->next)
+		if (strcmp(other->provider, ln->provider) == 0)
+			rl_account_guess_from(&ln->account, &other->account);
 	ln->next = g->lines;
 	g->lines = ln;
 	return &ln->account;

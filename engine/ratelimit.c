@@ -288,6 +288,14 @@ static void refill(struct rl_bucket *b, double pending, int64_t now_ms)
 	b->at_ms = now_ms;
 }
 
+void rl_account_guess_from(struct rl_account *a, const struct rl_account *other)
+{
+	for (int l = 0; l < RL_LIMITS; l++)
+		if (other->server[l].known && other->server[l].capacity > 0 &&
+		    (a->blind_budget[l] <= 0 || other->server[l].capacity < a->blind_budget[l]))
+			a->blind_budget[l] = other->server[l].capacity;
+}
+
 void rl_account_set_cap(struct rl_account *a, enum rl_limit l, double per_minute, int64_t now_ms)
 {
 	struct rl_bucket *b = &a->cap[l];
@@ -343,6 +351,14 @@ int64_t rl_wait_ms(struct rl_account *a, const struct rl_cost *cost, int64_t now
 		*which = RL_REQUESTS;
 		return 50;
 	}
+	/* The first request goes whatever it costs; the rest of the blind start within what another model's bucket
+	 * holds (three requests of 2048, 2048 and 8192 output tokens would overdraw a 10000 bucket before a word of it
+	 * came back). */
+	for (int l = 0; a->answers == 0 && a->admissions > 0 && l < RL_LIMITS; l++)
+		if (a->blind_budget[l] > 0 && a->admitted[l] + cost->n[l] > a->blind_budget[l]) {
+			*which = (enum rl_limit)l;
+			return 50;
+		}
 	for (int l = 0; l < RL_LIMITS; l++) {
 		int64_t w = bucket_wait(&a->server[l], a->unanswered[l], cost->n[l], now_ms);
 		int64_t c = bucket_wait(&a->cap[l], 0, cost->n[l], now_ms);

@@ -81,6 +81,8 @@ struct rl_account {
 	uint64_t admissions;                  /* numbers the admissions */
 	uint64_t newest_seen;                 /* the newest admission whose answer was adopted */
 	uint64_t answers;                     /* answers (or failures) seen: none yet means nothing is known */
+	double blind_budget[RL_LIMITS];       /* before the first answer: what the blind start may spend per limit, the
+	                                         size of another model's bucket of the same provider (0: unknown) */
 	double input_ratio;                   /* actual input tokens per guessed one, learned from usage */
 	bool input_learned;                   /* false until the first usage came back */
 };
@@ -96,6 +98,10 @@ struct rl_ticket {
 /* An account with no limits known. */
 void rl_account_init(struct rl_account *a, const char *name);
 
+/* Before a's first answer, assumes its buckets are no larger than those other has learned (another model of the same
+ * provider: limits differ by model class, but a new model's are unknown and the other's are the best guess). */
+void rl_account_guess_from(struct rl_account *a, const struct rl_account *other);
+
 /* Caps limit l at per_minute (<= 0 removes the cap); the cap's bucket holds one second of it and starts full. */
 void rl_account_set_cap(struct rl_account *a, enum rl_limit l, double per_minute, int64_t now_ms);
 
@@ -107,7 +113,8 @@ void rl_cost_of(const struct rl_account *a, size_t body_bytes, double max_output
 #define RL_BLIND_START 4
 
 /* Milliseconds until cost fits every known bucket (0: it fits now), with *which the limit that waits longest; before
- * the first answer, RL_BLIND_START requests fit and the next wait (on RL_REQUESTS) until an answer comes. */
+ * the first answer, RL_BLIND_START requests fit (and, where a blind budget is set, no more than it after the first)
+ * and the next wait until an answer comes. */
 int64_t rl_wait_ms(struct rl_account *a, const struct rl_cost *cost, int64_t now_ms, enum rl_limit *which);
 
 /* Charges cost to every bucket (it fits, or the caller decided to go anyway) and fills the ticket. */

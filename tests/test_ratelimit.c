@@ -227,6 +227,38 @@ static void test_full_bucket_gains_nothing_while_requests_are_on_the_way(void **
 	assert_int_equal(rl_wait_ms(&a, &c, 1100, &which), 0);
 }
 
+/* A second model of a provider starts blind; its blind start spends no more than the provider's known bucket. */
+static void test_blind_start_stays_within_a_known_bucket(void **state)
+{
+	(void)state;
+	struct rl_headers h;
+	struct rl_account known, fresh;
+	struct rl_cost small = {.n = {[RL_REQUESTS] = 1, [RL_OUTPUT_TOKENS] = 2048}};
+	struct rl_cost big = {.n = {[RL_REQUESTS] = 1, [RL_OUTPUT_TOKENS] = 8192}};
+	struct rl_ticket t;
+	enum rl_limit which;
+	rl_account_init(&known, "anthropic haiku");
+	rl_headers_clear(&h);
+	put(&h, "anthropic-ratelimit-output-tokens-limit", "600000");
+	put(&h, "anthropic-ratelimit-output-tokens-remaining", "10000");
+	put(&h, "anthropic-ratelimit-output-tokens-reset", "2026-11-30T00:53:20Z");
+	rl_observe(&known, &h, NULL, false, 0);
+	rl_account_init(&fresh, "anthropic sonnet");
+	rl_account_guess_from(&fresh, &known);
+	assert_int_equal(rl_wait_ms(&fresh, &small, 0, &which), 0);
+	rl_admit(&fresh, &small, 0, &t);
+	assert_int_equal(rl_wait_ms(&fresh, &small, 0, &which), 0);
+	rl_admit(&fresh, &small, 0, &t);
+	/* 2048 + 2048 + 8192 would be more than 10000: the outline waits for the first answer. */
+	assert_true(rl_wait_ms(&fresh, &big, 0, &which) > 0);
+	assert_int_equal(which, RL_OUTPUT_TOKENS);
+	/* Without a guess, the blind start is four requests, whatever they cost. */
+	rl_account_init(&fresh, "anthropic sonnet");
+	rl_admit(&fresh, &small, 0, &t);
+	rl_admit(&fresh, &small, 0, &t);
+	assert_int_equal(rl_wait_ms(&fresh, &big, 0, &which), 0);
+}
+
 static void test_reset_in_the_past(void **state)
 {
 	(void)state;
@@ -444,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_missing_headers),
 		cmocka_unit_test(test_reset_gives_the_burst),
 		cmocka_unit_test(test_reset_in_the_past),
+		cmocka_unit_test(test_blind_start_stays_within_a_known_bucket),
 		cmocka_unit_test(test_full_bucket_gains_nothing_while_requests_are_on_the_way),
 		cmocka_unit_test(test_limit_changes_mid_run),
 		cmocka_unit_test(test_remaining_counts_other_processes),
