@@ -999,6 +999,9 @@ static void print_dry_run(const cJSON *plan, const struct graph *g)
 	cJSON_ArrayForEach(kind, cJSON_GetObjectItemCaseSensitive(plan, "kinds")) {
 		printf("  %-9s %5.0f steps  ~%.0f tokens in, ~%.0f out  ", kind->string, json_num(kind, "steps"),
 		       json_num(kind, "tokens_in"), json_num(kind, "tokens_out"));
+		if (json_num(kind, "cache_read") > 0 || json_num(kind, "cache_write") > 0)
+			printf("(of the input ~%.0f read from the prompt cache, ~%.0f written)  ", json_num(kind, "cache_read"),
+			       json_num(kind, "cache_write"));
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(kind, "price_known")))
 			printf("~$%.4f ($%.4f-$%.4f)", json_num(kind, "cost"), json_num(kind, "cost_low"),
 			       json_num(kind, "cost_high"));
@@ -1216,6 +1219,9 @@ static int plan(struct session *s)
 	const char *prompt_cache = o->prompt_cache ? o->prompt_cache : s->project ? s->project->prompt_cache : NULL;
 	if (prompt_cache)
 		net_prompt_cache_parse(prompt_cache, &net.prompt_cache);
+	/* -n and --max-cost price the cache's share of the input as this run will send it. */
+	estimate_set_prompt_cache(s->estimator, net.prompt_cache != NET_PROMPT_CACHE_OFF,
+	                          net.prompt_cache == NET_PROMPT_CACHE_1H);
 	if (!o->dry_run && !o->frozen &&
 	    config_create_providers(&s->rc, s->loop, &net, s->providers, s->err, sizeof(s->err)) < 0) {
 		if (s->project) {

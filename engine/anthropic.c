@@ -38,11 +38,46 @@ static cJSON *text_block(const char *text, size_t len)
 	return block;
 }
 
-/* The user message's content as text blocks, a block per scene as the prompt divides, with breakpoints at up to
- * `marks` evenly spread scene ends (the last scene's among them): an edit in scene k leaves the prefixes written at
- * the breakpoints before k unchanged, and the service serves them from its cache. NULL when the prompt is one block;
- * *used says how many breakpoints it placed. */
-static cJSON *user_blocks(const struct job *job, const char *ttl, size_t marks, size_t *used)
+/* The ends of a quarter, a half, three quarters and all of the scenes, so that an edit in scene k finds a prefix
+ * written before k by an earlier run; when the run summarised scene f anew (f > 0: an edit, not a cold run), the block
+ * before f is marked instead of a mark past f, so that the next save of the same scene reads everything before it. */
+size_t anthropic_cache_marks(size_t n, size_t first_fresh, size_t max, size_t *marks)
+{
+	size_t even[MAX_BREAKPOINTS], neven = 0;
+	for (size_t m = 1; m <= max && m <= MAX_BREAKPOINTS; m++) {
+		size_t block = (n * m + max - 1) / max - 1;
+		if (neven == 0 || even[neven - 1] != block)
+			even[neven++] = block;
+	}
+	if (first_fresh == 0 || first_fresh >= n) {
+		memcpy(marks, even, neven * sizeof(*marks));
+		return neven;
+	}
+	/* The even marks before it (the last even mark, n - 1, is past it), it, then the last even marks past it. */
+	size_t before = first_fresh - 1, count = 0, past = 0;
+	for (size_t i = 0; i < neven; i++) {
+		if (even[i] < before)
+			marks[count++] = even[i];
+		past += even[i] > before;
+	}
+	marks[count++] = before;
+	size_t skip = past > max - count ? past - (max - count) : 0;
+	for (size_t i = 0; i < neven; i++) {
+		if (even[i] <= before)
+			continue;
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		marks[count++] = even[i];
+	}
+	return count;
+}
+
+/* The user message's content as text blocks, a block per scene as the prompt divides, with breakpoints as
+ * choose_marks places them: an edit in scene k leaves the prefixes written before k unchanged, and the service serves
+ * them from its cache. NULL when the prompt is one block; *used says how many breakpoints it placed. */
+static cJSON *user_blocks(const struct job *job, const char *ttl, size_t max, size_t *used)
 {
 	*used = 0;
 	struct prompt_blocks b;
@@ -50,22 +85,21 @@ static cJSON *user_blocks(const struct job *job, const char *ttl, size_t marks, 
 	cJSON *content = NULL;
 	/* The blocks must divide exactly the text the action key was computed from. */
 	if (text && b.n > 0 && strcmp(text, job->user) == 0) {
+		size_t marks[MAX_BREAKPOINTS];
+		size_t nmarks = anthropic_cache_marks(b.n, job->first_fresh, max, marks), next = 0;
 		content = cJSON_CreateArray();
-		size_t start = 0, mark = 1;
+		size_t start = 0;
 		for (size_t i = 0; i <= b.n; i++) {
 			size_t end = i < b.n ? b.ends[i] : strlen(text);
 			cJSON *block = text_block(text + start, end - start);
-			/* The m-th mark goes on the ceil(n * m / marks)-th scene block. */
-			if (i < b.n && mark <= marks && i + 1 == (b.n * mark + marks - 1) / marks) {
+			if (next < nmarks && marks[next] == i) {
 				mark_breakpoint(block, ttl);
-				(*used)++;
-				/* Fewer scene blocks than marks: each block takes one. */
-				while (mark <= marks && i + 1 >= (b.n * mark + marks - 1) / marks)
-					mark++;
+				next++;
 			}
 			cJSON_AddItemToArray(content, block);
 			start = end;
 		}
+		*used = nmarks;
 	}
 	prompt_blocks_free(&b);
 	free(text);

@@ -570,8 +570,12 @@ static void on_done(struct job *job)
 		}
 	}
 	if (job->status == JOB_OK)
+	{
 		estimate_learn(run->o->estimator, g, u->steps, u->nsteps, &run->o->config[job->kind], job->tokens_in,
 		               job->tokens_out);
+		estimate_learn_cache(run->o->estimator, job->kind, &run->o->config[job->kind], job->tokens_in,
+		                     job->tokens_cache_read, job->tokens_cache_write, job->first_fresh, job->nsummaries);
+	}
 
 	if (job->status == JOB_OK && job->kind == STEP_EMBEDDING &&
 	    (!job->vectors || job->dims == 0 || (run->o->config[STEP_EMBEDDING].params.dims > 0 &&
@@ -750,6 +754,12 @@ static void start_step(struct runner *run, size_t s)
 	u->nsteps = 1;
 	u->summaries = xcalloc(st->ndeps ? st->ndeps : 1, sizeof(*u->summaries));
 	fill_inputs(run, st, &u->job, u->summaries);
+	/* Transport only: a prompt cache breakpoint just before the first scene this run summarised anew lets the next
+	 * save of the same scene read everything before it. */
+	u->job.first_fresh = st->ndeps;
+	for (size_t d = 0; d < st->ndeps && u->job.first_fresh == st->ndeps; d++)
+		if (!run->g->steps[st->deps[d]].cached)
+			u->job.first_fresh = d;
 	if (st->prompt) {
 		u->job.system = cfg->system;
 		u->job.tool_name = prompt_tool_name(st->kind);

@@ -8,6 +8,7 @@
 #include "cache.h"
 #include "estimate.h"
 #include "fountain.h"
+#include "net.h"
 #include "pricing.h"
 #include "util.h"
 
@@ -15,8 +16,10 @@
 #define HISTORY_RECORD "history:estimates/1"
 
 struct estimator {
-	cJSON *root;     /* {"KIND MODEL": {"steps", "rule_in", "in", "out", "min_out", "max_out"}} */
+	cJSON *root;     /* {"KIND MODEL": {"steps", "rule_in", "in", "out", "min_out", "max_out", "cold_in",
+	                    "cold_write", "rerun_in", "rerun_predicted", "rerun_read", "rerun_write"}} */
 	bool changed;
+	bool no_prompt_cache, prompt_cache_hour;
 };
 
 struct estimator *estimate_load(struct cache *c)
@@ -74,17 +77,62 @@ static cJSON *entry(const struct estimator *e, enum step_kind kind, const struct
 	return cJSON_GetObjectItemCaseSensitive(e->root, name);
 }
 
-static double price(const struct step_config *cfg, uint64_t in, uint64_t out, bool *known)
+static double price(const struct step_config *cfg, const struct step_estimate *est, uint64_t out, bool *known)
 {
 	*known = true;
 	if (strcmp(cfg->provider, "builtin") == 0)
 		return 0;
-	double c = pricing_cost(cfg->params.model, in, out);
+	struct token_usage u = {est->tokens_in, out, est->cache_read, est->cache_write, 0};
+	if (u.cache_write && est->cache_write_hour)
+		u.cache_write_1h = u.cache_write;
+	double c = pricing_cost_usage(cfg->params.model, &u);
 	if (c < 0) {
 		*known = false;
 		return 0;
 	}
 	return c;
+}
+
+/* The first of st's dependencies not served from the cache (ndeps: none): where the new text of an edit begins. */
+static size_t first_fresh(const struct graph *g, const struct step *st)
+{
+	for (size_t d = 0; d < st->ndeps; d++)
+		if (!g->steps[st->deps[d]].cached)
+			return d;
+	return st->ndeps;
+}
+
+/* The share of a prompt of nblocks scene blocks that the breakpoints before first_fresh make readable from the
+ * service's cache: up to the last even mark before it, as a cold run wrote them. */
+static double predicted_read_share(size_t nblocks, size_t fresh)
+{
+	size_t marks[4], n = anthropic_cache_marks(nblocks, 0, 4, marks), readable = 0;
+	for (size_t i = 0; i < n; i++)
+		if (marks[i] < fresh)
+			readable = marks[i] + 1;
+	return nblocks ? (double)readable / (double)nblocks : 0;
+}
+
+/* out's expected reads and writes from the prompt cache, by the history h: a cold prompt (or one whose new text
+ * cannot be placed) writes the share cold prompts wrote; a re-run reads the prefix its breakpoints before the first new
+ * scene make readable, corrected by how much of that re-runs really read, and writes the rest at the cold share. */
+static void estimate_prompt_cache(const cJSON *h, const struct graph *g, const struct step *st,
+                                  struct step_estimate *out)
+{
+	double cold_in = number(h, "cold_in"), write_share = cold_in > 0 ? number(h, "cold_write") / cold_in : 0;
+	size_t fresh = first_fresh(g, st);
+	double read = 0;
+	if (fresh > 0 && fresh < st->ndeps) {
+		double predicted = number(h, "rerun_predicted");
+		double seen = predicted > 0 ? number(h, "rerun_read") / predicted : 1;
+		read = (double)out->tokens_in * predicted_read_share(st->ndeps, fresh) * seen;
+	}
+	if (read > (double)out->tokens_in)
+		read = (double)out->tokens_in;
+	out->cache_read = (uint64_t)(read + 0.5);
+	out->cache_write = (uint64_t)(((double)out->tokens_in - read) * write_share + 0.5);
+	if (out->cache_read + out->cache_write > out->tokens_in)
+		out->cache_write = out->tokens_in - out->cache_read;
 }
 
 void estimate_step(const struct estimator *e, const struct graph *g, const struct step *st,
@@ -104,15 +152,18 @@ void estimate_step(const struct estimator *e, const struct graph *g, const struc
 		out->tokens_out = (uint64_t)(number(h, "out") / steps + 0.5);
 		out->tokens_out_low = (uint64_t)number(h, "min_out");
 		out->tokens_out_high = (uint64_t)number(h, "max_out");
+		if (!e->no_prompt_cache)
+			estimate_prompt_cache(h, g, st, out);
+		out->cache_write_hour = e->prompt_cache_hour;
 	} else {
 		out->tokens_in = rule_in;
 		out->tokens_out = max_out / 2;
 		out->tokens_out_low = max_out / 10;
 		out->tokens_out_high = max_out;
 	}
-	out->cost = price(cfg, out->tokens_in, out->tokens_out, &out->price_known);
-	out->cost_low = price(cfg, out->tokens_in, out->tokens_out_low, &out->price_known);
-	out->cost_high = price(cfg, out->tokens_in, out->tokens_out_high, &out->price_known);
+	out->cost = price(cfg, out, out->tokens_out, &out->price_known);
+	out->cost_low = price(cfg, out, out->tokens_out_low, &out->price_known);
+	out->cost_high = price(cfg, out, out->tokens_out_high, &out->price_known);
 }
 
 void estimate_learn(struct estimator *e, const struct graph *g, const size_t *steps, size_t n,
@@ -147,6 +198,35 @@ void estimate_learn(struct estimator *e, const struct graph *g, const size_t *st
 			cJSON_AddNumberToObject(h, names[i], fields[i][0]);
 	}
 	e->changed = true;
+}
+
+void estimate_learn_cache(struct estimator *e, enum step_kind kind, const struct step_config *cfg, uint64_t tokens_in,
+                          uint64_t cache_read, uint64_t cache_write, size_t first_fresh_block, size_t nblocks)
+{
+	if (!e || strcmp(cfg->provider, "builtin") == 0 || tokens_in == 0)
+		return;
+	cJSON *h = entry(e, kind, cfg);
+	if (!h)
+		return;
+	bool rerun = first_fresh_block > 0 && first_fresh_block < nblocks;
+	double predicted = rerun ? (double)tokens_in * predicted_read_share(nblocks, first_fresh_block) : 0;
+	const char *names[] = {"cold_in", "cold_write", "rerun_in", "rerun_predicted", "rerun_read", "rerun_write"};
+	double add[] = {rerun ? 0 : (double)tokens_in, rerun ? 0 : (double)cache_write, rerun ? (double)tokens_in : 0,
+	                predicted, rerun ? (double)cache_read : 0, rerun ? (double)cache_write : 0};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		cJSON *v = cJSON_GetObjectItemCaseSensitive(h, names[i]);
+		if (v)
+			cJSON_SetNumberValue(v, v->valuedouble + add[i]);
+		else
+			cJSON_AddNumberToObject(h, names[i], add[i]);
+	}
+	e->changed = true;
+}
+
+void estimate_set_prompt_cache(struct estimator *e, bool enabled, bool hour)
+{
+	e->no_prompt_cache = !enabled;
+	e->prompt_cache_hour = hour;
 }
 
 int estimate_save(struct estimator *e, struct cache *c, char *err, size_t errlen)

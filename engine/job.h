@@ -68,6 +68,8 @@ struct job {
 
 	/* Transport, never content (so never in a key): set by the provider that sends the job. */
 	const char *prompt_cache_ttl;    /* Anthropic: "5m" or "1h" marks the stable prefix with cache_control; NULL: none */
+	size_t first_fresh;       /* outline, sheet: the first of summaries[] produced by this run rather than served
+	                             from the cache (nsummaries: none): where an edit's new text begins */
 
 	void (*done)(struct job *job);   /* called once, from inside loop_run_once, never from start() */
 	void *owner;

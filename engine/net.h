@@ -51,6 +51,11 @@ struct net_config {
 /* The Anthropic Messages provider (summary, outline, sheet); NULL with err when no key is set or on OOM. */
 struct provider *anthropic_provider_new(struct loop *l, const struct net_config *cfg, char *err, size_t errlen);
 
+/* Anthropic prompt caching: sets marks[] to the scene blocks (0-based, increasing, of n) whose end carries a
+ * cache_control breakpoint, at most max (<= 4), given the first block the run produced anew (first_fresh; 0 or >= n:
+ * none, as in a cold run); returns the count. */
+size_t anthropic_cache_marks(size_t n, size_t first_fresh, size_t max, size_t *marks);
+
 /* The OpenAI-compatible chat completions provider; a key is required only for the public endpoint. */
 struct provider *openai_chat_provider_new(struct loop *l, const struct net_config *cfg, char *err, size_t errlen);
 

@@ -50,7 +50,7 @@ cJSON *plan_json(const struct graph *g, const struct step_config *cfg, const str
 {
 	struct {
 		size_t steps;
-		uint64_t in, out;
+		uint64_t in, out, cache_read, cache_write;
 		double cost, low, high;
 		uint64_t history;
 		bool learned;
@@ -81,6 +81,8 @@ cJSON *plan_json(const struct graph *g, const struct step_config *cfg, const str
 		cJSON_AddBoolToObject(item, "upstream_stale", upstream);
 		cJSON_AddNumberToObject(item, "tokens_in", (double)est.tokens_in);
 		cJSON_AddNumberToObject(item, "tokens_out", (double)est.tokens_out);
+		cJSON_AddNumberToObject(item, "cache_read", (double)est.cache_read);
+		cJSON_AddNumberToObject(item, "cache_write", (double)est.cache_write);
 		add_cost(item, "cost", est.cost, est.price_known);
 		add_cost(item, "cost_low", est.cost_low, est.price_known);
 		add_cost(item, "cost_high", est.cost_high, est.price_known);
@@ -89,6 +91,8 @@ cJSON *plan_json(const struct graph *g, const struct step_config *cfg, const str
 		kinds[st->kind].steps++;
 		kinds[st->kind].in += est.tokens_in;
 		kinds[st->kind].out += est.tokens_out;
+		kinds[st->kind].cache_read += est.cache_read;
+		kinds[st->kind].cache_write += est.cache_write;
 		kinds[st->kind].cost += est.cost;
 		kinds[st->kind].low += est.cost_low;
 		kinds[st->kind].high += est.cost_high;
@@ -112,6 +116,8 @@ cJSON *plan_json(const struct graph *g, const struct step_config *cfg, const str
 		cJSON_AddStringToObject(kc, "model", cfg[k].params.model ? cfg[k].params.model : "");
 		cJSON_AddNumberToObject(kc, "tokens_in", (double)kinds[k].in);
 		cJSON_AddNumberToObject(kc, "tokens_out", (double)kinds[k].out);
+		cJSON_AddNumberToObject(kc, "cache_read", (double)kinds[k].cache_read);
+		cJSON_AddNumberToObject(kc, "cache_write", (double)kinds[k].cache_write);
 		add_cost(kc, "cost", kinds[k].cost, known);
 		add_cost(kc, "cost_low", kinds[k].low, known);
 		add_cost(kc, "cost_high", kinds[k].high, known);

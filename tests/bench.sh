@@ -2,7 +2,7 @@
 # `make bench`: runs tests/tool_bench against the optimised build in $1 in a scratch directory, prints the table
 # and writes bench-results.json in the current directory. BENCH_SCALE multiplies the seed's request latencies
 # (default 0.1; BENCH_SCALE=1 for the seed's full latencies); BENCH_ONLY=rate runs only the rows at a provider's
-# rate limit, BENCH_ONLY=remote only the remote cache rows. Timings are reported, never a pass/fail.
+# rate limit, BENCH_ONLY=remote only the remote cache rows, BENCH_ONLY=promptcache only the prompt caching rows. Timings are reported, never a pass/fail.
 set -u
 BUILD=${1:?usage: tests/bench.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 2

@@ -181,13 +181,18 @@ struct run {
 	char cache[512], script[512], report[512], out[512], err[512], log[512];
 };
 
-static void generate(struct run *r, const char *edit)
+static void generate_round(struct run *r, const char *edit, const char *round)
 {
 	char gen[512];
 	snprintf(gen, sizeof(gen), "%s/tool_genscript", env_or("TOOLS", "build/check/tests"));
 	char *argv[] = {gen, "--scenes", "40", "--characters", "6", "--seed", "3", edit ? "--edit" : NULL,
-	                (char *)edit, NULL};
+	                (char *)edit, "--edit-round", (char *)round, NULL};
 	assert_int_equal(run_in(r->dir, r->script, NULL, argv), 0);
+}
+
+static void generate(struct run *r, const char *edit)
+{
+	generate_round(r, edit, "0");
 }
 
 static void run_new(struct run *r, struct fake *f, const char *const *extra)
@@ -286,6 +291,15 @@ static void test_edit_reads_the_prefix(void **state)
 	err = slurp(r.err, NULL);
 	assert_non_null(strstr(err, "; prompt cache: "));
 	free(err);
+	/* The writer saves scene 30 again: the edit run marked the prefix just before it, so the outline and the sheets
+	 * read everything before scene 30 now, more than the first edit could. */
+	cJSON_Delete(fake_call(&f, "POST", "/reset", "{}"));
+	generate_round(&r, "30", "1");
+	cJSON *again = build(&r, "--llm", "anthropic", "--embed", "openai", "play.fountain", NULL);
+	assert_int_equal((long)json_number(again, "steps.outline.run"), 1);
+	assert_true(json_number(again, "tokens.cache_read") > read);
+	assert_true(full_price(again) <= full_price(edit));
+	cJSON_Delete(again);
 
 	/* The same cold run and edit with caching off, against a server of its own: the same tokens in all, no cache
 	 * fields, every token at full price, and a dearer edit. */

@@ -45,6 +45,7 @@ struct run {
 	double wall, cpu, rss_mb;
 	long requests;            /* what the fake server saw */
 	long tokens_in, tokens_out;
+	long cache_read, cache_write;   /* of tokens_in: read from and written to the prompt cache */
 	long ran[KINDS];          /* steps run per kind; for EMBEDDING, embedding requests */
 	double bound;             /* 0 when nothing was requested */
 	double estimate, cost;    /* USD: what `-n` estimated just before the run, and what the run's report says it
@@ -78,7 +79,7 @@ struct bench {
 	char sb[4096], fakeapi[4096], genscript[4096];
 	char base_url[64];
 	pid_t server;
-	struct scenario rows[16];
+	struct scenario rows[26];
 	size_t nrows;
 	double parse_best;
 	char parse_script[4096];
@@ -370,6 +371,8 @@ static bool collect_counts(struct bench *b, const char *report_path, const struc
 		r->ran[EMBEDDING] = number_at(report, "requests", "embedding", NULL);
 		r->tokens_in = number_at(report, "tokens", "input", NULL);
 		r->tokens_out = number_at(report, "tokens", "output", NULL);
+		r->cache_read = number_at(report, "tokens", "cache_read", NULL);
+		r->cache_write = number_at(report, "tokens", "cache_write", NULL);
 		const cJSON *cost = cJSON_GetObjectItemCaseSensitive(report, "cost_usd");
 		r->cost = cJSON_IsNumber(cost) ? cost->valuedouble : -1;
 		r->requests = number_at(stats, "requests", "total", NULL);
@@ -433,7 +436,14 @@ static void scenario_with(struct bench *b, const char *name, const char *script,
 		struct run dry;
 		path_in(plan, sizeof plan, b->work, "plan.json");
 		remove(plan);
-		char *dry_argv[] = {b->sb, "-q", "-n", "--cache", (char *)cache, "--report", plan, (char *)script, NULL};
+		char *dry_argv[] = {b->sb, "-q", "-n", "--cache", (char *)cache, "--report", plan, (char *)script, NULL, NULL,
+				    NULL};
+		/* The plan prices the prompt cache's share as the run will use it. */
+		if (extra && extra[0] && extra[1] && !strcmp(extra[0], "--prompt-cache")) {
+			dry_argv[7] = (char *)extra[0];
+			dry_argv[8] = (char *)extra[1];
+			dry_argv[9] = (char *)script;
+		}
 		if (measure(b, dry_argv, NULL, log, &dry) == 0) {
 			cJSON *p = read_json_file(plan);
 			const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "cost");
@@ -752,6 +762,8 @@ static bool write_json(const struct bench *b, double scale, const struct target 
 		cJSON_AddNumberToObject(row, "requests", (double)s->r.requests);
 		cJSON_AddNumberToObject(row, "tokens_in", (double)s->r.tokens_in);
 		cJSON_AddNumberToObject(row, "tokens_out", (double)s->r.tokens_out);
+		cJSON_AddNumberToObject(row, "cache_read", (double)s->r.cache_read);
+		cJSON_AddNumberToObject(row, "cache_write", (double)s->r.cache_write);
 		cJSON_AddNumberToObject(row, "bound_s", s->r.bound);
 		if (s->r.bound > 0)
 			cJSON_AddNumberToObject(row, "wall_over_bound", s->r.wall / s->r.bound);
@@ -953,9 +965,94 @@ static void print_remote(const struct bench *b)
 	       warm->r.wall < limit ? "PASS" : "MISS", warm->r.wall, limit);
 }
 
+/* ---- prompt caching, issue 20 ---- */
+
+/* S100 cold, then a one-scene edit within the cache's lifetime, with the prompt cache on (5m) and off: what the edit
+ * pays at full price as a share of the cold run's input, and what each costs. A fresh server for each pair, so the
+ * service's cache holds only what that pair's cold run wrote. */
+static void run_promptcache(struct bench *b, double scale)
+{
+	double lat[KINDS];
+	for (int k = 0; k < KINDS; k++)
+		lat[k] = seed_latency_ms[k] * scale;
+	static const char *const modes[] = {"5m", "off"};
+	for (size_t m = 0; m < COUNT(modes); m++) {
+		char script[4096], cache[4096], name[64], dir[64], file[64];
+		const char *extra[] = {"--prompt-cache", modes[m], NULL};
+		stop_server(b);
+		if (!start_server(b)) {
+			b->failed = true;
+			return;
+		}
+		snprintf(file, sizeof file, "s100-pc-%s.fountain", modes[m]);
+		snprintf(dir, sizeof dir, "cache-pc-%s", modes[m]);
+		path_in(script, sizeof script, b->work, file);
+		path_in(cache, sizeof cache, b->work, dir);
+		if (!generate(b, file, "100", "10", NULL, NULL))
+			return;
+		snprintf(name, sizeof name, "S100 cold, prompt cache %s", modes[m]);
+		scenario_with(b, name, script, cache, 10, lat, false, 1, extra, false);
+		if (!generate(b, file, "100", "10", "--edit", "50"))
+			return;
+		snprintf(name, sizeof name, "S100 one-scene edit, prompt cache %s", modes[m]);
+		scenario_with(b, name, script, cache, 10, lat, false, 1, extra, false);
+		/* The writer saves the same scene again: the edit run marked the prefix just before it. */
+		char out[4096], log[4096];
+		char *argv[] = {b->genscript, "--scenes", "100", "--characters", "10", "--seed", "1", "--edit", "50",
+				"--edit-round", "1", NULL};
+		struct run gen;
+		if (measure(b, argv, path_in(out, sizeof out, b->work, file), path_in(log, sizeof log, b->work, "gen.log"),
+			    &gen) != 0) {
+			fail("tool_genscript could not write %s (see %s)", out, log);
+			b->failed = true;
+			return;
+		}
+		snprintf(name, sizeof name, "S100 same scene edited again, prompt cache %s", modes[m]);
+		scenario_with(b, name, script, cache, 10, lat, false, 1, extra, false);
+	}
+}
+
+static void print_promptcache(const struct bench *b)
+{
+	const struct scenario *cold = find(b, "S100 cold, prompt cache 5m"),
+			      *edit = find(b, "S100 one-scene edit, prompt cache 5m"),
+			      *cold_off = find(b, "S100 cold, prompt cache off"),
+			      *edit_off = find(b, "S100 one-scene edit, prompt cache off");
+	if (!cold || !edit || !cold_off || !edit_off || !cold->r.ok || !edit->r.ok || !cold_off->r.ok || !edit_off->r.ok)
+		return;
+	printf("\n| prompt cache | input tokens | at full price | read (0.1x) | written (1.25x) | cost $ | estimated $ |\n"
+	       "|---|---:|---:|---:|---:|---:|---:|\n");
+	const struct scenario *again = find(b, "S100 same scene edited again, prompt cache 5m"),
+			      *again_off = find(b, "S100 same scene edited again, prompt cache off");
+	const struct scenario *rows[] = {cold, edit, again, cold_off, edit_off, again_off};
+	for (size_t i = 0; i < COUNT(rows); i++) {
+		if (!rows[i])
+			continue;
+		const struct run *r = &rows[i]->r;
+		printf("| %s | %ld | %ld | %ld | %ld | %.4f | %.4f |\n", rows[i]->name, r->tokens_in,
+		       r->tokens_in - r->cache_read - r->cache_write, r->cache_read, r->cache_write, r->cost, r->estimate);
+	}
+	double full = (double)(edit->r.tokens_in - edit->r.cache_read - edit->r.cache_write);
+	double full_off = (double)(edit_off->r.tokens_in - edit_off->r.cache_read - edit_off->r.cache_write);
+	double share = full / (double)cold->r.tokens_in, share_off = full_off / (double)cold_off->r.tokens_in;
+	printf("\n%s edit's input at full price: %.1f %% of the cold run's input with the prompt cache (goal <= 6 %%), "
+	       "%.1f %% without\n", share <= 0.06 ? "PASS" : "MISS", 100 * share, 100 * share_off);
+	printf("edit's cost: $%.4f with the prompt cache, $%.4f without (%.0f %%); written at 1.25x + read at 0.1x in "
+	       "input-price tokens: %.0f of the edit's %ld\n", edit->r.cost, edit_off->r.cost,
+	       100 * (edit->r.cost / edit_off->r.cost - 1), full + 1.25 * (double)edit->r.cache_write +
+	       0.1 * (double)edit->r.cache_read, edit->r.tokens_in);
+	if (again && again_off)
+		printf("the same scene saved again: %.1f %% of the cold run's input at full price, $%.4f against $%.4f "
+		       "without the prompt cache\n", 100 * (double)(again->r.tokens_in - again->r.cache_read -
+		       again->r.cache_write) / (double)cold->r.tokens_in, again->r.cost, again_off->r.cost);
+	printf("cold run's extra cost for cache writes: $%.4f ($%.4f against $%.4f, %+.1f %%)\n",
+	       cold->r.cost - cold_off->r.cost, cold->r.cost, cold_off->r.cost,
+	       100 * (cold->r.cost / cold_off->r.cost - 1));
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: tool_bench --build DIR --work DIR [--scale F] [--big FILE] [--json FILE] [--only rate|remote]\n");
+	fprintf(stderr, "usage: tool_bench --build DIR --work DIR [--scale F] [--big FILE] [--json FILE] [--only rate|remote|promptcache]\n");
 	exit(2);
 }
 
@@ -1026,8 +1123,9 @@ int main(int argc, char **argv)
 	setenv("OPENAI_BASE_URL", url, 1);
 	unsetenv("SCRIPTBUILD_CACHE");
 
-	if (only && strcmp(only, "rate") && strcmp(only, "remote")) {
-		fail("--only %s: the subsets are 'rate' (the rows at a provider's rate limit) and 'remote'", only);
+	if (only && strcmp(only, "rate") && strcmp(only, "remote") && strcmp(only, "promptcache")) {
+		fail("--only %s: the subsets are 'rate' (the rows at a provider's rate limit), 'remote' and 'promptcache'",
+		     only);
 		stop_server(&b);
 		return 2;
 	}
@@ -1038,6 +1136,8 @@ int main(int argc, char **argv)
 		run_rate_rows(&b);
 	if (!only || !strcmp(only, "remote"))
 		run_remote(&b, scale);
+	if (!only || !strcmp(only, "promptcache"))
+		run_promptcache(&b, scale);
 	stop_server(&b);
 	curl_global_cleanup();
 
@@ -1054,6 +1154,7 @@ int main(int argc, char **argv)
 		print_targets(t, nt);
 	print_rate_table(&b);
 	print_remote(&b);
+	print_promptcache(&b);
 	bool wrote = write_json(&b, scale, t, nt, json);
 	if (wrote)
 		printf("\nwrote %s\n", json);

@@ -1,10 +1,11 @@
 /* tool_genscript.c - writes a deterministic, realistic Fountain script for tests and the benchmark.
  *
- *   tool_genscript [--scenes N] [--characters C] [--seed S] [--edit K] [--insert K] [--title T]
+ *   tool_genscript [--scenes N] [--characters C] [--seed S] [--edit K [--edit-round R]] [--insert K] [--title T]
  *
  * Each scene draws from its own random stream, seeded by (seed, scene number), so --edit K changes scene K's first
  * action sentence and nothing else, and --insert K adds one new scene after scene K while every other scene keeps
- * its bytes. Same arguments, same output. */
+ * its bytes; --edit-round R (default 0) gives the R-th different edit of the same sentence, a writer saving the same
+ * scene again. Same arguments, same output. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -327,7 +328,8 @@ static void usage(const char *why)
 {
 	fprintf(stderr,
 	        "tool_genscript: %s\n"
-	        "usage: tool_genscript [--scenes N] [--characters C] [--seed S] [--edit K] [--insert K] [--title T]\n",
+	        "usage: tool_genscript [--scenes N] [--characters C] [--seed S] [--edit K [--edit-round R]] [--insert K] "
+	        "[--title T]\n",
 	        why);
 	exit(2);
 }
@@ -348,7 +350,7 @@ static unsigned long long number(const char *opt, const char *arg)
 
 int main(int argc, char **argv)
 {
-	size_t nscenes = 12, ncharacters = 5, edit = 0, insert = 0;
+	size_t nscenes = 12, ncharacters = 5, edit = 0, insert = 0, edit_round = 0;
 	bool do_insert = false;
 	uint64_t seed = 1;
 	const char *title = "The Saltmarsh Ledger";
@@ -362,6 +364,8 @@ int main(int argc, char **argv)
 			seed = (uint64_t)number(opt, arg);
 		else if (strcmp(opt, "--edit") == 0)
 			edit = (size_t)number(opt, arg);
+		else if (strcmp(opt, "--edit-round") == 0)
+			edit_round = (size_t)number(opt, arg);
 		else if (strcmp(opt, "--insert") == 0) {
 			insert = (size_t)number(opt, arg);
 			do_insert = true;
@@ -378,6 +382,8 @@ int main(int argc, char **argv)
 		usage("--scenes and --characters must be at least 1");
 	if (ncharacters > 3 * nscenes)
 		usage("--characters may be at most 3 x --scenes, so that everyone speaks");
+	if (edit_round > 200)
+		usage("--edit-round R must be at most 200");
 	if (edit > nscenes)
 		usage("--edit K must name a scene between 1 and --scenes");
 	if (do_insert && insert > nscenes)
@@ -388,7 +394,7 @@ int main(int argc, char **argv)
 	printf("Title: %s\nCredit: Written by\nAuthor: tool_genscript\nDraft date: seed %" PRIu64 "\n\n", title, seed);
 	for (size_t k = 0; k <= nscenes; k++) {
 		if (k > 0) {
-			struct rng r = rng_for(seed, k, SALT_SCENE), er = rng_for(seed, k, SALT_EDIT);
+			struct rng r = rng_for(seed, k, SALT_SCENE), er = rng_for(seed, k, edit_round ? (enum salt)(16 + edit_round) : SALT_EDIT);
 			struct speakers sp = choose_speakers(&r, &c, k, nscenes);
 			write_scene(&r, &c, &sp, k == edit, &er, stdout);
 		}
