@@ -423,6 +423,7 @@ static void scenario_with(struct bench *b, const char *name, const char *script,
 		argv[argc++] = "--embed";
 		argv[argc++] = "builtin";
 	}
+	const char *const *given = extra;
 	for (; extra && *extra && argc < 30; extra++)
 		argv[argc++] = (char *)*extra;
 	argv[argc++] = (char *)script;
@@ -439,9 +440,9 @@ static void scenario_with(struct bench *b, const char *name, const char *script,
 		char *dry_argv[] = {b->sb, "-q", "-n", "--cache", (char *)cache, "--report", plan, (char *)script, NULL, NULL,
 				    NULL};
 		/* The plan prices the prompt cache's share as the run will use it. */
-		if (extra && extra[0] && extra[1] && !strcmp(extra[0], "--prompt-cache")) {
-			dry_argv[7] = (char *)extra[0];
-			dry_argv[8] = (char *)extra[1];
+		if (given && given[0] && given[1] && !strcmp(given[0], "--prompt-cache")) {
+			dry_argv[7] = (char *)given[0];
+			dry_argv[8] = (char *)given[1];
 			dry_argv[9] = (char *)script;
 		}
 		if (measure(b, dry_argv, NULL, log, &dry) == 0) {
@@ -984,6 +985,11 @@ static void run_promptcache(struct bench *b, double scale)
 			b->failed = true;
 			return;
 		}
+		/* The new server listens on another port. */
+		char url[96];
+		setenv("ANTHROPIC_BASE_URL", b->base_url, 1);
+		snprintf(url, sizeof url, "%s/v1", b->base_url);
+		setenv("OPENAI_BASE_URL", url, 1);
 		snprintf(file, sizeof file, "s100-pc-%s.fountain", modes[m]);
 		snprintf(dir, sizeof dir, "cache-pc-%s", modes[m]);
 		path_in(script, sizeof script, b->work, file);
