@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "fakeserver.h"
+#include "net.h"
 
 #define ANTHROPIC_KEY "sk-ant-TESTKEY-promptcache-5a1d"
 #define OPENAI_KEY "sk-openai-TESTKEY-promptcache-9c3e"
@@ -174,6 +175,37 @@ static void test_fake_cache_as_documented(void **state)
 	free(five);
 }
 
+/* Where the breakpoints go: a quarter, a half, three quarters and all of the scene blocks; in an edit run the block
+ * before the first new scene, keeping the even marks before it and the last ones after it. */
+static void test_marks(void **state)
+{
+	(void)state;
+	size_t m[4];
+	assert_int_equal(anthropic_cache_marks(100, 0, 4, m), 4);
+	assert_int_equal(m[0], 24);
+	assert_int_equal(m[1], 49);
+	assert_int_equal(m[2], 74);
+	assert_int_equal(m[3], 99);
+	assert_int_equal(anthropic_cache_marks(100, 49, 4, m), 4);
+	assert_int_equal(m[0], 24);
+	assert_int_equal(m[1], 48);
+	assert_int_equal(m[2], 74);
+	assert_int_equal(m[3], 99);
+	assert_int_equal(anthropic_cache_marks(100, 10, 4, m), 4);
+	assert_int_equal(m[0], 9);
+	assert_int_equal(m[1], 49);
+	assert_int_equal(m[3], 99);
+	assert_int_equal(anthropic_cache_marks(100, 90, 4, m), 4);
+	assert_int_equal(m[2], 74);
+	assert_int_equal(m[3], 89);
+	assert_int_equal(anthropic_cache_marks(2, 0, 4, m), 2);
+	assert_int_equal(m[0], 0);
+	assert_int_equal(m[1], 1);
+	assert_int_equal(anthropic_cache_marks(2, 1, 4, m), 2);
+	assert_int_equal(anthropic_cache_marks(1, 0, 4, m), 1);
+	assert_int_equal(m[0], 0);
+}
+
 /* ---- scriptbuild's edit loop ---- */
 
 struct run {
@@ -282,6 +314,15 @@ static void test_edit_reads_the_prefix(void **state)
 
 	cJSON_Delete(fake_call(&f, "POST", "/reset", "{}"));
 	generate(&r, "30");
+	/* -n prices the prefix the breakpoints before scene 30 make readable, unless the cache is off. */
+	cJSON *plan = build(&r, "-n", "--llm", "anthropic", "--embed", "openai", "play.fountain", NULL);
+	assert_true(json_number(plan, "kinds.outline.cache_read") > 0);
+	assert_true(json_number(plan, "kinds.outline.cache_write") > 0);
+	cJSON_Delete(plan);
+	plan = build(&r, "-n", "--prompt-cache", "off", "--llm", "anthropic", "--embed", "openai", "play.fountain", NULL);
+	assert_int_equal((long)json_number(plan, "kinds.outline.cache_read"), 0);
+	assert_int_equal((long)json_number(plan, "kinds.sheet.cache_write"), 0);
+	cJSON_Delete(plan);
 	cJSON *edit = build(&r, "--llm", "anthropic", "--embed", "openai", "play.fountain", NULL);
 	assert_int_equal((long)json_number(edit, "steps.outline.run"), 1);
 	double read = json_number(edit, "tokens.cache_read");
@@ -406,6 +447,7 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_fake_cache_as_documented, clean_up),
+		cmocka_unit_test(test_marks),
 		cmocka_unit_test_teardown(test_edit_reads_the_prefix, clean_up),
 		cmocka_unit_test_teardown(test_setting_reruns_nothing, clean_up),
 		cmocka_unit_test_teardown(test_reads_do_not_count_against_itpm, clean_up),
