@@ -75,7 +75,7 @@ size_t anthropic_cache_marks(size_t n, size_t first_fresh, size_t max, size_t *m
 }
 
 /* The user message's content as text blocks, a block per scene as the prompt divides, with breakpoints as
- * choose_marks places them: an edit in scene k leaves the prefixes written before k unchanged, and the service serves
+ * anthropic_cache_marks places them: an edit in scene k leaves the prefixes written before k unchanged, and the service serves
  * them from its cache. NULL when the prompt is one block; *used says how many breakpoints it placed. */
 static cJSON *user_blocks(const struct job *job, const char *ttl, size_t max, size_t *used)
 {

@@ -569,8 +569,7 @@ static void on_done(struct job *job)
 			emit(run, BUILD_WARNING, NULL, warning, 0);
 		}
 	}
-	if (job->status == JOB_OK)
-	{
+	if (job->status == JOB_OK) {
 		estimate_learn(run->o->estimator, g, u->steps, u->nsteps, &run->o->config[job->kind], job->tokens_in,
 		               job->tokens_out);
 		estimate_learn_cache(run->o->estimator, job->kind, &run->o->config[job->kind], job->tokens_in,

@@ -66,10 +66,11 @@ struct job {
 	enum job_status status;
 	char error[512];          /* why it failed, naming the step; never contains a key */
 
-	/* Transport, never content (so never in a key): set by the provider that sends the job. */
-	const char *prompt_cache_ttl;    /* Anthropic: "5m" or "1h" marks the stable prefix with cache_control; NULL: none */
-	size_t first_fresh;       /* outline, sheet: the first of summaries[] produced by this run rather than served
-	                             from the cache (nsummaries: none): where an edit's new text begins */
+	/* Transport, never content (so never in a key). */
+	const char *prompt_cache_ttl;    /* set by the provider: Anthropic "5m" or "1h" marks the stable prefix with
+	                                    cache_control; NULL: none */
+	size_t first_fresh;       /* set by the scheduler for an outline or sheet: the first of summaries[] produced by
+	                             this run rather than served from the cache (nsummaries: none, 0: a cold prompt) */
 
 	void (*done)(struct job *job);   /* called once, from inside loop_run_once, never from start() */
 	void *owner;
