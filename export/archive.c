@@ -350,8 +350,9 @@ static int write_atomically(const char *path, const struct blob b[ENTRIES], int6
 		return -1;
 	}
 	char *dir = slash ? strndup(path, dirlen ? dirlen : 1) : strdup(".");
-	size_t tlen = strlen(dir) + strlen(base) + strlen(TEMP_MARK) + 10;
-	char *tmp = malloc(tlen);
+	/* dir may be NULL (out of memory): measured only once it is known (found by tests/t_failalloc.sh). */
+	size_t tlen = (dir ? strlen(dir) : 0) + strlen(base) + strlen(TEMP_MARK) + 10;
+	char *tmp = dir ? malloc(tlen) : NULL;
 	if (!dir || !tmp) {
 		free(dir);
 		free(tmp);
