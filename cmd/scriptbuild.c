@@ -36,6 +36,7 @@
 #include "remote.h"
 #include "report.h"
 #include "similar.h"
+#include "slate.h"
 #include "stdio_guard.h"
 #include "util.h"
 #include "validate.h"
@@ -70,9 +71,11 @@ struct options {
 		double per_minute;
 	} caps[16];
 	size_t ncaps;
-	const char *script;
+	const char *script;             /* the tools' first argument */
 	const char *const *targets;
 	size_t ntargets;
+	const char **inputs;            /* a build's scripts and directories (the other arguments are targets) */
+	size_t ninputs;
 };
 
 /* What the status line needs between events. */
@@ -82,6 +85,7 @@ struct status {
 	double started, last_progress;  /* monotonic seconds */
 	double progress_every;          /* seconds between progress lines on a non-terminal stderr */
 	struct timespec waiting_said;  /* when -v last said which rate limit the run waits for */
+	bool slate;                     /* several scripts: the line counts scripts too */
 };
 
 static double monotonic_seconds(void)
@@ -436,10 +440,31 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
-	if (optind < argc)
-		o->script = argv[optind++];
-	o->targets = (const char *const *)argv + optind;
-	o->ntargets = (size_t)(argc - optind);
+	if (o->tool) {
+		if (optind < argc)
+			o->script = argv[optind++];
+		o->targets = (const char *const *)argv + optind;
+		o->ntargets = (size_t)(argc - optind);
+		return 0;
+	}
+	/* The first argument is a script; after it, a target word or form is a target, an existing path or a
+	 * .fountain name a script or directory, and anything else a target (refused with the list of targets). */
+	int n = argc - optind;
+	o->inputs = xcalloc(n > 0 ? (size_t)n : 1, sizeof(char *));
+	const char **targets = xcalloc(n > 0 ? (size_t)n : 1, sizeof(char *));
+	for (int i = optind; i < argc; i++) {
+		struct stat st;
+		size_t len = strlen(argv[i]);
+		bool input = i == optind ||
+		             (!slate_is_target(argv[i]) &&
+		              (stat(argv[i], &st) == 0 || (len > 9 && strcmp(argv[i] + len - 9, ".fountain") == 0)));
+		if (input)
+			o->inputs[o->ninputs++] = argv[i];
+		else
+			targets[o->ntargets++] = argv[i];
+	}
+	o->targets = targets;
+	o->script = o->ninputs ? o->inputs[0] : NULL;
 	return 0;
 }
 
@@ -453,9 +478,19 @@ static void status_clear(struct status *s)
 	}
 }
 
-static void on_build_event(void *ctx, const struct build_event *ev)
+/* The status line's part for a slate: "12 scripts done, 3 running " ("" for one script). */
+static const char *scripts_part(const struct status *s, const struct build_event *ev, char *buf, size_t len)
 {
-	struct status *s = ctx;
+	if (!s->slate)
+		return "";
+	snprintf(buf, len, " %zu scripts done, %zu running", ev->scripts_done, ev->scripts_running);
+	return buf;
+}
+
+/* What the user sees of an event; prefix names the step's script in a slate ("" otherwise). */
+static void status_event(struct status *s, const struct build_event *ev, const char *prefix)
+{
+	char scripts[96];
 	switch (ev->type) {
 	case BUILD_STEP_STARTED:
 		if (s->quiet)
@@ -465,32 +500,34 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 			if (ev->retries)
 				snprintf(retries, sizeof(retries), " (%lu retries)", ev->retries);
 			if (ev->batch > 1)
-				fprintf(stderr, "\r[%zu/%zu]%s embedding batch of %zu\033[K", ev->finished, ev->total, retries,
-				        ev->batch);
+				fprintf(stderr, "\r[%zu/%zu]%s%s embedding batch of %zu\033[K", ev->finished, ev->total,
+				        scripts_part(s, ev, scripts, sizeof(scripts)), retries, ev->batch);
 			else
-				fprintf(stderr, "\r[%zu/%zu]%s %s\033[K", ev->finished, ev->total, retries, ev->step->label);
+				fprintf(stderr, "\r[%zu/%zu]%s%s %s%s\033[K", ev->finished, ev->total,
+				        scripts_part(s, ev, scripts, sizeof(scripts)), retries, prefix, ev->step->label);
 			s->line_open = true;
 		} else if (s->verbose) {
 			if (ev->batch > 1)
 				fprintf(stderr, "[%zu/%zu] embedding batch of %zu\n", ev->finished, ev->total, ev->batch);
 			else
-				fprintf(stderr, "[%zu/%zu] %s\n", ev->finished, ev->total, ev->step->label);
+				fprintf(stderr, "[%zu/%zu] %s%s\n", ev->finished, ev->total, prefix, ev->step->label);
 		}
 		break;
 	case BUILD_STEP_FAILED:
 		status_clear(s);
-		fprintf(stderr, "scriptbuild: FAILED: %s\n", ev->message ? ev->message : ev->step->label);
+		fprintf(stderr, "scriptbuild: FAILED: %s%s\n", prefix, ev->message ? ev->message : ev->step->label);
 		break;
 	case BUILD_STEP_EXPLAIN:
 		status_clear(s);
-		fprintf(stderr, "scriptbuild: explain: %s: %s\n", ev->step->label, ev->message ? ev->message : "");
+		fprintf(stderr, "scriptbuild: explain: %s%s: %s\n", prefix, ev->step->label, ev->message ? ev->message : "");
 		break;
 	case BUILD_STEP_REPAIRED:
 		status_clear(s);
-		fprintf(stderr, "scriptbuild: note: %s\n", ev->message ? ev->message : ev->step->label);
+		fprintf(stderr, "scriptbuild: note: %s%s\n", prefix, ev->message ? ev->message : ev->step->label);
 		break;
 	case BUILD_STEP_STALE:
 	case BUILD_STEP_DONE:
+	case BUILD_SCRIPT_DONE:
 		break;
 	case BUILD_WARNING:
 		status_clear(s);
@@ -502,7 +539,8 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 		if (s->quiet || !ev->message)
 			break;
 		if (s->tty) {
-			fprintf(stderr, "\r[%zu/%zu] %s\033[K", ev->finished, ev->total, ev->message);
+			fprintf(stderr, "\r[%zu/%zu]%s %s\033[K", ev->finished, ev->total,
+			        scripts_part(s, ev, scripts, sizeof(scripts)), ev->message);
 			s->line_open = true;
 		} else if (s->verbose) {
 			/* A log is read later: once a second is enough to show the run pacing itself. */
@@ -915,17 +953,31 @@ static int64_t archive_mtime(void)
 	return *end || v < 0 ? 0 : (int64_t)v;
 }
 
-/* Everything one build holds, from the script to the summary line; each phase below fills its part. */
+/* One script of the run: what it holds from its text to its archive. */
+struct script_job {
+	const struct slate_script *in;
+	struct fountain_script *script;
+	char script_hex[DIGEST_HEX_LEN + 1];
+	char *log_name;
+	struct build_log *previous;   /* the last build log of this script */
+	char *archive_path;           /* the archive written or up to date, NULL when none */
+	struct digest identity;
+	bool up_to_date;              /* the archive at archive_path was already this build's: not written now */
+	bool published;               /* its archive was decided on (written, up to date, or failed) */
+	bool publish_failed;
+	struct stat written;          /* the file this run wrote, as fstat saw it before its rename */
+	bool have_written;
+};
+
+/* Everything one build holds, from the scripts to the summary line; each phase below fills its part. */
 struct session {
 	const struct options *o;
 	struct timespec started;
-	struct fountain_script *script;
-	char script_hex[DIGEST_HEX_LEN + 1];
+	struct slate slate;              /* the scripts; slate.many: more than the one script of a plain run */
+	struct script_job *jobs;         /* [slate.n] */
+	struct build_script *scripts;    /* [slate.n]: each graph, previous log and result, as the engine takes them */
 	struct run_config rc;
-	struct graph *g;
 	struct cache *cache;
-	char *log_name;
-	struct build_log *previous;      /* the last build log of this script */
 	struct project *project;         /* scriptbuild.json, or NULL */
 	struct estimator *estimator;     /* the cache's history of token usage */
 	struct loop *loop;
@@ -935,12 +987,10 @@ struct session {
 	long remote_drain_ms;            /* how long uploads still pending at exit may take */
 	struct provider *providers[STEP_KINDS];
 	struct status status;
-	struct build_result result;
+	struct build_result result;      /* the slate's totals */
 	enum build_outcome outcome;
-	char *archive_path;           /* the archive written or up to date, NULL when none */
-	struct digest identity;
-	bool up_to_date;              /* the archive at archive_path was already this build's: not written now */
 	bool all_done;                /* every wanted step is done (even when the cache could not store them) */
+	bool targets_said;            /* "targets given: no archive written" was said */
 	char err[1024];
 };
 
@@ -1033,20 +1083,20 @@ static int write_json(const char *path, cJSON *root)
 	return bad ? -1 : 0;
 }
 
-/* 0, or -1 after saying why the report could not be written (a requested output that failed fails the run). */
-static int write_report(const char *path, const struct build_result *r, const struct graph *g,
-                        const struct run_config *rc, double seconds, const char *archive, const struct remote *remote)
+/* The --report of one script's run. */
+static cJSON *report_root(const struct build_result *r, const struct graph *g, const struct run_config *rc,
+                          double seconds, const char *archive, const struct remote *remote)
 {
 	cJSON *root = report_json(r, rc->step, seconds, archive);
 	report_add_repairs(root, r, g);
 	if (remote)
 		report_add_remote(root, remote_counts(remote));
-	int written = write_json(path, root);
-	cJSON_Delete(root);
-	return written;
+	return root;
 }
 
-static void print_summary(const struct build_result *r, const struct run_config *rc, double seconds)
+/* The summary line; scripts is what a slate says of its scripts first ("" for one script). */
+static void print_summary(const struct build_result *r, const struct run_config *rc, double seconds,
+                          const char *scripts)
 {
 	size_t run = 0, cached = 0, failed = 0, skipped = 0, total = 0;
 	double cost = report_cost(r, rc->step);
@@ -1072,9 +1122,9 @@ static void print_summary(const struct build_result *r, const struct run_config 
 		snprintf(prompt_cache, sizeof(prompt_cache), "; prompt cache: %llu read, %llu written",
 		         (unsigned long long)cache_read, (unsigned long long)cache_write);
 	fprintf(stderr,
-	        "scriptbuild: %zu steps: %zu run, %zu cached, %zu failed, %zu skipped; requests: %lu llm, %lu embedding, "
+	        "scriptbuild: %s%zu steps: %zu run, %zu cached, %zu failed, %zu skipped; requests: %lu llm, %lu embedding, "
 	        "%lu retries%s; tokens: %llu in, %llu out%s; ~$%.4f; %.2f s\n",
-	        total, run, cached, failed, skipped, r->llm_requests, r->embedding_requests, r->retries, limits,
+	        scripts, total, run, cached, failed, skipped, r->llm_requests, r->embedding_requests, r->retries, limits,
 	        (unsigned long long)r->tokens_in, (unsigned long long)r->tokens_out, prompt_cache, cost, seconds);
 }
 
@@ -1131,26 +1181,78 @@ static void describe_providers(const struct run_config *rc)
 	fputc('\n', stderr);
 }
 
-/* Reads and parses the script. */
+/* "ID: " before what is said about a slate's script; "" for the one script of a plain run. */
+static const char *script_prefix(const struct session *s, size_t i, char *buf, size_t len)
+{
+	if (!s->slate.many)
+		return "";
+	snprintf(buf, len, "%s: ", s->jobs[i].in->path);
+	return buf;
+}
+
+/* Reads and parses the scripts; the slate's ids and archive paths are settled here, before anything runs. */
 static int load(struct session *s)
 {
-	if (!s->o->script) {
+	const struct options *o = s->o;
+	if (o->ninputs == 0) {
 		fputs("scriptbuild: no script given; try 'scriptbuild -h'\n", stderr);
 		return EXIT_USAGE;
 	}
-	if (s->o->output_path
-	    && outpath_check(s->o->output_path, s->o->script, s->o->force_output, s->err, sizeof(s->err)) < 0) {
-		fprintf(stderr, "scriptbuild: %s\n", s->err);
+	if (slate_expand(o->inputs, o->ninputs, &s->slate, s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
+	size_t n = s->slate.n;
+	if (s->slate.many && o->output_path) {
+		struct stat st;
+		size_t len = strlen(o->output_path);
+		if ((len > 8 && strcmp(o->output_path + len - 8, ".tar.zst") == 0) ||
+		    (stat(o->output_path, &st) == 0 && !S_ISDIR(st.st_mode))) {
+			snprintf(s->err, sizeof(s->err), "-o %s: with several scripts -o names a directory, and each archive's "
+			         "path under it mirrors its script's path", o->output_path);
+			return EXIT_USAGE;
+		}
 	}
-	return load_script(s->o->script, s->o->quiet, &s->script, s->script_hex) < 0 ? EXIT_USAGE : EXIT_OK;
+	if (!s->slate.many && o->output_path &&
+	    outpath_check(o->output_path, s->slate.scripts[0].path, o->force_output, s->err, sizeof(s->err)) < 0)
+		return EXIT_USAGE;
+	s->jobs = xcalloc(n, sizeof(*s->jobs));
+	s->scripts = xcalloc(n, sizeof(*s->scripts));
+	for (size_t i = 0; i < n; i++) {
+		s->jobs[i].in = &s->slate.scripts[i];
+		if (load_script(s->jobs[i].in->path, o->quiet, &s->jobs[i].script, s->jobs[i].script_hex) < 0)
+			return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
-/* Configuration, the graph of wanted steps, the cache and last build log, the loop, the gate and the providers. */
+/* The project file of the slate: one for every script (a slate runs under one configuration). */
+static int find_project(struct session *s)
+{
+	const struct options *o = s->o;
+	for (size_t i = 0; i < s->slate.n; i++) {
+		struct project *p = NULL;
+		if (project_find(s->jobs[i].in->path, o->project_path, &p, s->err, sizeof(s->err)) == PROJECT_ERROR)
+			return -1;
+		if (i == 0) {
+			s->project = p;
+			continue;
+		}
+		bool same = (!p && !s->project) || (p && s->project && strcmp(p->path, s->project->path) == 0);
+		if (!same)
+			snprintf(s->err, sizeof(s->err), "%s uses %s but %s uses %s: a slate runs under one project file; give "
+			         "it with -f FILE", s->jobs[0].in->path, s->project ? s->project->path : "no project file",
+			         s->jobs[i].in->path, p ? p->path : "no project file");
+		project_free(p);
+		if (!same)
+			return -1;
+	}
+	return 0;
+}
+
+/* Configuration, the graphs of wanted steps, the cache and last build logs, the loop, the gate and the providers. */
 static int plan(struct session *s)
 {
 	const struct options *o = s->o;
-	if (project_find(o->script, o->project_path, &s->project, s->err, sizeof(s->err)) == PROJECT_ERROR)
+	if (find_project(s) < 0)
 		return EXIT_USAGE;
 	if ((s->project ? project_configure(s->project, &s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err))
 	                : config_init(&s->rc, o->llm_spec, o->embed_spec, s->err, sizeof(s->err))) < 0 ||
@@ -1159,27 +1261,38 @@ static int plan(struct session *s)
 	for (size_t i = 0; i < o->noverrides; i++)
 		if (config_override(&s->rc, o->overrides[i][0], o->overrides[i][1], s->err, sizeof(s->err)) < 0)
 			return EXIT_USAGE;
-	s->g = graph_new(s->script);
-	if (graph_select(s->g, o->targets, o->ntargets, s->err, sizeof(s->err)) < 0)
-		return EXIT_USAGE;
-	if (o->max_cost > 0 && !o->dry_run) {
-		char *unpriced = plan_unpriced_models(s->g, s->rc.step);
-		if (unpriced) {
-			snprintf(s->err, sizeof(s->err), "--max-cost: price unknown for %s, so the budget cannot be kept: set "
-			         "SCRIPTBUILD_PRICES=MODEL=IN/OUT (USD per million tokens)", unpriced);
-			free(unpriced);
+	for (size_t i = 0; i < s->slate.n; i++) {
+		char err[600], prefix[300];
+		s->scripts[i].g = graph_new(s->jobs[i].script);
+		if (graph_select(s->scripts[i].g, o->targets, o->ntargets, err, sizeof(err)) < 0) {
+			snprintf(s->err, sizeof(s->err), "%s%s", script_prefix(s, i, prefix, sizeof(prefix)), err);
 			return EXIT_USAGE;
+		}
+	}
+	if (o->max_cost > 0 && !o->dry_run) {
+		for (size_t i = 0; i < s->slate.n; i++) {
+			char *unpriced = plan_unpriced_models(s->scripts[i].g, s->rc.step);
+			if (unpriced) {
+				snprintf(s->err, sizeof(s->err), "--max-cost: price unknown for %s, so the budget cannot be kept: "
+				         "set SCRIPTBUILD_PRICES=MODEL=IN/OUT (USD per million tokens)", unpriced);
+				free(unpriced);
+				return EXIT_USAGE;
+			}
 		}
 	}
 	if (open_cache(o, remote_url_of(o, s->project), &s->cache) < 0) {
 		s->err[0] = '\0';  /* already said */
 		return EXIT_USAGE;
 	}
-	s->log_name = build_log_name_for(o->script, s->project ? s->project->dir : NULL);
-	s->previous = build_log_load(s->cache, s->log_name);
+	for (size_t i = 0; i < s->slate.n; i++) {
+		s->jobs[i].log_name = build_log_name_for(s->jobs[i].in->path, s->project ? s->project->dir : NULL);
+		s->jobs[i].previous = build_log_load(s->cache, s->jobs[i].log_name);
+		s->scripts[i].previous = s->jobs[i].previous;
+	}
 	s->estimator = estimate_load(s->cache);
 	char *hint = s->project || o->quiet ? NULL
-	                                    : project_provider_hint(s->previous, &s->rc, !!o->llm_spec, !!o->embed_spec);
+	                                    : project_provider_hint(s->jobs[0].previous, &s->rc, !!o->llm_spec,
+	                                                            !!o->embed_spec);
 	if (hint)
 		fprintf(stderr, "scriptbuild: note: %s\n", hint);
 	free(hint);
@@ -1207,7 +1320,7 @@ static int plan(struct session *s)
 		admission_set_cap(s->limits, o->caps[i].provider[0] ? o->caps[i].provider : NULL, o->caps[i].limit,
 		                  o->caps[i].per_minute);
 	s->status = (struct status){isatty(STDERR_FILENO) && !o->quiet, o->verbose, o->quiet, false, monotonic_seconds(), 0,
-	                            progress_interval(), {0, 0}};
+	                            progress_interval(), {0, 0}, s->slate.many};
 	s->status.last_progress = s->status.started;
 	/* Keys and base URLs come from each provider's own SDK variables, read where the endpoint is made. */
 	struct net_config net = {.retries = o->retries, .connect_timeout_ms = o->connect_timeout_ms,
@@ -1247,6 +1360,60 @@ static int plan(struct session *s)
 	return EXIT_OK;
 }
 
+/* Every wanted step of the result is done. */
+static bool result_complete(const struct build_result *r)
+{
+	for (int k = 0; k < STEP_KINDS; k++)
+		if (r->kinds[k].cached + r->kinds[k].run != r->kinds[k].total)
+			return false;
+	return true;
+}
+
+/* -n: the stale steps and what they would cost, per script of a slate (the --report a list of the plans). */
+static int dry_run_report(struct session *s)
+{
+	const struct options *o = s->o;
+	int written = 0;
+	if (!s->slate.many) {
+		cJSON *plan_doc = plan_json(s->scripts[0].g, s->rc.step, s->estimator);
+		print_dry_run(plan_doc, s->scripts[0].g);
+		written = o->report_path ? write_json(o->report_path, plan_doc) : 0;
+		cJSON_Delete(plan_doc);
+		return written;
+	}
+	cJSON *root = cJSON_CreateObject();
+	cJSON *list = cJSON_AddArrayToObject(root, "scripts");
+	for (size_t i = 0; i < s->slate.n; i++) {
+		cJSON *plan_doc = plan_json(s->scripts[i].g, s->rc.step, s->estimator);
+		printf("%s:\n", s->jobs[i].in->path);
+		print_dry_run(plan_doc, s->scripts[i].g);
+		cJSON *item = cJSON_CreateObject();
+		cJSON_AddStringToObject(item, "script", s->jobs[i].in->path);
+		cJSON_AddStringToObject(item, "id", s->jobs[i].in->id);
+		cJSON_AddItemToObject(item, "plan", plan_doc);
+		cJSON_AddItemToArray(list, item);
+	}
+	written = o->report_path ? write_json(o->report_path, root) : 0;
+	cJSON_Delete(root);
+	return written;
+}
+
+/* --frozen: the stale steps, one a line ("stale: LABEL", a slate's with its script). */
+static size_t print_all_stale(const struct session *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->slate.n; i++) {
+		char prefix[600];
+		snprintf(prefix, sizeof(prefix), "stale: %s", s->slate.many ? s->jobs[i].in->path : "");
+		if (s->slate.many)
+			snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), ": ");
+		n += print_stale(s->scripts[i].g, prefix);
+	}
+	return n;
+}
+
+static void on_build_event(void *ctx, const struct build_event *ev);
+
 /* Runs the wanted steps; -n and --frozen say what would have to run. */
 static int run(struct session *s)
 {
@@ -1254,17 +1421,14 @@ static int run(struct session *s)
 	struct build_options bo = {
 		.gate = s->gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
-		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .limits = s->limits, .cache = s->cache, .remote = s->remote,
-		.previous = s->previous, .estimator = s->estimator, .max_cost = o->max_cost,
-		.report = on_build_event, .report_ctx = &s->status, .interrupted = &interrupt_signal,
+		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .limits = s->limits, .cache = s->cache,
+		.remote = s->remote, .estimator = s->estimator, .max_cost = o->max_cost,
+		.report = on_build_event, .report_ctx = s, .interrupted = &interrupt_signal,
 	};
-	s->outcome = build_run(s->g, &bo, &s->result, s->err, sizeof(s->err));
+	s->outcome = build_run_slate(s->scripts, s->slate.n, &bo, &s->result, s->err, sizeof(s->err));
 	status_clear(&s->status);
 	/* Every wanted step done, whether or not the cache could store the results: the archive needs only memory. */
-	s->all_done = true;
-	for (int k = 0; k < STEP_KINDS; k++)
-		if (s->result.kinds[k].cached + s->result.kinds[k].run != s->result.kinds[k].total)
-			s->all_done = false;
+	s->all_done = result_complete(&s->result);
 	if (s->outcome == BUILD_CACHE_FAILED) {
 		print_cache_error(s->err);
 		fprintf(stderr, "scriptbuild: this run's new results were not stored in the cache (they will run again next "
@@ -1272,10 +1436,7 @@ static int run(struct session *s)
 		                                          : "; no archive written: not every step finished");
 	}
 	if (o->dry_run) {
-		cJSON *plan_doc = plan_json(s->g, s->rc.step, s->estimator);
-		print_dry_run(plan_doc, s->g);
-		int written = o->report_path ? write_json(o->report_path, plan_doc) : 0;
-		cJSON_Delete(plan_doc);
+		int written = dry_run_report(s);
 		if (s->remote)
 			finish_remote(s->remote, s->remote_drain_ms, s->cache, true, o->quiet);
 		return written < 0 ? EXIT_FAILED : EXIT_OK;
@@ -1287,91 +1448,213 @@ static int run(struct session *s)
 	if (s->outcome != BUILD_CACHE_FAILED && estimate_save(s->estimator, s->cache, s->err, sizeof(s->err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the estimates' history: %s\n", s->err);
 	if (o->frozen && s->outcome == BUILD_INCOMPLETE)
-		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", print_stale(s->g, "stale: "));
+		fprintf(stderr, "scriptbuild: --frozen: %zu steps are not in the cache\n", print_all_stale(s));
 	if (s->result.interrupted)
-		fprintf(stderr, "scriptbuild: interrupted by %s: finished results are cached; no archive written\n",
-		        interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+		fprintf(stderr, "scriptbuild: interrupted by %s: finished results are cached; no archive written%s\n",
+		        interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+		        s->slate.many ? " but those of the scripts that finished" : "");
 	return s->outcome == BUILD_COMPLETE ? EXIT_OK : EXIT_FAILED;
 }
 
-/* Writes the archive when the build (or --partial) allows one, unless it is up to date. */
-static int publish(struct session *s, int exit_code)
+/* Where script i's archive goes: -o FILE, the project's output_dir or the working directory for one script; for a
+ * slate, its path mirrored under -o DIR or output_dir, else beside the script. NULL after saying why. */
+static char *archive_path_for(struct session *s, size_t i)
 {
 	const struct options *o = s->o;
-	if (s->result.interrupted
-	    || !(s->outcome == BUILD_COMPLETE || (s->outcome == BUILD_CACHE_FAILED && s->all_done)
-	         || (o->partial && s->outcome == BUILD_INCOMPLETE)))
-		return exit_code;
-	if (o->ntargets > 0 && !o->output_path && !o->partial) {
-		if (!o->quiet)
-			fprintf(stderr, "scriptbuild: targets given: no archive written%s (use -o FILE for a partial one)\n",
-			        o->html ? " and no report page" : "");
-		return exit_code;
+	const char *out_dir = s->project ? s->project->output_dir : NULL;
+	if (s->slate.many) {
+		char *path = slate_archive_path(&s->slate, i, o->output_path ? o->output_path : out_dir, s->err,
+		                                sizeof(s->err));
+		if (!path)
+			fprintf(stderr, "scriptbuild: %s\n", s->err);
+		return path;
 	}
-	char *name = script_name_of(o->script), *base = script_base_of(o->script);
 	if (o->output_path)
-		s->archive_path = xstrdup(o->output_path);
-	else if (s->project && s->project->output_dir && (mkdir(s->project->output_dir, 0777) == 0 || errno == EEXIST))
-		s->archive_path = xasprintf("%s/%s.analysis.tar.zst", s->project->output_dir, base);
+		return xstrdup(o->output_path);
+	char *base = script_base_of(s->jobs[i].in->path), *path;
+	if (out_dir && (mkdir(out_dir, 0777) == 0 || errno == EEXIST))
+		path = xasprintf("%s/%s.analysis.tar.zst", out_dir, base);
 	else
-		s->archive_path = xasprintf("%s.analysis.tar.zst", base);
+		path = xasprintf("%s.analysis.tar.zst", base);
 	free(base);
-	enum publish_outcome outcome = publish_archive(s->g, s->rc.step, name, s->script_hex, archive_mtime(),
-	                                               s->archive_path, s->previous, &s->identity, s->err,
-	                                               sizeof(s->err));
+	return path;
+}
+
+/* Writes script i's archive unless it is up to date: when every wanted step of it is done, or (with --partial, once
+ * the run is over) when some failed. */
+static void publish_script(struct session *s, size_t i, bool run_over)
+{
+	const struct options *o = s->o;
+	struct script_job *j = &s->jobs[i];
+	const struct build_result *r = &s->scripts[i].result;
+	if (j->published || o->dry_run)
+		return;
+	bool complete = result_complete(r);
+	if (!complete && !(run_over && o->partial && !s->result.interrupted && s->outcome == BUILD_INCOMPLETE))
+		return;
+	if (!complete && !run_over)
+		return;
+	j->published = true;
+	if (o->ntargets > 0 && !o->output_path && !o->partial) {
+		if (!o->quiet && !s->targets_said)
+			fprintf(stderr, "scriptbuild: targets given: no archive written%s (use -o %s for a partial one)\n",
+			        o->html ? " and no report page" : "", s->slate.many ? "DIR" : "FILE");
+		s->targets_said = true;
+		return;
+	}
+	status_clear(&s->status);
+	j->archive_path = archive_path_for(s, i);
+	if (!j->archive_path) {
+		j->publish_failed = true;
+		return;
+	}
+	char *name;
+	if (s->slate.many) {
+		name = jf_utf8_repaired(j->in->id);
+		if (!name)
+			out_of_memory();
+	} else {
+		name = script_name_of(j->in->path);
+	}
+	enum publish_outcome outcome = publish_archive(s->scripts[i].g, s->rc.step, name, j->script_hex,
+	                                               archive_mtime(), j->archive_path, j->previous, &j->identity,
+	                                               s->err, sizeof(s->err));
 	free(name);
 	switch (outcome) {
 	case PUBLISH_FAILED:
 		fprintf(stderr, "scriptbuild: %s\n", s->err);
-		free(s->archive_path);
-		s->archive_path = NULL;
-		return EXIT_FAILED;
+		free(j->archive_path);
+		j->archive_path = NULL;
+		j->publish_failed = true;
+		return;
 	case PUBLISH_UP_TO_DATE:
-		s->up_to_date = true;
+		j->up_to_date = true;
 		if (!o->quiet)
-			fprintf(stderr, "scriptbuild: %s is up to date\n", s->archive_path);
+			fprintf(stderr, "scriptbuild: %s is up to date\n", j->archive_path);
 		break;
 	case PUBLISH_WRITTEN:
+		j->have_written = analysis_last_written(&j->written) == 0;
 		if (!o->quiet)
-			fprintf(stderr, "scriptbuild: wrote %s\n", s->archive_path);
+			fprintf(stderr, "scriptbuild: wrote %s\n", j->archive_path);
 		break;
 	case PUBLISH_WRITTEN_PARTIAL:
+		j->have_written = analysis_last_written(&j->written) == 0;
 		if (!o->quiet)
 			fprintf(stderr, "scriptbuild: wrote %s (partial: the manifest lists what is missing)\n",
-			        s->archive_path);
+			        j->archive_path);
 		break;
 	}
-	if (o->html && write_html(s->archive_path, NULL, o->quiet) < 0)
-		return EXIT_FAILED;
+	if (o->html && write_html(j->archive_path, NULL, o->quiet) < 0)
+		j->publish_failed = true;
+}
+
+/* The archives the run allows that were not written as their scripts finished. */
+static int publish(struct session *s, int exit_code)
+{
+	if (s->result.interrupted)
+		return exit_code;
+	for (size_t i = 0; i < s->slate.n; i++) {
+		publish_script(s, i, true);
+		if (s->jobs[i].publish_failed)
+			exit_code = EXIT_FAILED;
+	}
 	return exit_code;
 }
 
-/* Saves this build's log for the next run's explanations, then the --report file and the summary line; the exit
+/* The engine's events: the status line, and a slate's archives as their scripts finish. */
+static void on_build_event(void *ctx, const struct build_event *ev)
+{
+	struct session *s = ctx;
+	if (ev->type == BUILD_SCRIPT_DONE) {
+		if (!s->result.interrupted && !interrupt_signal)
+			publish_script(s, ev->script, false);
+		return;
+	}
+	char prefix[600] = "";
+	if (s->slate.many && ev->step && ev->script < s->slate.n)
+		snprintf(prefix, sizeof(prefix), "%s: ", s->jobs[ev->script].in->id);
+	status_event(&s->status, ev, prefix);
+}
+
+/* The --report of a slate: the totals as for one script, and "scripts": a section per script. */
+static cJSON *slate_report(struct session *s, double seconds)
+{
+	cJSON *root = report_json(&s->result, s->rc.step, seconds, NULL);
+	report_add_repairs(root, &s->result, NULL);
+	cJSON_AddNumberToObject(root, "script_count", (double)s->slate.n);
+	cJSON *list = cJSON_AddArrayToObject(root, "scripts");
+	for (size_t i = 0; i < s->slate.n; i++) {
+		const struct build_result *r = &s->scripts[i].result;
+		cJSON *item = report_json(r, s->rc.step, seconds, s->jobs[i].archive_path);
+		report_add_repairs(item, r, s->scripts[i].g);
+		/* The slate's clock and rate limits are shared: they are in the totals only. */
+		cJSON_DeleteItemFromObjectCaseSensitive(item, "seconds");
+		cJSON_DeleteItemFromObjectCaseSensitive(item, "rate_limits");
+		cJSON_DeleteItemFromObjectCaseSensitive(item, "interrupted");
+		cJSON_AddStringToObject(item, "script", s->jobs[i].in->path);
+		cJSON_AddStringToObject(item, "id", s->jobs[i].in->id);
+		cJSON_AddBoolToObject(item, "complete", result_complete(r));
+		cJSON_AddItemToArray(list, item);
+	}
+	return root;
+}
+
+/* Saves each build's log for the next run's explanations, then the --report file and the summary line(s); the exit
  * code, which a report that cannot be written or an interruption changes. */
 static int report(struct session *s, int exit_code)
 {
 	const struct options *o = s->o;
 	char err[1024];
-	/* Stamped with the file this run wrote (fstat before its rename), never whatever is at the path by now. */
-	struct stat written;
-	const struct stat *wrote =
-		s->archive_path && !s->up_to_date && analysis_last_written(&written) == 0 ? &written : NULL;
-	/* A frozen run that found stale steps built nothing: the log must keep explaining them as the last build. */
-	if (s->outcome != BUILD_CACHE_FAILED && !(o->frozen && s->outcome == BUILD_INCOMPLETE) &&
-	    build_log_save(s->cache, s->log_name, s->g, s->rc.step, s->archive_path, wrote, &s->identity, err,
-	                   sizeof(err)) < 0)
-		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
-	/* The archive is written: only now do the uploads still in flight get their bounded time. */
+	for (size_t i = 0; i < s->slate.n; i++) {
+		struct script_job *j = &s->jobs[i];
+		/* Stamped with the file this run wrote (fstat before its rename), never whatever is at the path by now. */
+		const struct stat *wrote = j->archive_path && !j->up_to_date && j->have_written ? &j->written : NULL;
+		/* A frozen run that found stale steps built nothing: the log must keep explaining them as the last build. */
+		bool stale = o->frozen && !result_complete(&s->scripts[i].result);
+		if (s->outcome != BUILD_CACHE_FAILED && !stale &&
+		    build_log_save(s->cache, j->log_name, s->scripts[i].g, s->rc.step, j->archive_path, wrote, &j->identity,
+		                   err, sizeof(err)) < 0)
+			fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
+	}
+	/* The archives are written: only now do the uploads still in flight get their bounded time. */
 	if (s->remote)
 		finish_remote(s->remote, s->remote_drain_ms, s->cache, false, o->quiet);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double seconds = (double)(now.tv_sec - s->started.tv_sec) + (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	if (o->report_path &&
-	    write_report(o->report_path, &s->result, s->g, &s->rc, seconds, s->archive_path, s->remote) < 0)
-		exit_code = EXIT_FAILED;
+	if (o->report_path) {
+		cJSON *root = s->slate.many ? slate_report(s, seconds)
+		                            : report_root(&s->result, s->scripts[0].g, &s->rc, seconds,
+		                                          s->jobs[0].archive_path, s->remote);
+		if (s->slate.many && s->remote)
+			report_add_remote(root, remote_counts(s->remote));
+		if (write_json(o->report_path, root) < 0)
+			exit_code = EXIT_FAILED;
+		cJSON_Delete(root);
+	}
 	if (!o->quiet || exit_code != EXIT_OK || s->result.interrupted) {
-		print_summary(&s->result, &s->rc, seconds);
+		char scripts[128] = "";
+		size_t incomplete = 0;
+		for (size_t i = 0; i < s->slate.n; i++)
+			incomplete += !result_complete(&s->scripts[i].result);
+		if (s->slate.many)
+			snprintf(scripts, sizeof(scripts), "%zu scripts (%zu complete, %zu not), ", s->slate.n,
+			         s->slate.n - incomplete, incomplete);
+		print_summary(&s->result, &s->rc, seconds, scripts);
+		for (size_t i = 0; s->slate.many && i < s->slate.n; i++) {
+			const struct build_result *r = &s->scripts[i].result;
+			size_t failed = 0, skipped = 0, stale = 0, total = 0;
+			for (int k = 0; k < STEP_KINDS; k++) {
+				failed += r->kinds[k].failed;
+				skipped += r->kinds[k].skipped;
+				stale += r->kinds[k].stale;
+				total += r->kinds[k].total;
+			}
+			if (failed + skipped + stale > 0)
+				fprintf(stderr, "scriptbuild: %s %s: %zu of %zu steps failed, %zu skipped%s%s\n",
+				        failed ? "FAILED" : "incomplete", s->jobs[i].in->path, failed, total, skipped,
+				        stale ? ", stale " : "", stale ? "(--frozen)" : "");
+		}
 		if (s->remote)
 			print_remote_summary(s->remote);
 	}
@@ -1385,15 +1668,20 @@ static void session_free(struct session *s)
 	remote_free(s->remote);
 	loop_free(s->loop);
 	gate_free(s->gate);
-	build_log_free(s->previous);
 	estimate_free(s->estimator);
 	project_free(s->project);
-	graph_free(s->g);
+	for (size_t i = 0; s->jobs && i < s->slate.n; i++) {
+		build_log_free(s->jobs[i].previous);
+		graph_free(s->scripts[i].g);
+		fountain_free(s->jobs[i].script);
+		free(s->jobs[i].log_name);
+		free(s->jobs[i].archive_path);
+	}
+	free(s->jobs);
+	free(s->scripts);
 	cache_close(s->cache);
 	config_free(&s->rc);
-	fountain_free(s->script);
-	free(s->log_name);
-	free(s->archive_path);
+	slate_free(&s->slate);
 }
 
 /* load -> plan -> run -> publish -> report. */
@@ -1451,5 +1739,8 @@ int main(int argc, char **argv)
 	if (o.tool)
 		return stdio_guard_finish("scriptbuild", run_tool(&o));
 	interrupt_install();
-	return stdio_guard_finish("scriptbuild", build(&o));
+	int rc = build(&o);
+	free(o.inputs);
+	free((void *)o.targets);
+	return stdio_guard_finish("scriptbuild", rc);
 }

@@ -1,5 +1,7 @@
-/* build.c - the scheduler: a ready queue ordered by critical path, at most a window of jobs in flight on one loop,
- * completions that release dependants, finished results written to the cache in one transaction per loop turn. */
+/* build.c - the scheduler: a ready queue ordered by script, then critical path, at most a window of jobs in flight
+ * on one loop, completions that release dependants, finished results written to the cache in one transaction per
+ * loop turn. A slate's scripts share the queue, the window and the rate budget; a step is named by its index in the
+ * slate (the script's base plus its index in the script's graph). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "fountain_clean.h"
 #include "gate.h"
 #include "job.h"
+#include "keymap.h"
 #include "loop.h"
 #include "pricing.h"
 #include "prompts.h"
@@ -29,8 +32,30 @@
 /* Results fetched from the remote cache written per LMDB transaction at most (each commit is an fsync). */
 #define FETCHED_PER_WRITE 256
 
-struct runner {
+/* One script of the slate as the runner sees it. */
+struct script_run {
 	struct graph *g;
+	const struct build_log *previous;
+	struct build_result *r;       /* its own counts */
+	size_t base;                  /* the slate index of its first step */
+	size_t finished, total;       /* its wanted steps */
+	size_t summaries_open;        /* wanted summaries not finished: its embeddings wait for them to batch */
+	bool started;                 /* a step finished or went out */
+	bool done;                    /* every wanted step is final */
+};
+
+struct runner {
+	struct script_run *scripts;
+	size_t nscripts;
+	size_t nsteps;                /* of all scripts */
+	size_t *script_of;            /* [nsteps] -> script */
+	size_t *done_scripts;         /* scripts that became done since the last BUILD_SCRIPT_DONE events */
+	size_t ndone_scripts;
+	size_t scripts_done, scripts_running;
+	bool embed_due;               /* some script's batched embeddings can gain no more inputs: send a batch */
+	struct keymap *leaders;       /* action key -> the step whose request answers every step with that key */
+	size_t *follower_head;        /* [nsteps]: first step following this one, SIZE_MAX for none */
+	size_t *follower_next;        /* [nsteps]: next step following the same leader */
 	const struct build_options *o;
 	struct build_result *r;
 	size_t *heap;                 /* ready steps, highest priority first */
@@ -49,7 +74,6 @@ struct runner {
 	int failures;
 	bool stop;
 	size_t finished, total;
-	size_t summaries_open;        /* wanted summaries not finished: embeddings wait for them to batch */
 	int cache_failed;
 	char cache_error[512];
 	int64_t now;                  /* unix seconds when the run started */
@@ -78,28 +102,71 @@ struct unit {
 };
 
 static void settle(struct runner *run, size_t s);
+static void finish(struct runner *run, size_t s, enum step_state state);
 static void bisect_batch(struct runner *run, struct unit *u);
 static void not_cached(struct runner *run, size_t s);
 static void on_remote(void *ctx, enum remote_answer answer, char *data, size_t len, const char *meta);
 static void queue_put(struct runner *run, size_t s);
+
+#define NO_STEP SIZE_MAX
 
 static double now_seconds(const struct timespec *t)
 {
 	return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
 }
 
-static void emit(struct runner *run, enum build_event_type type, const struct step *st, const char *message,
-                 size_t batch)
+static struct script_run *script_of(const struct runner *run, size_t s)
+{
+	return &run->scripts[run->script_of[s]];
+}
+
+static struct graph *graph_of(const struct runner *run, size_t s)
+{
+	return script_of(run, s)->g;
+}
+
+static struct step *step_at(const struct runner *run, size_t s)
+{
+	const struct script_run *sc = script_of(run, s);
+	return &sc->g->steps[s - sc->base];
+}
+
+/* An event about step s (NO_STEP: none) or, for BUILD_SCRIPT_DONE, about script. */
+static void emit_about(struct runner *run, enum build_event_type type, size_t s, size_t script, const char *message,
+                       size_t batch)
 {
 	if (!run->o->report)
 		return;
-	struct build_event ev = {type, st, message, batch, run->finished, run->total, run->r->retries};
+	struct build_event ev = {
+		.type = type, .step = s == NO_STEP ? NULL : step_at(run, s), .message = message, .batch = batch,
+		.finished = run->finished, .total = run->total, .retries = run->r->retries,
+		.script = s == NO_STEP ? script : run->script_of[s], .scripts = run->nscripts,
+		.scripts_done = run->scripts_done, .scripts_running = run->scripts_running,
+	};
 	run->o->report(run->o->report_ctx, &ev);
 }
 
+static void emit(struct runner *run, enum build_event_type type, size_t s, const char *message, size_t batch)
+{
+	emit_about(run, type, s, SIZE_MAX, message, batch);
+}
+
+/* A script's first step went out or finished: it counts as running until it is done. */
+static void script_started(struct runner *run, struct script_run *sc)
+{
+	if (sc->started)
+		return;
+	sc->started = true;
+	run->scripts_running++;
+}
+
+/* The earliest script first, so that scripts finish (and their archives appear) one by one while the window stays
+ * full with the next ones' steps; within a script, the longest path to its end first. */
 static bool heap_before(const struct runner *run, size_t a, size_t b)
 {
-	const struct step *x = &run->g->steps[a], *y = &run->g->steps[b];
+	if (run->script_of[a] != run->script_of[b])
+		return run->script_of[a] < run->script_of[b];
+	const struct step *x = step_at(run, a), *y = step_at(run, b);
 	if (x->priority != y->priority)
 		return x->priority > y->priority;
 	return a < b;
@@ -138,40 +205,76 @@ static size_t heap_pop(struct runner *run)
 	return top;
 }
 
-/* A step reached a final state: count it, and let its dependants move on. */
-static void finish(struct runner *run, struct step *st, enum step_state state)
+/* Counts a step that reached state in the totals and in its script's counts. */
+static void count_final(struct build_result *r, const struct step *st, enum step_state state)
 {
-	struct build_kind_counts *k = &run->r->kinds[st->kind];
-	st->state = state;
-	run->finished++;
-	if (st->kind == STEP_SUMMARY)
-		run->summaries_open--;
+	struct build_kind_counts *k = &r->kinds[st->kind];
 	switch (state) {
 	case STEP_DONE:
 		if (st->cached)
 			k->cached++;
 		else
 			k->run++;
-		emit(run, BUILD_STEP_DONE, st, NULL, 1);
+		if (st->shared)
+			k->shared++;
 		break;
 	case STEP_FAILED:
 		k->failed++;
-		emit(run, BUILD_STEP_FAILED, st, st->error, 1);
 		break;
 	case STEP_SKIPPED:
 		k->skipped++;
 		break;
 	case STEP_STALE:
 		k->stale++;
-		emit(run, BUILD_STEP_STALE, st, st->why, 1);
 		break;
 	default:
 		break;
 	}
+}
+
+static void give_followers(struct runner *run, size_t leader);
+static int accept_output(struct step *st, char *output, size_t len);
+static void drop_output(struct step *st);
+static void fail_step(struct runner *run, size_t s, const char *why);
+
+/* A step reached a final state: count it, let the steps waiting on its request and its dependants move on. */
+static void finish(struct runner *run, size_t s, enum step_state state)
+{
+	struct step *st = step_at(run, s);
+	struct script_run *sc = script_of(run, s);
+	st->state = state;
+	run->finished++;
+	sc->finished++;
+	script_started(run, sc);
+	if (st->kind == STEP_SUMMARY && --sc->summaries_open == 0)
+		run->embed_due = true;
+	count_final(run->r, st, state);
+	if (sc->r != run->r)
+		count_final(sc->r, st, state);
+	if (sc->finished == sc->total && !sc->done) {
+		sc->done = true;
+		run->scripts_done++;
+		run->scripts_running--;
+		run->done_scripts[run->ndone_scripts++] = run->script_of[s];
+	}
+	switch (state) {
+	case STEP_DONE:
+		emit(run, BUILD_STEP_DONE, s, NULL, 1);
+		break;
+	case STEP_FAILED:
+		emit(run, BUILD_STEP_FAILED, s, st->error, 1);
+		break;
+	case STEP_STALE:
+		emit(run, BUILD_STEP_STALE, s, st->why, 1);
+		break;
+	default:
+		break;
+	}
+	give_followers(run, s);
 	for (size_t u = 0; u < st->nusers; u++) {
-		struct step *user = &run->g->steps[st->users[u]];
+		struct step *user = &sc->g->steps[st->users[u]];
 		if (user->wanted && --user->unfinished_deps == 0)
-			settle(run, st->users[u]);
+			settle(run, sc->base + st->users[u]);
 	}
 }
 
@@ -198,42 +301,108 @@ static void drop_output(struct step *st)
 	st->parsed = NULL;
 }
 
-static void fail_step(struct runner *run, struct step *st, const char *why)
+/* Within a run, a step whose action key another step already asked for waits for that request instead of sending its
+ * own: two scripts (or two scenes) with the same text and configuration are one request. true when s is taken care
+ * of (it follows the other step, or took its finished result); false when s is now the one that asks. */
+static bool follow_identical(struct runner *run, size_t s)
 {
+	struct step *st = step_at(run, s);
+	size_t leader;
+	if (run->o->dry_run || run->o->frozen)
+		return false;
+	if (keymap_get(run->leaders, &st->key, &leader) && leader != s) {
+		const struct step *ls = step_at(run, leader);
+		if (ls->state == STEP_READY || ls->state == STEP_BATCHED || ls->state == STEP_RUNNING) {
+			st->state = STEP_FOLLOWING;
+			run->follower_next[s] = run->follower_head[leader];
+			run->follower_head[leader] = s;
+			return true;
+		}
+		if (ls->state == STEP_DONE) {
+			run->follower_head[leader] = s;
+			run->follower_next[s] = NO_STEP;
+			give_followers(run, leader);
+			return true;
+		}
+	}
+	/* None asked, or the one that did failed: this step asks. */
+	keymap_set(run->leaders, &st->key, s);
+	return false;
+}
+
+/* The leader reached a final state: the steps following it share it. */
+static void give_followers(struct runner *run, size_t leader)
+{
+	const struct step *ls = step_at(run, leader);
+	size_t f = run->follower_head[leader];
+	run->follower_head[leader] = NO_STEP;
+	while (f != NO_STEP) {
+		size_t next = run->follower_next[f];
+		struct step *st = step_at(run, f);
+		if (ls->state == STEP_DONE) {
+			char *copy = xmalloc(ls->output_len + 1);
+			memcpy(copy, ls->output, ls->output_len);
+			copy[ls->output_len] = '\0';
+			if (accept_output(st, copy, ls->output_len) < 0) {
+				drop_output(st);
+				finish(run, f, STEP_SKIPPED);
+			} else {
+				st->meta = ls->meta;
+				st->cached = st->shared = true;
+				finish(run, f, STEP_DONE);
+			}
+		} else if (ls->state == STEP_FAILED) {
+			char why[700];
+			snprintf(why, sizeof(why), "%s: its request is %s's, which failed", st->label, ls->label);
+			fail_step(run, f, why);
+		} else {
+			finish(run, f, STEP_SKIPPED);
+		}
+		f = next;
+	}
+}
+
+static void fail_step(struct runner *run, size_t s, const char *why)
+{
+	struct step *st = step_at(run, s);
 	free(st->error);
 	st->error = xstrdup(why);
 	run->failures++;
 	if (run->o->keep_going > 0 && run->failures >= run->o->keep_going)
 		run->stop = true;
-	finish(run, st, STEP_FAILED);
+	finish(run, s, STEP_FAILED);
 }
 
-static void explain(struct runner *run, struct step *st)
+static void explain(struct runner *run, size_t s)
 {
+	struct step *st = step_at(run, s);
 	free(st->why);
-	st->why = build_log_explain(run->o->previous, run->g, st, &run->o->config[st->kind]);
+	st->why = build_log_explain(script_of(run, s)->previous, graph_of(run, s), st, &run->o->config[st->kind]);
 }
 
 /* The job fields a step's analysis reads; summaries points at storage for its dependencies' outputs. */
-static void fill_inputs(const struct runner *run, const struct step *st, struct job *job, const cJSON **summaries)
+static void fill_inputs(const struct runner *run, size_t s, struct job *job, const cJSON **summaries)
 {
+	const struct step *st = step_at(run, s);
+	const struct graph *g = graph_of(run, s);
 	job->kind = st->kind;
 	job->label = st->label;
 	job->params = &run->o->config[st->kind].params;
-	job->script = run->g->script;
+	job->script = g->script;
 	job->scene = st->scene;
 	job->character = st->character;
 	for (size_t d = 0; d < st->ndeps; d++)
-		summaries[d] = run->g->steps[st->deps[d]].parsed;
+		summaries[d] = g->steps[st->deps[d]].parsed;
 	job->summaries = st->ndeps ? summaries : NULL;
 	job->nsummaries = st->ndeps;
 }
 
-static char *render_prompt(const struct runner *run, const struct step *st)
+static char *render_prompt(const struct runner *run, size_t s)
 {
+	const struct step *st = step_at(run, s);
 	struct job job = {0};
 	const cJSON **summaries = xcalloc(st->ndeps ? st->ndeps : 1, sizeof(*summaries));
-	fill_inputs(run, st, &job, summaries);
+	fill_inputs(run, s, &job, summaries);
 	char *text = prompt_render(&job);
 	free(summaries);
 	if (!text)
@@ -244,29 +413,29 @@ static char *render_prompt(const struct runner *run, const struct step *st)
 /* Every dependency of s is final: look its result up, or queue it to run. */
 static void settle(struct runner *run, size_t s)
 {
-	struct step *st = &run->g->steps[s];
+	struct step *st = step_at(run, s);
+	struct graph *g = graph_of(run, s);
 	const struct build_options *o = run->o;
 	for (size_t d = 0; d < st->ndeps; d++) {
-		const struct step *dep = &run->g->steps[st->deps[d]];
+		const struct step *dep = &g->steps[st->deps[d]];
 		if (dep->state == STEP_FAILED || dep->state == STEP_SKIPPED) {
-			finish(run, st, STEP_SKIPPED);
+			finish(run, s, STEP_SKIPPED);
 			return;
 		}
 		if (dep->state == STEP_STALE && !dep->remote) {
 			/* Its key cannot be known yet, but the reason can, and it must be the one a real run gives. */
-			explain(run, st);
-			finish(run, st, STEP_STALE);
+			explain(run, s);
+			finish(run, s, STEP_STALE);
 			return;
 		}
 	}
 	if (run->cache_failed) {
-		finish(run, st, STEP_SKIPPED);
+		finish(run, s, STEP_SKIPPED);
 		return;
 	}
 	if (st->kind != STEP_EMBEDDING && strcmp(o->config[st->kind].provider, "builtin") != 0)
-		st->prompt = render_prompt(run, st);
-	step_action_keys(run->g, st, &o->config[st->kind], st->prompt, &st->key,
-	                 o->remote ? run->remote_keys[s] : NULL);
+		st->prompt = render_prompt(run, s);
+	step_action_keys(g, st, &o->config[st->kind], st->prompt, &st->key, o->remote ? run->remote_keys[s] : NULL);
 
 	char *data = NULL;
 	size_t len = 0;
@@ -276,7 +445,7 @@ static void settle(struct runner *run, size_t s)
 		run->cache_failed = 1;
 		run->stop = true;
 		snprintf(run->cache_error, sizeof(run->cache_error), "%s", err);
-		finish(run, st, STEP_SKIPPED);
+		finish(run, s, STEP_SKIPPED);
 		return;
 	}
 	char invalid[300];
@@ -298,12 +467,14 @@ static void settle(struct runner *run, size_t s)
 			/* LRU at the resolution of an hour is enough for gc, and spares a no-op run a write. */
 			if (st->meta.last_used < run->now - 3600)
 				run->hits[run->nhits++] = st->key;
-			finish(run, st, STEP_DONE);
+			finish(run, s, STEP_DONE);
 			return;
 		}
 		/* A cached summary that is not JSON is damage we refuse to build on: run it again. */
 		drop_output(st);
 	}
+	if (follow_identical(run, s))
+		return;
 	if (o->remote) {
 		/* The answer comes back through the loop; the step waits for it like a request in flight. */
 		st->state = STEP_RUNNING;
@@ -318,16 +489,16 @@ static void settle(struct runner *run, size_t s)
 /* Neither cache has s: explain it, list it as stale, or queue it to run. */
 static void not_cached(struct runner *run, size_t s)
 {
-	struct step *st = &run->g->steps[s];
+	struct step *st = step_at(run, s);
 	const struct build_options *o = run->o;
 	if (o->explain || o->dry_run || o->frozen)
-		explain(run, st);
+		explain(run, s);
 	if (o->dry_run || o->frozen) {
-		finish(run, st, STEP_STALE);
+		finish(run, s, STEP_STALE);
 		return;
 	}
 	if (o->explain)
-		emit(run, BUILD_STEP_EXPLAIN, st, st->why, 1);
+		emit(run, BUILD_STEP_EXPLAIN, s, st->why, 1);
 	if (st->kind == STEP_EMBEDDING) {
 		st->state = STEP_BATCHED;
 		run->batch[run->nbatch++] = s;
@@ -339,9 +510,9 @@ static void not_cached(struct runner *run, size_t s)
 
 /* A result from the remote passes what a fresh answer passes before it may enter the local cache: UTF-8 JSON that the
  * kind's schema and the script's facts accept, or a vector of the configured width with finite, non-zero values. */
-static int check_fetched(const struct runner *run, const struct step *st, const char *data, size_t len, char *why,
-                         size_t whylen)
+static int check_fetched(const struct runner *run, size_t s, const char *data, size_t len, char *why, size_t whylen)
 {
+	const struct step *st = step_at(run, s);
 	/* The rules a stored result must meet (issue 11), then the script's own facts below. */
 	if (result_check(st->kind, run->o->config[st->kind].provider, data, len, why, whylen) < 0)
 		return -1;
@@ -378,7 +549,7 @@ static int check_fetched(const struct runner *run, const struct step *st, const 
 	}
 	struct job job = {0};
 	const cJSON **summaries = xcalloc(st->ndeps ? st->ndeps : 1, sizeof(*summaries));
-	fill_inputs(run, st, &job, summaries);
+	fill_inputs(run, s, &job, summaries);
 	int rc = prompt_validate(&job, out, why, whylen);
 	free(summaries);
 	cJSON_Delete(out);
@@ -424,13 +595,13 @@ static void on_remote(void *ctx, enum remote_answer answer, char *data, size_t l
 	struct remote_lookup *lk = ctx;
 	struct runner *run = lk->run;
 	size_t s = lk->step;
-	struct step *st = &run->g->steps[s];
+	struct step *st = step_at(run, s);
 	char why[512];
 	if (answer != REMOTE_HIT) {
 		not_cached(run, s);
 		return;
 	}
-	int bad = check_fetched(run, st, data, len, why, sizeof(why));
+	int bad = check_fetched(run, s, data, len, why, sizeof(why));
 	if (bad)
 		free(data);
 	else if (accept_output(st, data, len) < 0) {
@@ -448,23 +619,25 @@ static void on_remote(void *ctx, enum remote_answer answer, char *data, size_t l
 	remote_meta(run, st, meta);
 	st->remote = true;
 	run->r->kinds[st->kind].remote++;
+	if (script_of(run, s)->r != run->r)
+		script_of(run, s)->r->kinds[st->kind].remote++;
 	if (run->o->dry_run) {
 		/* Its output lets -n look its dependants up too; nothing is stored. */
 		free(st->why);
 		st->why = xstrdup("the remote cache has it");
-		finish(run, st, STEP_STALE);
+		finish(run, s, STEP_STALE);
 		return;
 	}
 	st->cached = true;
 	run->r->tokens_saved_in += st->meta.tokens_in;
 	run->r->tokens_saved_out += st->meta.tokens_out;
 	queue_put(run, s);
-	finish(run, st, STEP_DONE);
+	finish(run, s, STEP_DONE);
 }
 
 static void queue_put(struct runner *run, size_t s)
 {
-	struct step *st = &run->g->steps[s];
+	struct step *st = step_at(run, s);
 	size_t cap = run->capputs;
 	run->puts = xgrow(run->puts, &run->capputs, run->nputs + 1, sizeof(*run->puts));
 	run->put_steps = xgrow(run->put_steps, &cap, run->nputs + 1, sizeof(*run->put_steps));
@@ -492,8 +665,8 @@ static void flush_puts(struct runner *run)
 	run->computed_puts = 0;
 	/* Shared only once stored here: uploads ride the loop in the background, behind every lookup. */
 	for (size_t i = 0; run->o->remote && i < run->nputs; i++) {
-		const struct step *st = &run->g->steps[run->put_steps[i]];
-		if (st->remote)
+		const struct step *st = step_at(run, run->put_steps[i]);
+		if (st->remote || st->shared)
 			continue;
 		char meta[256];
 		snprintf(meta, sizeof(meta), "{\"tokens_in\":%llu,\"tokens_out\":%llu,\"duration_ms\":%lu,"
@@ -537,28 +710,66 @@ static void unit_free(struct unit *u)
 	free(u);
 }
 
+/* What a finished request spent, in the totals and in the counts of the script its first step belongs to. */
+static void count_request(struct build_result *r, const struct job *job)
+{
+	if (job->kind == STEP_EMBEDDING)
+		r->embedding_requests += (unsigned long)job->requests;
+	else
+		r->llm_requests += (unsigned long)job->requests;
+	r->retries += (unsigned long)job->retries;
+	r->tokens_in += job->tokens_in;
+	r->tokens_out += job->tokens_out;
+	r->kinds[job->kind].tokens_in += job->tokens_in;
+	r->kinds[job->kind].tokens_out += job->tokens_out;
+	r->kinds[job->kind].tokens_cache_read += job->tokens_cache_read;
+	r->kinds[job->kind].tokens_cache_write += job->tokens_cache_write;
+	r->kinds[job->kind].tokens_cache_write_1h += job->tokens_cache_write_1h;
+	r->kinds[job->kind].corrections += (unsigned long)job->corrections;
+	r->kinds[job->kind].max_tokens_retries += (unsigned long)job->max_tokens_retries;
+	r->kinds[job->kind].dropped_quotes += (unsigned long)job->dropped_quotes;
+}
+
+/* Teaches the estimator what u's request used, script by script (an embedding batch may serve several), the usage
+ * shared out by the number of steps. */
+static void learn(struct runner *run, const struct unit *u)
+{
+	const struct job *job = &u->job;
+	size_t *local = xmalloc(u->nsteps * sizeof(size_t));
+	for (size_t i = 0; i < u->nsteps;) {
+		size_t script = run->script_of[u->steps[i]], n = 0;
+		const struct script_run *sc = &run->scripts[script];
+		for (size_t j = i; j < u->nsteps; j++)
+			if (run->script_of[u->steps[j]] == script)
+				local[n++] = u->steps[j] - sc->base;
+		if (n == u->nsteps) {
+			estimate_learn(run->o->estimator, sc->g, local, n, &run->o->config[job->kind], job->tokens_in,
+			               job->tokens_out);
+			break;
+		}
+		/* Several scripts: learn each one's share once, when its first step comes up. */
+		bool first = true;
+		for (size_t j = 0; j < i; j++)
+			if (run->script_of[u->steps[j]] == script)
+				first = false;
+		if (first)
+			estimate_learn(run->o->estimator, sc->g, local, n, &run->o->config[job->kind],
+			               job->tokens_in * n / u->nsteps, job->tokens_out * n / u->nsteps);
+		i++;
+	}
+	free(local);
+}
+
 static void on_done(struct job *job)
 {
 	struct unit *u = job->owner;
 	struct runner *run = u->run;
-	struct graph *g = run->g;
 	run->inflight--;
 	run->inflight_cost -= u->estimated_cost;
-	if (job->kind == STEP_EMBEDDING)
-		run->r->embedding_requests += (unsigned long)job->requests;
-	else
-		run->r->llm_requests += (unsigned long)job->requests;
-	run->r->retries += (unsigned long)job->retries;
-	run->r->tokens_in += job->tokens_in;
-	run->r->tokens_out += job->tokens_out;
-	run->r->kinds[job->kind].tokens_in += job->tokens_in;
-	run->r->kinds[job->kind].tokens_out += job->tokens_out;
-	run->r->kinds[job->kind].tokens_cache_read += job->tokens_cache_read;
-	run->r->kinds[job->kind].tokens_cache_write += job->tokens_cache_write;
-	run->r->kinds[job->kind].tokens_cache_write_1h += job->tokens_cache_write_1h;
-	run->r->kinds[job->kind].corrections += (unsigned long)job->corrections;
-	run->r->kinds[job->kind].max_tokens_retries += (unsigned long)job->max_tokens_retries;
-	run->r->kinds[job->kind].dropped_quotes += (unsigned long)job->dropped_quotes;
+	count_request(run->r, job);
+	struct script_run *first = script_of(run, u->steps[0]);
+	if (first->r != run->r)
+		count_request(first->r, job);
 	if (run->o->max_cost > 0) {
 		run->r->spent = report_cost(run->r, run->o->config);
 		if (!run->warned_budget && run->r->spent >= 0.8 * run->o->max_cost) {
@@ -566,12 +777,11 @@ static void on_done(struct job *job)
 			run->warned_budget = true;
 			snprintf(warning, sizeof(warning), "spent $%.4f of --max-cost $%.4f (%.0f %%)", run->r->spent,
 			         run->o->max_cost, 100 * run->r->spent / run->o->max_cost);
-			emit(run, BUILD_WARNING, NULL, warning, 0);
+			emit(run, BUILD_WARNING, NO_STEP, warning, 0);
 		}
 	}
 	if (job->status == JOB_OK) {
-		estimate_learn(run->o->estimator, g, u->steps, u->nsteps, &run->o->config[job->kind], job->tokens_in,
-		               job->tokens_out);
+		learn(run, u);
 		estimate_learn_cache(run->o->estimator, job->kind, &run->o->config[job->kind], job->tokens_in,
 		                     job->tokens_cache_read, job->tokens_cache_write, job->first_fresh, job->nsummaries);
 	}
@@ -587,7 +797,7 @@ static void on_done(struct job *job)
 		 * stopped for a cause named once (a refused key, an exhausted quota): the requests it cancelled, or that
 		 * met the same cause, did not fail on their own, and one message is enough. */
 		for (size_t i = 0; i < u->nsteps; i++)
-			finish(run, &g->steps[u->steps[i]], STEP_SKIPPED);
+			finish(run, u->steps[i], STEP_SKIPPED);
 		unit_free(u);
 		return;
 	}
@@ -605,22 +815,21 @@ static void on_done(struct job *job)
 			run->r->stopped = true;
 			snprintf(run->r->fatal, sizeof(run->r->fatal), "%s", job->error);
 		}
-		for (size_t i = 0; i < u->nsteps; i++)
-			{
-			struct step *st = &g->steps[u->steps[i]];
+		for (size_t i = 0; i < u->nsteps; i++) {
+			struct step *st = step_at(run, u->steps[i]);
 			char why[600];
 			if (job->error[0] && strncmp(job->error, st->label, strlen(st->label)) == 0)
 				snprintf(why, sizeof(why), "%s", job->error);
 			else
 				snprintf(why, sizeof(why), "%s: %s", st->label, job->error[0] ? job->error : "the provider failed");
-			fail_step(run, st, why);
+			fail_step(run, u->steps[i], why);
 		}
 		unit_free(u);
 		return;
 	}
 	gate_note_success(run->o->gate);
 	for (size_t i = 0; i < u->nsteps; i++) {
-		struct step *st = &g->steps[u->steps[i]];
+		struct step *st = step_at(run, u->steps[i]);
 		/* A batch's usage cannot be known per input, and sharing it out by position would make each step's
 		 * figure depend on which summaries finished first: an embedding is attributed by its own text alone.
 		 * The run's real totals are in the result (run->r) above. */
@@ -638,24 +847,24 @@ static void on_done(struct job *job)
 		if (bad) {
 			char why[600];
 			snprintf(why, sizeof(why), "%s: the output is not a JSON object", st->label);
-			fail_step(run, st, why);
+			fail_step(run, u->steps[i], why);
 			continue;
 		}
 		fill_meta(run, st, u, tin, tout);
 		queue_put(run, u->steps[i]);
 		run->computed_puts++;
-		finish(run, st, STEP_DONE);
+		finish(run, u->steps[i], STEP_DONE);
 	}
 	unit_free(u);
 }
 
-static struct unit *unit_new(struct runner *run, enum step_kind kind);
+static struct unit *unit_new(struct runner *run, enum step_kind kind, size_t first);
 static void launch(struct runner *run, struct unit *u);
 
 /* The steps of u[from, from+n) as a batch of their own, texts taken over. */
 static struct unit *sub_batch(struct runner *run, struct unit *u, size_t from, size_t n)
 {
-	struct unit *half = unit_new(run, STEP_EMBEDDING);
+	struct unit *half = unit_new(run, STEP_EMBEDDING, u->steps[from]);
 	half->steps = xmalloc(n * sizeof(size_t));
 	half->texts = xmalloc(n * sizeof(char *));
 	memcpy(half->steps, u->steps + from, n * sizeof(size_t));
@@ -665,7 +874,7 @@ static struct unit *sub_batch(struct runner *run, struct unit *u, size_t from, s
 	half->nsteps = n;
 	half->job.texts = (const char *const *)half->texts;
 	half->job.ntexts = n;
-	half->job.label = n == 1 ? run->g->steps[half->steps[0]].label : "embedding batch";
+	half->job.label = n == 1 ? step_at(run, half->steps[0])->label : "embedding batch";
 	return half;
 }
 
@@ -676,19 +885,20 @@ static void bisect_batch(struct runner *run, struct unit *u)
 	char why[200];
 	snprintf(why, sizeof(why), "an embedding batch of %zu inputs was refused (HTTP 400): retrying it as %zu + %zu to "
 	         "find the input the API refuses", u->nsteps, a->nsteps, b->nsteps);
-	emit(run, BUILD_STEP_REPAIRED, &run->g->steps[u->steps[0]], why, u->nsteps);
+	emit(run, BUILD_STEP_REPAIRED, u->steps[0], why, u->nsteps);
 	unit_free(u);
 	launch(run, a);
 	launch(run, b);
 }
 
-static struct unit *unit_new(struct runner *run, enum step_kind kind)
+/* A unit for steps of kind, the first of them being step first. */
+static struct unit *unit_new(struct runner *run, enum step_kind kind, size_t first)
 {
 	struct unit *u = xcalloc(1, sizeof(*u));
 	u->run = run;
 	u->job.kind = kind;
 	u->job.params = &run->o->config[kind].params;
-	u->job.script = run->g->script;
+	u->job.script = graph_of(run, first)->script;
 	u->job.done = on_done;
 	u->job.owner = u;
 	clock_gettime(CLOCK_MONOTONIC, &u->started);
@@ -700,9 +910,9 @@ static double estimated_cost(const struct runner *run, const size_t *steps, size
 {
 	double cost = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct step *st = &run->g->steps[steps[i]];
+		const struct step *st = step_at(run, steps[i]);
 		struct step_estimate e;
-		estimate_step(run->o->estimator, run->g, st, &run->o->config[st->kind], &e);
+		estimate_step(run->o->estimator, graph_of(run, steps[i]), st, &run->o->config[st->kind], &e);
 		cost += e.cost;
 	}
 	return cost;
@@ -733,9 +943,11 @@ static void launch(struct runner *run, struct unit *u)
 		u->estimated_cost = estimated_cost(run, u->steps, u->nsteps);
 		run->inflight_cost += u->estimated_cost;
 	}
-	emit(run, BUILD_STEP_STARTED, &run->g->steps[u->steps[0]], NULL, u->nsteps);
 	for (size_t i = 0; i < u->nsteps; i++)
-		run->g->steps[u->steps[i]].state = STEP_RUNNING;
+		script_started(run, script_of(run, u->steps[i]));
+	emit(run, BUILD_STEP_STARTED, u->steps[0], NULL, u->nsteps);
+	for (size_t i = 0; i < u->nsteps; i++)
+		step_at(run, u->steps[i])->state = STEP_RUNNING;
 	if (p->start(p, &u->job) < 0) {
 		/* No done() will come: complete it here as a failure. */
 		u->job.status = JOB_FAILED;
@@ -745,19 +957,19 @@ static void launch(struct runner *run, struct unit *u)
 
 static void start_step(struct runner *run, size_t s)
 {
-	struct step *st = &run->g->steps[s];
+	struct step *st = step_at(run, s);
 	const struct step_config *cfg = &run->o->config[st->kind];
-	struct unit *u = unit_new(run, st->kind);
+	struct unit *u = unit_new(run, st->kind, s);
 	u->steps = xmalloc(sizeof(size_t));
 	u->steps[0] = s;
 	u->nsteps = 1;
 	u->summaries = xcalloc(st->ndeps ? st->ndeps : 1, sizeof(*u->summaries));
-	fill_inputs(run, st, &u->job, u->summaries);
+	fill_inputs(run, s, &u->job, u->summaries);
 	/* Transport only: a prompt cache breakpoint just before the first scene this run summarised anew lets the next
 	 * save of the same scene read everything before it. */
 	u->job.first_fresh = st->ndeps;
 	for (size_t d = 0; d < st->ndeps && u->job.first_fresh == st->ndeps; d++)
-		if (!run->g->steps[st->deps[d]].cached)
+		if (!graph_of(run, s)->steps[st->deps[d]].cached)
 			u->job.first_fresh = d;
 	if (st->prompt) {
 		u->job.system = cfg->system;
@@ -771,7 +983,7 @@ static void start_step(struct runner *run, size_t s)
 
 /* Cuts text to about limit tokens at a character boundary, and says so: the provider refuses a longer input, and one
  * such input would fail its whole batch. */
-static void truncate_input(struct runner *run, const struct step *st, char *text, size_t tokens, size_t limit)
+static void truncate_input(struct runner *run, size_t s, char *text, size_t tokens, size_t limit)
 {
 	size_t keep = limit * 4 > 3 ? limit * 4 - 3 : 0;
 	while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
@@ -780,23 +992,33 @@ static void truncate_input(struct runner *run, const struct step *st, char *text
 	run->r->truncated_inputs++;
 	char why[200];
 	snprintf(why, sizeof(why), "%s: its input of ~%zu tokens exceeds the provider's per-input limit of %zu: "
-	         "embedding its first %zu tokens", st->label, tokens, limit, limit);
-	emit(run, BUILD_STEP_REPAIRED, st, why, 1);
+	         "embedding its first %zu tokens", step_at(run, s)->label, tokens, limit, limit);
+	emit(run, BUILD_STEP_REPAIRED, s, why, 1);
+}
+
+/* Whether some script's waiting embeddings can gain no more inputs from its summaries. */
+static bool embeddings_due(const struct runner *run)
+{
+	for (size_t i = 0; i < run->nbatch; i++)
+		if (script_of(run, run->batch[i])->summaries_open == 0)
+			return true;
+	return false;
 }
 
 /* Sends the waiting embeddings, as few requests as the limits allow. */
 static void start_embedding_batch(struct runner *run)
 {
-	struct unit *u = unit_new(run, STEP_EMBEDDING);
+	struct unit *u = unit_new(run, STEP_EMBEDDING, run->batch[0]);
 	size_t limit = run->o->embed_batch ? run->o->embed_batch : 1, tokens = 0, n = 0;
 	u->steps = xcalloc(run->nbatch, sizeof(size_t));
 	u->texts = xcalloc(run->nbatch, sizeof(char *));
 	while (n < run->nbatch && n < limit) {
-		char *text = embedding_input(run->g, &run->g->steps[run->batch[n]]);
+		size_t s = run->batch[n];
+		char *text = embedding_input(graph_of(run, s), step_at(run, s));
 		size_t t = (size_t)estimate_tokens(strlen(text));
 		size_t limit_tokens = run->o->provider[STEP_EMBEDDING]->max_input_tokens;
 		if (limit_tokens && t > limit_tokens) {
-			truncate_input(run, &run->g->steps[run->batch[n]], text, t, limit_tokens);
+			truncate_input(run, s, text, t, limit_tokens);
 			t = limit_tokens;
 		}
 		if (n > 0 && tokens + t > run->o->embed_batch_tokens) {
@@ -805,15 +1027,16 @@ static void start_embedding_batch(struct runner *run)
 		}
 		tokens += t;
 		u->texts[n] = text;
-		u->steps[n] = run->batch[n];
+		u->steps[n] = s;
 		n++;
 	}
 	u->nsteps = n;
 	u->job.texts = (const char *const *)u->texts;
 	u->job.ntexts = n;
-	u->job.label = n == 1 ? run->g->steps[u->steps[0]].label : "embedding batch";
+	u->job.label = n == 1 ? step_at(run, u->steps[0])->label : "embedding batch";
 	memmove(run->batch, run->batch + n, (run->nbatch - n) * sizeof(size_t));
 	run->nbatch -= n;
+	run->embed_due = embeddings_due(run);
 	launch(run, u);
 }
 
@@ -843,39 +1066,122 @@ static void report_waiting(struct runner *run)
 	char message[96];
 	if (which != RL_NONE)
 		snprintf(message, sizeof(message), "waiting %.1f s for %s", (double)ms / 1000.0, rl_limit_name(which));
-	emit(run, BUILD_WAITING, NULL, which != RL_NONE ? message : NULL, 0);
+	emit(run, BUILD_WAITING, NO_STEP, which != RL_NONE ? message : NULL, 0);
 }
 
-enum build_outcome build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err,
-                             size_t errlen)
+/* The scripts that became done since the last call, in the order they did. */
+static void report_done_scripts(struct runner *run)
+{
+	for (size_t i = 0; i < run->ndone_scripts; i++)
+		emit_about(run, BUILD_SCRIPT_DONE, NO_STEP, run->done_scripts[i], NULL, 0);
+	run->ndone_scripts = 0;
+}
+
+/* Lays the slate's steps out one script after another and counts what is wanted. */
+static void runner_init(struct runner *run, struct build_script *scripts, size_t n, const struct build_options *o,
+                        struct build_result *r)
+{
+	run->o = o;
+	run->r = r;
+	run->nscripts = n;
+	run->scripts = xcalloc(n ? n : 1, sizeof(*run->scripts));
+	for (size_t i = 0; i < n; i++) {
+		struct script_run *sc = &run->scripts[i];
+		sc->g = scripts[i].g;
+		sc->previous = scripts[i].previous;
+		sc->r = &scripts[i].result;
+		if (sc->r != r)
+			memset(sc->r, 0, sizeof(*sc->r));
+		sc->base = run->nsteps;
+		run->nsteps += sc->g->nsteps;
+	}
+	size_t ns = run->nsteps ? run->nsteps : 1;
+	run->script_of = xmalloc(ns * sizeof(size_t));
+	run->done_scripts = xmalloc((n ? n : 1) * sizeof(size_t));
+	run->follower_head = xmalloc(ns * sizeof(size_t));
+	run->follower_next = xmalloc(ns * sizeof(size_t));
+	run->leaders = keymap_new(run->nsteps);
+	run->heap = xcalloc(ns, sizeof(size_t));
+	run->batch = xcalloc(ns, sizeof(size_t));
+	run->hits = xcalloc(ns, sizeof(*run->hits));
+	if (o->remote) {
+		run->remote_keys = xcalloc(ns, sizeof(*run->remote_keys));
+		run->lookups = xcalloc(ns, sizeof(*run->lookups));
+	}
+	run->now = (int64_t)time(NULL);
+	run->waiting_on = RL_NONE;
+	for (size_t i = 0; i < n; i++) {
+		struct script_run *sc = &run->scripts[i];
+		for (size_t j = 0; j < sc->g->nsteps; j++) {
+			struct step *st = &sc->g->steps[j];
+			run->script_of[sc->base + j] = i;
+			run->follower_head[sc->base + j] = run->follower_next[sc->base + j] = NO_STEP;
+			st->unfinished_deps = st->ndeps;
+			if (!st->wanted)
+				continue;
+			run->total++;
+			sc->total++;
+			r->kinds[st->kind].total++;
+			if (sc->r != r)
+				sc->r->kinds[st->kind].total++;
+			if (st->kind == STEP_SUMMARY)
+				sc->summaries_open++;
+		}
+	}
+}
+
+static void runner_free(struct runner *run)
+{
+	free(run->scripts);
+	free(run->script_of);
+	free(run->done_scripts);
+	free(run->follower_head);
+	free(run->follower_next);
+	keymap_free(run->leaders);
+	free(run->heap);
+	free(run->batch);
+	free(run->puts);
+	free(run->put_steps);
+	free(run->hits);
+	free(run->remote_keys);
+	free(run->lookups);
+}
+
+/* Whatever the run stopped before reaching was not built. */
+static void skip_unreached(struct runner *run)
+{
+	for (size_t s = 0; s < run->nsteps; s++) {
+		struct step *st = step_at(run, s);
+		struct script_run *sc = script_of(run, s);
+		if (st->wanted && (st->state == STEP_WAITING || st->state == STEP_READY || st->state == STEP_BATCHED ||
+		                   st->state == STEP_FOLLOWING)) {
+			st->state = STEP_SKIPPED;
+			run->r->kinds[st->kind].skipped++;
+			if (sc->r != run->r)
+				sc->r->kinds[st->kind].skipped++;
+		}
+	}
+}
+
+enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const struct build_options *o,
+                                   struct build_result *r, char *err, size_t errlen)
 {
 	struct runner run = {0};
 	memset(r, 0, sizeof(*r));
-	run.g = g;
-	run.o = o;
-	run.r = r;
-	run.heap = xcalloc(g->nsteps, sizeof(size_t));
-	run.batch = xcalloc(g->nsteps, sizeof(size_t));
-	run.hits = xcalloc(g->nsteps, sizeof(*run.hits));
-	if (o->remote) {
-		run.remote_keys = xcalloc(g->nsteps, sizeof(*run.remote_keys));
-		run.lookups = xcalloc(g->nsteps, sizeof(*run.lookups));
+	runner_init(&run, scripts, n, o, r);
+	for (size_t s = 0; s < run.nsteps; s++) {
+		const struct step *st = step_at(&run, s);
+		if (st->wanted && st->ndeps == 0)
+			settle(&run, s);
 	}
-	run.now = (int64_t)time(NULL);
-	run.waiting_on = RL_NONE;
-	for (size_t i = 0; i < g->nsteps; i++) {
-		struct step *st = &g->steps[i];
-		st->unfinished_deps = st->ndeps;
-		if (!st->wanted)
-			continue;
-		run.total++;
-		r->kinds[st->kind].total++;
-		if (st->kind == STEP_SUMMARY)
-			run.summaries_open++;
-	}
-	for (size_t i = 0; i < g->nsteps; i++)
-		if (g->steps[i].wanted && g->steps[i].ndeps == 0)
-			settle(&run, i);
+	/* A script with nothing wanted is done before it starts. */
+	for (size_t i = 0; i < n; i++)
+		if (run.scripts[i].total == 0 && !run.scripts[i].done) {
+			run.scripts[i].done = true;
+			run.scripts_done++;
+			run.done_scripts[run.ndone_scripts++] = i;
+		}
+	report_done_scripts(&run);
 
 	for (;;) {
 		if (o->interrupted && *o->interrupted && !r->interrupted) {
@@ -884,9 +1190,10 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 		}
 		while (!run.stop && run.nheap > 0 && run.inflight < gate_window(o->gate) && within_budget(&run, run.heap, 1))
 			start_step(&run, heap_pop(&run));
-		/* Embeddings go out in as few requests as possible: once no summary can add to the batch, or it is full. */
+		/* Embeddings go out in as few requests as possible: once no summary can add to a script's share of the
+		 * batch, or it is full. */
 		while (!run.stop && run.nbatch > 0 && run.inflight < gate_window(o->gate) &&
-		       (run.summaries_open == 0 || batch_is_full(&run)) && within_budget(&run, run.batch, next_batch(&run)))
+		       (run.embed_due || batch_is_full(&run)) && within_budget(&run, run.batch, next_batch(&run)))
 			start_embedding_batch(&run);
 		size_t asking = o->remote ? remote_lookups_pending(o->remote) : 0;
 		if (run.inflight == 0 && asking == 0) {
@@ -898,25 +1205,20 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 				break;
 		}
 		loop_run_once(o->loop, 100);
-		emit(&run, BUILD_TICK, NULL, NULL, 0);
+		emit(&run, BUILD_TICK, NO_STEP, NULL, 0);
 		/* What was paid for is stored at once; fetched results, cheap to fetch again, share fewer transactions. */
 		if (run.computed_puts > 0 || run.nputs >= FETCHED_PER_WRITE)
 			flush_puts(&run);
 		gate_end_turn(o->gate);
 		report_waiting(&run);
+		report_done_scripts(&run);
 	}
 	flush_puts(&run);
+	report_done_scripts(&run);
 	if (o->limits)
 		admission_totals(o->limits, r->rate_waited_s, &r->throttled);
 
-	/* Whatever the run stopped before reaching was not built. */
-	for (size_t i = 0; i < g->nsteps; i++) {
-		struct step *st = &g->steps[i];
-		if (st->wanted && (st->state == STEP_WAITING || st->state == STEP_READY || st->state == STEP_BATCHED)) {
-			st->state = STEP_SKIPPED;
-			r->kinds[st->kind].skipped++;
-		}
-	}
+	skip_unreached(&run);
 	if (run.failures > 0 && o->keep_going > 0 && run.failures >= o->keep_going)
 		r->stopped = true;
 
@@ -937,13 +1239,12 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 		run.cache_failed = 1;
 		snprintf(run.cache_error, sizeof(run.cache_error), "%s", cerr);
 	}
-	free(run.heap);
-	free(run.batch);
-	free(run.puts);
-	free(run.put_steps);
-	free(run.hits);
-	free(run.remote_keys);
-	free(run.lookups);
+	for (size_t i = 0; i < n; i++)
+		if (run.scripts[i].r != r) {
+			run.scripts[i].r->stopped = r->stopped;
+			run.scripts[i].r->interrupted = r->interrupted;
+		}
+	runner_free(&run);
 	if (run.cache_failed) {
 		snprintf(err, errlen, "%s", run.cache_error);
 		return BUILD_CACHE_FAILED;
@@ -954,4 +1255,11 @@ enum build_outcome build_run(struct graph *g, const struct build_options *o, str
 			return BUILD_INCOMPLETE;
 	}
 	return BUILD_COMPLETE;
+}
+
+enum build_outcome build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err,
+                             size_t errlen)
+{
+	struct build_script one = {.g = g, .previous = o->previous};
+	return build_run_slate(&one, 1, o, r, err, errlen);
 }

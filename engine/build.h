@@ -30,8 +30,10 @@ enum build_event_type {
 	                         per-input limit, a refused batch split): the user should know */
 	BUILD_WARNING,        /* message: something the user should know (a cache write failed, ...) */
 	BUILD_TICK,           /* at least every 100 ms while requests are in flight (step is NULL): for progress lines */
-	BUILD_WAITING         /* message: "waiting 1.2 s for input tokens" while a rate limit holds requests back;
+	BUILD_WAITING,        /* message: "waiting 1.2 s for input tokens" while a rate limit holds requests back;
 	                         NULL when the wait is over */
+	BUILD_SCRIPT_DONE     /* every wanted step of script `script` is final (its archive may be written now); said
+	                         between loop turns, never from inside a completion */
 };
 
 struct build_event {
@@ -42,6 +44,10 @@ struct build_event {
 	size_t finished;      /* wanted steps finished so far (done, failed, skipped, stale) */
 	size_t total;         /* wanted steps */
 	unsigned long retries;  /* requests retried so far */
+	size_t script;        /* the slate's script the event speaks of (the step's); SIZE_MAX when none */
+	size_t scripts;       /* scripts in the slate */
+	size_t scripts_done;  /* scripts whose wanted steps are all final */
+	size_t scripts_running;  /* scripts with a step finished or in flight, not yet done */
 };
 
 struct build_options {
@@ -58,7 +64,7 @@ struct build_options {
 	struct admission *limits;       /* the rate limits the providers' requests pass; NULL: none */
 	struct cache *cache;
 	struct remote *remote;          /* the remote tier after the local cache; NULL: none */
-	const struct build_log *previous;  /* the last run's build log, for explanations; may be NULL */
+	const struct build_log *previous;  /* build_run: the last run's build log, for explanations; may be NULL */
 	struct estimator *estimator;    /* learns from every answer, and prices steps for max_cost; may be NULL */
 	double max_cost;                /* USD; > 0: start no step that could take spent + in flight past it */
 	void (*report)(void *ctx, const struct build_event *ev);
@@ -71,6 +77,7 @@ struct build_kind_counts {
 	size_t total;     /* wanted steps of the kind */
 	size_t cached;
 	size_t remote;    /* of the cached ones, fetched from the remote cache */
+	size_t shared;    /* of the cached ones, taken from an identical step of this run (one request for both) */
 	size_t run;       /* ran and succeeded */
 	size_t failed;
 	size_t skipped;   /* not run: a dependency failed or the run stopped */
@@ -115,5 +122,19 @@ enum build_outcome {
 /* Runs g's wanted steps. */
 enum build_outcome build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err,
                              size_t errlen);
+
+/* One script of a slate. */
+struct build_script {
+	struct graph *g;
+	const struct build_log *previous;  /* its last build log, for explanations; may be NULL */
+	struct build_result result;        /* filled by build_run_slate: its steps and tokens; the requests of an
+	                                      embedding batch that served several scripts count for its first input's */
+};
+
+/* Runs the wanted steps of n scripts as one graph: one window, one rate budget, -k counted over all; among ready
+ * steps those of the earliest unfinished script first, so scripts finish one by one; identical requests sent once.
+ * total gets the slate's sums (o->previous is not used). */
+enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const struct build_options *o,
+                                   struct build_result *total, char *err, size_t errlen);
 
 #endif

@@ -19,7 +19,8 @@ enum step_state {
 	STEP_DONE,      /* output known: from the cache or from a run */
 	STEP_FAILED,
 	STEP_SKIPPED,   /* a dependency failed, or the run stopped first */
-	STEP_STALE      /* -n / --frozen: would have to run */
+	STEP_STALE,     /* -n / --frozen: would have to run */
+	STEP_FOLLOWING  /* waits for an identical step of this run (same action key) to finish, and takes its result */
 };
 
 struct step {
@@ -36,6 +37,7 @@ struct step {
 	enum step_state state;
 	bool cached;              /* output served from the cache */
 	bool remote;              /* output fetched from the remote cache (with -n: the remote would answer it) */
+	bool shared;              /* output taken from an identical step of this run */
 	struct digest key;
 	char *output;             /* JSON object text, or float32 little-endian bytes for an embedding */
 	size_t output_len;

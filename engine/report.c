@@ -61,6 +61,7 @@ cJSON *report_json(const struct build_result *r, const struct step_config *cfg, 
 		cJSON_AddNumberToObject(kc, "total", (double)c->total);
 		cJSON_AddNumberToObject(kc, "cached", (double)c->cached);
 		cJSON_AddNumberToObject(kc, "remote", (double)c->remote);
+		cJSON_AddNumberToObject(kc, "shared", (double)c->shared);
 		cJSON_AddNumberToObject(kc, "run", (double)c->run);
 		cJSON_AddNumberToObject(kc, "failed", (double)c->failed);
 		cJSON_AddNumberToObject(kc, "skipped", (double)c->skipped);
