@@ -119,11 +119,13 @@ static void progress_line(struct status *s, const struct build_event *ev)
 
 static void usage(FILE *f)
 {
-	fputs("usage: scriptbuild [options] SCRIPT.fountain [TARGET...]\n"
+	fputs("usage: scriptbuild [options] SCRIPT|DIR... [TARGET...]\n"
 	      "       scriptbuild -t TOOL [ARGS]\n"
 	      "\n"
 	      "Analyses a Fountain screenplay: scene summaries, an outline, character sheets and embeddings, each cached\n"
 	      "by content so that only the steps an edit touched run again. Writes NAME.analysis.tar.zst.\n"
+	      "Several scripts, or a directory (its .fountain files), are one run: one window, one rate budget; each\n"
+	      "archive is written beside its script (or mirrored under -o DIR) as soon as its steps are done.\n"
 	      "\n"
 	      "targets: summaries outline sheets embeddings scene:N (Nth heading) scene:1A (#1A#) sheet:NAME\n"
 	      "         (default: everything)\n"
@@ -134,7 +136,7 @@ static void usage(FILE *f)
 	      "  -n                   dry run: list the stale steps with estimated tokens and cost; run nothing\n"
 	      "  -d explain           say why each step runs\n"
 	      "  -o FILE              archive path (default NAME.analysis.tar.zst in the current directory, or in the\n"
-	      "                       project file's output_dir); must end in .tar.zst and never be the script itself\n"
+	      "                       project file's output_dir); must end in .tar.zst and never be the script itself\n"	      "                       (several scripts: a directory, under which the scripts' paths are mirrored)\n"
 	      "  --force-output       allow an -o FILE that does not end in .tar.zst\n"
 	      "  -f FILE              project file (default: scriptbuild.json in the script's directory or an ancestor)\n"
 	      "  --html               also write the report page NAME.analysis.html beside the archive\n"

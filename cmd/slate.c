@@ -57,7 +57,8 @@ static int walk(struct slate *sl, size_t *cap, const char *dir, char *err, size_
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), by_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), by_name);
 	int rc = 0;
 	size_t dlen = strlen(dir);
 	for (size_t i = 0; i < n; i++) {

@@ -1005,6 +1005,18 @@ static bool embeddings_due(const struct runner *run)
 	return false;
 }
 
+/* Whether a script whose embeddings are due comes before the script of the best ready step. */
+static bool batch_before_heap(const struct runner *run)
+{
+	size_t top = run->script_of[run->heap[0]];
+	for (size_t i = 0; i < run->nbatch; i++) {
+		size_t script = run->script_of[run->batch[i]];
+		if (script < top && run->scripts[script].summaries_open == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Sends the waiting embeddings, as few requests as the limits allow. */
 static void start_embedding_batch(struct runner *run)
 {
@@ -1188,13 +1200,23 @@ enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const
 			r->interrupted = r->stopped = run.stop = true;
 			loop_abort(o->loop);
 		}
-		while (!run.stop && run.nheap > 0 && run.inflight < gate_window(o->gate) && within_budget(&run, run.heap, 1))
-			start_step(&run, heap_pop(&run));
-		/* Embeddings go out in as few requests as possible: once no summary can add to a script's share of the
-		 * batch, or it is full. */
-		while (!run.stop && run.nbatch > 0 && run.inflight < gate_window(o->gate) &&
-		       (run.embed_due || batch_is_full(&run)) && within_budget(&run, run.batch, next_batch(&run)))
-			start_embedding_batch(&run);
+		while (!run.stop && run.inflight < gate_window(o->gate)) {
+			/* Embeddings go out in as few requests as possible: once no summary can add to a script's share of
+			 * the batch, or it is full; before the ready steps of later scripts, which would otherwise hold a
+			 * finished script's archive back until the end of the slate. */
+			bool batch = run.nbatch > 0 && (run.embed_due || batch_is_full(&run));
+			if (batch && (run.nheap == 0 || batch_before_heap(&run))) {
+				if (!within_budget(&run, run.batch, next_batch(&run)))
+					break;
+				start_embedding_batch(&run);
+			} else if (run.nheap > 0) {
+				if (!within_budget(&run, run.heap, 1))
+					break;
+				start_step(&run, heap_pop(&run));
+			} else {
+				break;
+			}
+		}
 		size_t asking = o->remote ? remote_lookups_pending(o->remote) : 0;
 		if (run.inflight == 0 && asking == 0) {
 			if (!run.stop && run.nbatch > 0 && run.nheap == 0 && within_budget(&run, run.batch, next_batch(&run))) {
