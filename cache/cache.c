@@ -302,7 +302,9 @@ static int open_tables(struct cache *c, MDB_txn *txn, void *arg, char *err, size
 	    (rc = mdb_dbi_open(txn, "blobs", MDB_CREATE, &c->blobs)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "records", MDB_CREATE, &c->logs)) != 0)
 		return rc;
-	return mdb_dbi_open(txn, "counters", MDB_CREATE, &c->counters);
+	if ((rc = mdb_dbi_open(txn, "counters", MDB_CREATE, &c->counters)) != 0)
+		return rc;
+	return mdb_dbi_open(txn, "claims", MDB_CREATE, &c->claims);
 }
 
 /* Sets the lock on use.lock: F_RDLCK (waits while a compaction holds it), F_WRLCK (never waits) or F_UNLCK;
@@ -544,6 +546,9 @@ static int put_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_t 
 		aval.mv_data = rec;
 		aval.mv_size = encode_action(&m, rec);
 		if ((rc = mdb_put(txn, c->actions, &akey, &aval, 0)) != 0)
+			return rc;
+		/* The result is here: whoever waits on a claim of its request takes it from now on. */
+		if ((rc = mdb_del(txn, c->claims, &akey, NULL)) != 0 && rc != MDB_NOTFOUND)
 			return rc;
 	}
 	return 0;

@@ -107,6 +107,23 @@ int cache_log_get(struct cache *c, const char *name, char **data, size_t *len, c
 /* Replaces the build record stored under name (1 to 511 bytes: an LMDB key); 0 or -1 with err. */
 int cache_log_put(struct cache *c, const char *name, const void *data, size_t len, char *err, size_t errlen);
 
+/* What a claim on a request's key says to this process. */
+enum cache_claim { CLAIM_ERROR = -1, CLAIM_FREE = 0, CLAIM_HELD = 1 };
+
+/* In ONE write transaction, claims for this process (pid, host name) each of the n keys that no live claim of another
+ * process holds, until now + lease_ms; held[i] = 1 where another process's claim holds keys[i] or its result is
+ * stored already (then it is left alone: read it), else 0. A claim is live while its lease runs and, on this host, while its owner's pid exists. Storing a
+ * key's result (cache_put_batch) removes its claim. 0, or -1 with err. */
+int cache_claim(struct cache *c, const struct digest *keys, size_t n, int64_t lease_ms, unsigned char *held,
+                char *err, size_t errlen);
+
+/* CLAIM_HELD when a live claim of another process holds key, CLAIM_FREE when none does, CLAIM_ERROR with err. */
+enum cache_claim cache_claim_held(struct cache *c, const struct digest *key, char *err, size_t errlen);
+
+/* Removes this process's claims on the n keys (not another's that replaced an expired one), one write transaction;
+ * 0, or -1 with err. */
+int cache_release(struct cache *c, const struct digest *keys, size_t n, char *err, size_t errlen);
+
 /* Fills *st; 0 or -1 with err. */
 int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errlen);
 

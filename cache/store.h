@@ -14,6 +14,7 @@ struct cache {
 	MDB_dbi blobs;     /* 16-byte digest -> output bytes, immutable */
 	MDB_dbi logs;      /* build log name -> bytes (table "records") */
 	MDB_dbi counters;  /* counter name -> 8-byte little-endian total */
+	MDB_dbi claims;    /* 16-byte action key -> the process sending its request (claims.c) */
 	char *dir;
 	int use_fd;        /* DIR/use.lock, locked shared while env is open (see store_use_exclusive) */
 };

@@ -969,6 +969,7 @@ struct script_job {
 	bool publish_failed;
 	struct stat written;          /* the file this run wrote, as fstat saw it before its rename */
 	bool have_written;
+	bool log_saved;               /* its build log is saved (a finished script's, as soon as its archive is written) */
 };
 
 /* Everything one build holds, from the scripts to the summary line; each phase below fills its part. */
@@ -1424,7 +1425,7 @@ static int run(struct session *s)
 		.gate = s->gate, .keep_going = o->keep_going, .dry_run = o->dry_run, .frozen = o->frozen,
 		.explain = o->explain, .embed_batch = o->embed_batch, .embed_batch_tokens = 300000,
 		.config = s->rc.step, .provider = s->providers, .loop = s->loop, .limits = s->limits, .cache = s->cache,
-		.remote = s->remote, .estimator = s->estimator, .max_cost = o->max_cost,
+		.remote = s->remote, .estimator = s->estimator, .max_cost = o->max_cost, .claim_ms = o->timeout_ms,
 		.report = on_build_event, .report_ctx = s, .interrupted = &interrupt_signal,
 	};
 	s->outcome = build_run_slate(s->scripts, s->slate.n, &bo, &s->result, s->err, sizeof(s->err));
@@ -1480,6 +1481,24 @@ static char *archive_path_for(struct session *s, size_t i)
 		path = xasprintf("%s.analysis.tar.zst", base);
 	free(base);
 	return path;
+}
+
+/* Saves script i's build log for the next run's explanations, once. */
+static void save_log(struct session *s, size_t i)
+{
+	struct script_job *j = &s->jobs[i];
+	char err[1024];
+	if (j->log_saved)
+		return;
+	j->log_saved = true;
+	/* Stamped with the file this run wrote (fstat before its rename), never whatever is at the path by now. */
+	const struct stat *wrote = j->archive_path && !j->up_to_date && j->have_written ? &j->written : NULL;
+	/* A frozen run that found stale steps built nothing: the log must keep explaining them as the last build. */
+	bool stale = s->o->frozen && !result_complete(&s->scripts[i].result);
+	if (s->outcome != BUILD_CACHE_FAILED && !stale &&
+	    build_log_save(s->cache, j->log_name, s->scripts[i].g, s->rc.step, j->archive_path, wrote, &j->identity, err,
+	                   sizeof(err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
 }
 
 /* Writes script i's archive unless it is up to date: when every wanted step of it is done, or (with --partial, once
@@ -1548,6 +1567,11 @@ static void publish_script(struct session *s, size_t i, bool run_over)
 	}
 	if (o->html && write_html(j->archive_path, NULL, o->quiet) < 0)
 		j->publish_failed = true;
+	if (!run_over && s->slate.many) {
+		/* A finished script of a slate is done with: its log now, and its outputs leave memory. */
+		save_log(s, i);
+		graph_release_outputs(s->scripts[i].g);
+	}
 }
 
 /* The archives the run allows that were not written as their scripts finished. */
@@ -1606,18 +1630,8 @@ static cJSON *slate_report(struct session *s, double seconds)
 static int report(struct session *s, int exit_code)
 {
 	const struct options *o = s->o;
-	char err[1024];
-	for (size_t i = 0; i < s->slate.n; i++) {
-		struct script_job *j = &s->jobs[i];
-		/* Stamped with the file this run wrote (fstat before its rename), never whatever is at the path by now. */
-		const struct stat *wrote = j->archive_path && !j->up_to_date && j->have_written ? &j->written : NULL;
-		/* A frozen run that found stale steps built nothing: the log must keep explaining them as the last build. */
-		bool stale = o->frozen && !result_complete(&s->scripts[i].result);
-		if (s->outcome != BUILD_CACHE_FAILED && !stale &&
-		    build_log_save(s->cache, j->log_name, s->scripts[i].g, s->rc.step, j->archive_path, wrote, &j->identity,
-		                   err, sizeof(err)) < 0)
-			fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
-	}
+	for (size_t i = 0; i < s->slate.n; i++)
+		save_log(s, i);
 	/* The archives are written: only now do the uploads still in flight get their bounded time. */
 	if (s->remote)
 		finish_remote(s->remote, s->remote_drain_ms, s->cache, false, o->quiet);

@@ -56,6 +56,15 @@ struct runner {
 	struct keymap *leaders;       /* action key -> the step whose request answers every step with that key */
 	size_t *follower_head;        /* [nsteps]: first step following this one, SIZE_MAX for none */
 	size_t *follower_next;        /* [nsteps]: next step following the same leader */
+	struct unit **pending;        /* units to send this turn, once their requests are claimed */
+	size_t npending;
+	size_t *awaiting;             /* steps waiting for another process's result */
+	size_t nawaiting;
+	int64_t *await_until;         /* [nsteps]: when a step stops waiting (loop ms) */
+	bool *claimed;                /* [nsteps]: this process claimed the step's request */
+	bool *unclaimed;              /* [nsteps]: waited its time: sends its own request without a claim */
+	bool claims_off;              /* claiming failed once: the run goes on without */
+	int64_t polled_ms;            /* when the awaited results were last looked for */
 	const struct build_options *o;
 	struct build_result *r;
 	size_t *heap;                 /* ready steps, highest priority first */
@@ -312,13 +321,14 @@ static bool follow_identical(struct runner *run, size_t s)
 		return false;
 	if (keymap_get(run->leaders, &st->key, &leader) && leader != s) {
 		const struct step *ls = step_at(run, leader);
-		if (ls->state == STEP_READY || ls->state == STEP_BATCHED || ls->state == STEP_RUNNING) {
+		if (ls->state == STEP_READY || ls->state == STEP_BATCHED || ls->state == STEP_RUNNING ||
+		    ls->state == STEP_AWAITING) {
 			st->state = STEP_FOLLOWING;
 			run->follower_next[s] = run->follower_head[leader];
 			run->follower_head[leader] = s;
 			return true;
 		}
-		if (ls->state == STEP_DONE) {
+		if (ls->state == STEP_DONE && ls->output) {
 			run->follower_head[leader] = s;
 			run->follower_next[s] = NO_STEP;
 			give_followers(run, leader);
@@ -935,14 +945,20 @@ static bool within_budget(struct runner *run, const size_t *steps, size_t n)
 	return false;
 }
 
-static void launch(struct runner *run, struct unit *u)
+/* Counts u in flight (its window slot and its estimated cost) before it is sent. */
+static void reserve(struct runner *run, struct unit *u)
 {
-	struct provider *p = run->o->provider[u->job.kind];
 	run->inflight++;
 	if (run->o->max_cost > 0) {
 		u->estimated_cost = estimated_cost(run, u->steps, u->nsteps);
 		run->inflight_cost += u->estimated_cost;
 	}
+}
+
+/* Sends a reserved unit. */
+static void send_unit(struct runner *run, struct unit *u)
+{
+	struct provider *p = run->o->provider[u->job.kind];
 	for (size_t i = 0; i < u->nsteps; i++)
 		script_started(run, script_of(run, u->steps[i]));
 	emit(run, BUILD_STEP_STARTED, u->steps[0], NULL, u->nsteps);
@@ -954,6 +970,171 @@ static void launch(struct runner *run, struct unit *u)
 		on_done(&u->job);
 	}
 }
+
+static void launch(struct runner *run, struct unit *u)
+{
+	reserve(run, u);
+	send_unit(run, u);
+}
+
+/* Whether the steps of kind go to a provider whose requests are worth claiming (the builtin one costs nothing). */
+static bool claims_kind(const struct runner *run, enum step_kind kind)
+{
+	return run->o->claim_ms > 0 && !run->claims_off && !run->o->dry_run && !run->o->frozen &&
+	       strcmp(run->o->config[kind].provider, "builtin") != 0;
+}
+
+/* Reserves u and sends it at the end of the turn, once its requests are claimed. */
+static void stage(struct runner *run, struct unit *u)
+{
+	reserve(run, u);
+	if (!claims_kind(run, u->job.kind)) {
+		send_unit(run, u);
+		return;
+	}
+	run->pending[run->npending++] = u;
+}
+
+/* s waits for the result another process is getting. */
+static void await_result(struct runner *run, size_t s)
+{
+	step_at(run, s)->state = STEP_AWAITING;
+	run->await_until[s] = loop_now_ms() + run->o->claim_ms;
+	run->awaiting[run->nawaiting++] = s;
+}
+
+/* Claims the staged units' requests in one transaction and sends them; a step another process claimed waits. */
+static void claim_and_send(struct runner *run)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < run->npending; i++)
+		for (size_t j = 0; j < run->pending[i]->nsteps; j++)
+			n += !run->unclaimed[run->pending[i]->steps[j]];
+	struct digest *keys = xcalloc(n ? n : 1, sizeof(*keys));
+	unsigned char *held = xcalloc(n ? n : 1, 1);
+	n = 0;
+	for (size_t i = 0; i < run->npending; i++)
+		for (size_t j = 0; j < run->pending[i]->nsteps; j++)
+			if (!run->unclaimed[run->pending[i]->steps[j]])
+				keys[n++] = step_at(run, run->pending[i]->steps[j])->key;
+	char err[512];
+	if (n && cache_claim(run->o->cache, keys, n, run->o->claim_ms, held, err, sizeof(err)) < 0) {
+		/* Claims only spare money; a cache that cannot take them must not stop the run. */
+		run->claims_off = true;
+		memset(held, 0, n);
+	}
+	n = 0;
+	for (size_t i = 0; i < run->npending; i++) {
+		struct unit *u = run->pending[i];
+		size_t kept = 0;
+		for (size_t j = 0; j < u->nsteps; j++) {
+			size_t s = u->steps[j];
+			bool wait = false;
+			if (!run->unclaimed[s]) {
+				wait = held[n++];
+				run->claimed[s] = !wait && !run->claims_off;
+			}
+			if (wait) {
+				await_result(run, s);
+				if (u->texts) {
+					free(u->texts[j]);
+					u->texts[j] = NULL;
+				}
+				continue;
+			}
+			if (u->texts)
+				u->texts[kept] = u->texts[j];
+			u->steps[kept++] = s;
+		}
+		if (kept == u->nsteps) {
+			send_unit(run, u);
+			continue;
+		}
+		run->inflight--;
+		run->inflight_cost -= u->estimated_cost;
+		if (kept == 0) {
+			unit_free(u);
+			continue;
+		}
+		u->nsteps = kept;
+		if (u->texts) {
+			u->job.ntexts = kept;
+			u->job.label = kept == 1 ? step_at(run, u->steps[0])->label : "embedding batch";
+		}
+		reserve(run, u);
+		send_unit(run, u);
+	}
+	run->npending = 0;
+	free(keys);
+	free(held);
+}
+
+/* Looks for the results other processes were getting, a few times a second: a step whose result is stored is done;
+ * one whose claim lapsed (the owner died, or its request failed) or that waited its time goes to run itself. */
+static void poll_awaited(struct runner *run)
+{
+	int64_t now = loop_now_ms();
+	if (run->nawaiting == 0 || now - run->polled_ms < 50)
+		return;
+	run->polled_ms = now;
+	size_t kept = 0;
+	for (size_t i = 0; i < run->nawaiting; i++) {
+		size_t s = run->awaiting[i];
+		struct step *st = step_at(run, s);
+		char *data = NULL, err[512], why[300];
+		size_t len = 0;
+		if (run->stop) {
+			finish(run, s, STEP_SKIPPED);
+			continue;
+		}
+		enum cache_lookup found = cache_get(run->o->cache, &st->key, &st->meta, &data, &len, err, sizeof(err));
+		if (found == CACHE_HIT && result_check(st->kind, st->meta.provider, data, len, why, sizeof(why)) == 0 &&
+		    accept_output(st, data, len) == 0) {
+			st->cached = true;
+			finish(run, s, STEP_DONE);
+			continue;
+		}
+		if (found == CACHE_HIT)
+			drop_output(st);
+		if (found != CACHE_ERROR && now < run->await_until[s] &&
+		    cache_claim_held(run->o->cache, &st->key, err, sizeof(err)) == CLAIM_HELD) {
+			run->awaiting[kept++] = s;
+			continue;
+		}
+		/* Its own turn: claimed anew when the claim lapsed, sent unclaimed when it waited its time. */
+		run->unclaimed[s] = now >= run->await_until[s];
+		if (st->kind == STEP_EMBEDDING) {
+			st->state = STEP_BATCHED;
+			run->batch[run->nbatch++] = s;
+			if (script_of(run, s)->summaries_open == 0)
+				run->embed_due = true;
+		} else {
+			st->state = STEP_READY;
+			heap_push(run, s);
+		}
+	}
+	run->nawaiting = kept;
+}
+
+/* Drops this process's claims on the requests that did not end in a stored result, so nobody waits on them. */
+static void release_claims(struct runner *run)
+{
+	size_t n = 0;
+	struct digest *keys = NULL;
+	size_t cap = 0;
+	for (size_t s = 0; s < run->nsteps; s++) {
+		if (!run->claimed[s] || step_at(run, s)->state == STEP_DONE)
+			continue;
+		keys = xgrow(keys, &cap, n + 1, sizeof(*keys));
+		keys[n++] = step_at(run, s)->key;
+	}
+	char err[512];
+	if (n && !run->claims_off)
+		cache_release(run->o->cache, keys, n, err, sizeof(err));
+	free(keys);
+}
+
+static void stage(struct runner *run, struct unit *u);
 
 static void start_step(struct runner *run, size_t s)
 {
@@ -978,7 +1159,7 @@ static void start_step(struct runner *run, size_t s)
 		u->job.schema = prompt_schema(st->kind);
 		u->job.user = st->prompt;
 	}
-	launch(run, u);
+	stage(run, u);
 }
 
 /* Cuts text to about limit tokens at a character boundary, and says so: the provider refuses a longer input, and one
@@ -1049,7 +1230,7 @@ static void start_embedding_batch(struct runner *run)
 	memmove(run->batch, run->batch + n, (run->nbatch - n) * sizeof(size_t));
 	run->nbatch -= n;
 	run->embed_due = embeddings_due(run);
-	launch(run, u);
+	stage(run, u);
 }
 
 /* How many waiting embeddings the next batch takes at most (the token limit may cut it shorter). */
@@ -1113,6 +1294,11 @@ static void runner_init(struct runner *run, struct build_script *scripts, size_t
 	run->follower_head = xmalloc(ns * sizeof(size_t));
 	run->follower_next = xmalloc(ns * sizeof(size_t));
 	run->leaders = keymap_new(run->nsteps);
+	run->pending = xcalloc(ns, sizeof(*run->pending));
+	run->awaiting = xcalloc(ns, sizeof(size_t));
+	run->await_until = xcalloc(ns, sizeof(int64_t));
+	run->claimed = xcalloc(ns, sizeof(bool));
+	run->unclaimed = xcalloc(ns, sizeof(bool));
 	run->heap = xcalloc(ns, sizeof(size_t));
 	run->batch = xcalloc(ns, sizeof(size_t));
 	run->hits = xcalloc(ns, sizeof(*run->hits));
@@ -1150,6 +1336,11 @@ static void runner_free(struct runner *run)
 	free(run->follower_head);
 	free(run->follower_next);
 	keymap_free(run->leaders);
+	free(run->pending);
+	free(run->awaiting);
+	free(run->await_until);
+	free(run->claimed);
+	free(run->unclaimed);
 	free(run->heap);
 	free(run->batch);
 	free(run->puts);
@@ -1166,7 +1357,7 @@ static void skip_unreached(struct runner *run)
 		struct step *st = step_at(run, s);
 		struct script_run *sc = script_of(run, s);
 		if (st->wanted && (st->state == STEP_WAITING || st->state == STEP_READY || st->state == STEP_BATCHED ||
-		                   st->state == STEP_FOLLOWING)) {
+		                   st->state == STEP_FOLLOWING || st->state == STEP_AWAITING)) {
 			st->state = STEP_SKIPPED;
 			run->r->kinds[st->kind].skipped++;
 			if (sc->r != run->r)
@@ -1217,10 +1408,12 @@ enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const
 				break;
 			}
 		}
+		claim_and_send(&run);
 		size_t asking = o->remote ? remote_lookups_pending(o->remote) : 0;
-		if (run.inflight == 0 && asking == 0) {
+		if (run.inflight == 0 && asking == 0 && (run.nawaiting == 0 || run.stop)) {
 			if (!run.stop && run.nbatch > 0 && run.nheap == 0 && within_budget(&run, run.batch, next_batch(&run))) {
 				start_embedding_batch(&run);
+				claim_and_send(&run);
 				continue;
 			}
 			if (run.nheap == 0 || run.stop)
@@ -1232,10 +1425,13 @@ enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const
 		if (run.computed_puts > 0 || run.nputs >= FETCHED_PER_WRITE)
 			flush_puts(&run);
 		gate_end_turn(o->gate);
+		poll_awaited(&run);
 		report_waiting(&run);
 		report_done_scripts(&run);
 	}
 	flush_puts(&run);
+	if (o->claim_ms > 0 && !run.cache_failed)
+		release_claims(&run);
 	report_done_scripts(&run);
 	if (o->limits)
 		admission_totals(o->limits, r->rate_waited_s, &r->throttled);

@@ -67,6 +67,9 @@ struct build_options {
 	const struct build_log *previous;  /* build_run: the last run's build log, for explanations; may be NULL */
 	struct estimator *estimator;    /* learns from every answer, and prices steps for max_cost; may be NULL */
 	double max_cost;                /* USD; > 0: start no step that could take spent + in flight past it */
+	long claim_ms;                  /* > 0: claim each request in the cache before sending it, for this long, so that
+	                                 * processes sharing the cache pay for it once; a step whose request another live
+	                                 * process claimed waits for its result, at most this long, then sends its own */
 	void (*report)(void *ctx, const struct build_event *ev);
 	void *report_ctx;
 	const volatile sig_atomic_t *interrupted;  /* non-zero (a signal handler sets it): start nothing more, cancel the

@@ -130,6 +130,22 @@ void graph_free(struct graph *g)
 	free(g);
 }
 
+void graph_release_outputs(struct graph *g)
+{
+	for (size_t i = 0; i < g->nsteps; i++) {
+		struct step *st = &g->steps[i];
+		free(st->output);
+		st->output = NULL;
+		st->output_len = 0;
+		cJSON_Delete(st->parsed);
+		st->parsed = NULL;
+		free(st->prompt);
+		st->prompt = NULL;
+		free(st->why);
+		st->why = NULL;
+	}
+}
+
 static void want_with_deps(struct graph *g, size_t s)
 {
 	struct step *st = &g->steps[s];

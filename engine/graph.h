@@ -20,7 +20,8 @@ enum step_state {
 	STEP_FAILED,
 	STEP_SKIPPED,   /* a dependency failed, or the run stopped first */
 	STEP_STALE,     /* -n / --frozen: would have to run */
-	STEP_FOLLOWING  /* waits for an identical step of this run (same action key) to finish, and takes its result */
+	STEP_FOLLOWING, /* waits for an identical step of this run (same action key) to finish, and takes its result */
+	STEP_AWAITING   /* another process claimed its request: waits for the result to appear in the cache */
 };
 
 struct step {
@@ -65,6 +66,11 @@ struct graph *graph_new(const struct fountain_script *script);
 
 /* Frees the graph and everything its steps own. */
 void graph_free(struct graph *g);
+
+/* Frees what a finished script's steps hold only for their dependants and its archive (outputs, parsed summaries,
+ * prompts, explanations), keeping states, keys, digests and metadata: a long slate keeps in memory only the scripts
+ * still running. */
+void graph_release_outputs(struct graph *g);
 
 /* Limits the wanted steps to targets ("summaries", "outline", "sheets", "embeddings", "scene:N" (the Nth heading),
  * "scene:1A" (the scene numbered so), "sheet:NAME") and
