@@ -350,22 +350,61 @@ int analysis_load(const char *target, const char *script_id, const struct analys
 int analysis_load_bounded(const char *target, const char *script_id, const struct analysis *a,
                           const struct load_limits *lim, char *err, size_t errlen)
 {
+	return analysis_load_many(target, &script_id, &a, 1, lim, NULL, err, errlen);
+}
+
+int analysis_load_many(const char *target, const char *const *ids, const struct analysis *const *a, size_t n,
+                       const struct load_limits *lim, size_t *bad, char *err, size_t errlen)
+{
 	static const struct load_limits defaults = LOAD_LIMITS_DEFAULT;
 	if (!lim)
 		lim = &defaults;
-	struct load_set set;
+	if (bad)
+		*bad = n;
+	if (n == 0)
+		return 0;
+	struct load_set *sets = calloc(n, sizeof *sets);
 	char shown[512];
 	char why[1024];
 	load_target_shown(target, shown, sizeof shown);
-	if (load_set_build(a, script_id, &set, why, sizeof why) < 0) {
-		snprintf(err, errlen, "%s: %s", shown, why);
+	if (!sets) {
+		snprintf(err, errlen, "%s: out of memory", shown);
 		return -1;
 	}
-	int r;
-	if (starts_with(target, "postgresql://") || starts_with(target, "postgres://"))
-		r = load_pg(target, shown, &set, lim, err, errlen);
-	else
-		r = load_sqlite(starts_with(target, "sqlite:") ? target + strlen("sqlite:") : target, &set, err, errlen);
-	load_set_free(&set);
+	size_t built = 0;
+	int r = 0;
+	for (; built < n; built++) {
+		if (load_set_build(a[built], ids ? ids[built] : NULL, &sets[built], why, sizeof why) < 0) {
+			snprintf(err, errlen, "%s: %s", shown, why);
+			if (bad)
+				*bad = built;
+			r = -1;
+			break;
+		}
+		/* One transaction replaces each script's rows: two archives of one script id would silently keep one. */
+		for (size_t j = 0; j < built; j++)
+			if (strcmp(sets[j].script_id, sets[built].script_id) == 0) {
+				snprintf(err, errlen, "%s: archives %zu and %zu are both script '%s': load them separately, or "
+				         "rename one's script", shown, j + 1, built + 1, sets[built].script_id);
+				if (bad)
+					*bad = built;
+				r = -1;
+				break;
+			}
+		if (r < 0) {
+			built++;
+			break;
+		}
+	}
+	if (r == 0) {
+		if (starts_with(target, "postgresql://") || starts_with(target, "postgres://"))
+			r = load_pg(target, shown, sets, n, lim, err, errlen);
+		else
+			r = load_sqlite(starts_with(target, "sqlite:") ? target + strlen("sqlite:") : target, sets, n, err,
+			                errlen);
+	}
+	for (size_t i = 0; i < built; i++)
+		load_set_free(&sets[i]);
+	free(sets);
 	return r;
 }

@@ -24,6 +24,12 @@ int analysis_load_bounded(const char *target, const char *script_id, const struc
  * script name): schema created if missing, the script's rows replaced, all or nothing. 0, or -1 with err. */
 int analysis_load(const char *target, const char *script_id, const struct analysis *a, char *err, size_t errlen);
 
+/* Loads the n analyses into target in ONE transaction: all or none. ids[i] (ids may be NULL, an entry NULL) names
+ * a's script instead of its script name; two analyses of one script id are refused. 0, or -1 with err and, when
+ * bad is not NULL and one analysis is to blame (a duplicate id, rows that cannot be built), *bad its index (else n). */
+int analysis_load_many(const char *target, const char *const *ids, const struct analysis *const *a, size_t n,
+                       const struct load_limits *lim, size_t *bad, char *err, size_t errlen);
+
 /* Copies target into out (truncated to outlen) with any password in it shown as "***", for messages. */
 void load_target_shown(const char *target, char *out, size_t outlen);
 

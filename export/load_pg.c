@@ -518,20 +518,23 @@ static int copy_rows(struct pg *pg, const struct load_table *t, size_t dims)
 	return r;
 }
 
-static int load_all(struct pg *pg, const struct load_set *set)
+static int load_all(struct pg *pg, const struct load_set *sets, size_t n)
 {
-	const char *id[] = { set->script_id };
-	if (ensure_schema(pg, set) < 0 || run(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL) < 0)
+	if (ensure_schema(pg, &sets[0]) < 0 || run(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL) < 0)
 		return -1;
-	for (int t = LOAD_TABLES - 1; t >= 0; t--) {
-		char sql[128];
-		snprintf(sql, sizeof sql, "DELETE FROM %s WHERE script_id = $1", set->tables[t].name);
-		if (run(pg, set->tables[t].name, sql, 1, id, PGRES_COMMAND_OK, NULL) < 0)
-			return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct load_set *set = &sets[i];
+		const char *id[] = { set->script_id };
+		for (int t = LOAD_TABLES - 1; t >= 0; t--) {
+			char sql[128];
+			snprintf(sql, sizeof sql, "DELETE FROM %s WHERE script_id = $1", set->tables[t].name);
+			if (run(pg, set->tables[t].name, sql, 1, id, PGRES_COMMAND_OK, NULL) < 0)
+				return -1;
+		}
+		for (int t = 0; t < LOAD_TABLES; t++)
+			if (copy_rows(pg, &set->tables[t], set->dims) < 0)
+				return -1;
 	}
-	for (int t = 0; t < LOAD_TABLES; t++)
-		if (copy_rows(pg, &set->tables[t], set->dims) < 0)
-			return -1;
 	return run(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL);
 }
 
@@ -561,8 +564,8 @@ static int set_timeouts(struct pg *pg, const struct load_limits *lim)
 	return run(pg, "timeouts", sql, 2, params, PGRES_TUPLES_OK, NULL);
 }
 
-int load_pg(const char *conninfo, const char *shown, const struct load_set *set, const struct load_limits *lim,
-            char *err, size_t errlen)
+int load_pg(const char *conninfo, const char *shown, const struct load_set *sets, size_t n,
+            const struct load_limits *lim, char *err, size_t errlen)
 {
 	struct pg pg = { connect_bounded(conninfo, lim), shown, err, errlen, 0, lim->timeout_ms, 0 };
 	if (!pg.conn) {
@@ -579,7 +582,7 @@ int load_pg(const char *conninfo, const char *shown, const struct load_set *set,
 			r = fail(&pg, "non-blocking mode");
 		if (r == 0)
 			r = set_timeouts(&pg, lim);
-		if (r == 0 && (r = load_all(&pg, set)) < 0 && !pg.stalled) {
+		if (r == 0 && (r = load_all(&pg, sets, n)) < 0 && !pg.stalled) {
 			/* Best effort: closing the connection rolls back too. */
 			char keep[1024];
 			snprintf(keep, sizeof keep, "%s", err);

@@ -291,20 +291,23 @@ static int prepare_schema(sqlite3 *db, const struct load_set *set, const char *p
 	return 0;
 }
 
-static int load_all(sqlite3 *db, const struct load_set *set, const char *path, char *err, size_t errlen)
+static int load_all(sqlite3 *db, const struct load_set *sets, size_t n, const char *path, char *err, size_t errlen)
 {
-	if (prepare_schema(db, set, path, err, errlen) < 0)
+	if (prepare_schema(db, &sets[0], path, err, errlen) < 0)
 		return -1;
-	for (int t = LOAD_TABLES - 1; t >= 0; t--)
-		if (delete_rows(db, &set->tables[t], set->script_id, path, err, errlen) < 0)
-			return -1;
-	for (int t = 0; t < LOAD_TABLES; t++)
-		if (insert_rows(db, &set->tables[t], set->dims, path, err, errlen) < 0)
-			return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct load_set *set = &sets[i];
+		for (int t = LOAD_TABLES - 1; t >= 0; t--)
+			if (delete_rows(db, &set->tables[t], set->script_id, path, err, errlen) < 0)
+				return -1;
+		for (int t = 0; t < LOAD_TABLES; t++)
+			if (insert_rows(db, &set->tables[t], set->dims, path, err, errlen) < 0)
+				return -1;
+	}
 	return exec(db, "COMMIT", path, "commit", err, errlen);
 }
 
-int load_sqlite(const char *path, const struct load_set *set, char *err, size_t errlen)
+int load_sqlite(const char *path, const struct load_set *sets, size_t n, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
@@ -317,7 +320,7 @@ int load_sqlite(const char *path, const struct load_set *set, char *err, size_t 
 	int r = exec(db, "PRAGMA foreign_keys = ON", path, "foreign_keys", err, errlen);
 	if (r == 0)
 		r = exec(db, "BEGIN IMMEDIATE", path, "begin", err, errlen);
-	if (r == 0 && (r = load_all(db, set, path, err, errlen)) < 0)
+	if (r == 0 && (r = load_all(db, sets, n, path, err, errlen)) < 0)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	if (sqlite3_close(db) != SQLITE_OK && r == 0)
 		r = fail(db, path, "close", err, errlen);

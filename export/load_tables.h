@@ -107,12 +107,14 @@ int load_set_build(const struct analysis *a, const char *script_id, struct load_
 /* Frees what load_set_build allocated. */
 void load_set_free(struct load_set *set);
 
-/* Loads set into the SQLite database at path in one transaction; 0, or -1 with err (rolled back). */
-int load_sqlite(const char *path, const struct load_set *set, char *err, size_t errlen);
+/* Loads the n sets (n >= 1, distinct script ids) into the SQLite database at path in one transaction; 0, or -1 with
+ * err (rolled back). */
+int load_sqlite(const char *path, const struct load_set *sets, size_t n, char *err, size_t errlen);
 
-/* Loads set into the PostgreSQL database of the libpq URL conninfo in one transaction within lim's bounds; shown is
- * the URL with any password masked, for messages; 0, or -1 with err (rolled back). */
-int load_pg(const char *conninfo, const char *shown, const struct load_set *set, const struct load_limits *lim,
-            char *err, size_t errlen);
+/* Loads the n sets (n >= 1, distinct script ids) into the PostgreSQL database of the libpq URL conninfo in one
+ * transaction within lim's bounds; shown is the URL with any password masked, for messages; 0, or -1 with err
+ * (rolled back). */
+int load_pg(const char *conninfo, const char *shown, const struct load_set *sets, size_t n,
+            const struct load_limits *lim, char *err, size_t errlen);
 
 #endif

@@ -94,6 +94,28 @@ expect 1 "$SL" --db analysis.db harbour.analysis.tar.zst
 grep -q "schema version 9" "$T/err" || fail "schema version message: $(cat "$T/err")"
 cmp -s before.db analysis.db || fail "a failed load changed the SQLite database"
 
+# A slate loads in one transaction (issue 16): a directory stands for the archives under it, and when the database
+# refuses the second archive's rows, the first archive's rows are not loaded either.
+mkdir -p slate/sub
+cp keeper.analysis.tar.zst slate/
+cp harbour.analysis.tar.zst slate/sub/
+echo "not an archive, not named like one" >slate/notes.txt
+expect 0 "$SL" --db slate.db slate
+[ "$(sqlite3 -batch slate.db "SELECT group_concat(script_id, ',') FROM (SELECT script_id FROM scripts ORDER BY 1)")" = \
+	"harbour,keeper" ] || fail "a directory did not load both its archives"
+sqlite3 -batch slate.db "CREATE TRIGGER no_harbour BEFORE INSERT ON scripts WHEN NEW.script_id = 'harbour'
+	BEGIN SELECT RAISE(ABORT, 'harbour refused by a trigger'); END;"
+cp slate.db before.db
+expect 1 "$SL" --db slate.db edited.analysis.tar.zst harbour.analysis.tar.zst
+grep -q "harbour refused by a trigger" "$T/err" || fail "the trigger's refusal is not reported: $(cat "$T/err")"
+grep -q "nothing of the 2 archives was loaded" "$T/err" || fail "no 'nothing of the 2 archives': $(cat "$T/err")"
+cmp -s before.db slate.db || fail "the first archive of a refused slate was loaded (not one transaction)"
+expect 1 "$SL" --db slate.db keeper.analysis.tar.zst edited.analysis.tar.zst
+grep -q "both script 'keeper'" "$T/err" || fail "two archives of one script: $(cat "$T/err")"
+mkdir -p none
+expect 2 "$SL" --db slate.db none
+grep -q "no NAME.analysis.tar.zst" "$T/err" || fail "an empty directory: $(cat "$T/err")"
+
 # PostgreSQL is required, not optional.
 [ -n "${PGTEST_URL:-}" ] || fail "PGTEST_URL is empty: tests/run.sh could not start PostgreSQL"
 psql "$PGTEST_URL" -qAt -c "CREATE SCHEMA $SCHEMA" >/dev/null || fail "cannot create schema $SCHEMA"
@@ -117,6 +139,18 @@ expect 1 "$SL" --db "$URL" edited.analysis.tar.zst
 dump >"$T/pg_after"
 cmp -s "$T/pg_before" "$T/pg_after" || fail "a failed load changed the PostgreSQL database"
 p "UPDATE scriptbuild_schema SET version = $VERSION"
+# One transaction for a slate: a row the server refuses in the second archive keeps the first out too.
+p "CREATE FUNCTION no_harbour() RETURNS trigger AS \$\$ BEGIN IF NEW.script_id = 'harbour' THEN
+	RAISE EXCEPTION 'harbour refused by a trigger'; END IF; RETURN NEW; END \$\$ LANGUAGE plpgsql;
+	CREATE TRIGGER no_harbour BEFORE INSERT ON scripts FOR EACH ROW EXECUTE FUNCTION no_harbour()" ||
+	fail "cannot create the trigger"
+expect 1 "$SL" --db "$URL" edited.analysis.tar.zst harbour.analysis.tar.zst
+grep -q "harbour refused by a trigger" "$T/err" || fail "pg: the trigger's refusal is not reported: $(cat "$T/err")"
+dump >"$T/pg_after"
+cmp -s "$T/pg_before" "$T/pg_after" || fail "pg: the first archive of a refused slate was loaded (not one transaction)"
+p "DROP TRIGGER no_harbour ON scripts; DROP FUNCTION no_harbour()"
+expect 0 "$SL" --db "$URL" slate
+[ "$(p "SELECT count(*) FROM scripts WHERE script_id IN ('keeper', 'harbour')")" = 2 ] || fail "pg: a directory"
 expect 0 "$SL" --db "$URL" edited.analysis.tar.zst
 [ "$(p "SELECT title FROM scripts WHERE script_id = 'keeper'")" = "The Keeper (revised)" ] || fail "pg edited title"
 [ "$(p "SELECT count(*) FROM scenes WHERE script_id = 'harbour'")" = 3 ] || fail "pg harbour rows"
