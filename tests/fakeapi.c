@@ -28,9 +28,11 @@
 #include <zlib.h>
 
 #include "fakeapi_promptcache.h"
+#include "fakeapi_batch.h"
 #include "grow.h"
 
 #define MAX_BODY (32u << 20)      /* Anthropic's documented request size limit */
+#define MAX_BATCH_BODY (256u << 20) /* ... and a message batch's */
 #define MAX_EMBED_INPUTS 2048     /* OpenAI's documented limit on an embeddings input array */
 #define CREATED_AT 1700000000     /* chat "created" is fixed so that answers are byte-identical */
 #define REQUESTS_PER_MINUTE 4000  /* what the rate-limit headers advertise */
@@ -88,6 +90,7 @@ struct config {
 	long padded_mb;           /* answers carry this many MB of trailing blanks, uncompressed; 0: off */
 	long bloat_count;         /* only the next N answers are bloated (bloat_counted set); else every one */
 	int bloat_counted;
+	struct fake_batch_config batch;  /* the Message Batches modes (fakeapi_batch.c) */
 };
 
 struct stats {
@@ -1684,6 +1687,9 @@ static int set_option(struct config *cfg, const char *name, const char *value, c
 			goto bad;
 		set_bloat_option(cfg, name, n);
 	} else {
+		enum fake_batch_option batch = fake_batch_option(&cfg->batch, name, value, err, errlen);
+		if (batch != FAKE_BATCH_NOT_MINE)
+			return batch == FAKE_BATCH_SET ? 0 : -1;
 		snprintf(err, errlen, "unknown option '%.64s' (see README \"The fake API server\")", name);
 		return -1;
 	}
@@ -1730,6 +1736,7 @@ static cJSON *config_json(const struct config *cfg)
 	cJSON_AddNumberToObject(root, "burst-ms", (double)cfg->burst_ms);
 	cJSON_AddBoolToObject(root, "overdraft", cfg->overdraft);
 	cJSON_AddBoolToObject(root, "rate-headers", cfg->rate_headers);
+	fake_batch_config_json(&cfg->batch, root);
 	return root;
 }
 
@@ -2409,6 +2416,58 @@ done:
 	cJSON_Delete(req);
 }
 
+/* ---- the Message Batches API (fakeapi_batch.c) on the hooks it needs from here ---- */
+
+/* One batch item: answered as POST /v1/messages answers the same body, without latency or injected faults (the batch
+ * has its own modes); its imperfections and correction turns count as they do there. */
+static char *batch_item_answer(void *ctx, const char *params, size_t len, unsigned *status)
+{
+	struct server *s = ctx;
+	cJSON *req = cJSON_ParseWithLength(params, len);
+	struct config cfg;
+	pthread_mutex_lock(&s->lock);
+	cfg = s->cfg;
+	s->st.by_kind[request_kind(API_MESSAGES, req)]++;
+	pthread_mutex_unlock(&s->lock);
+	note_body(s, params, len);
+	struct api_error e = {0};
+	char *answer;
+	if (check_messages_request(req, &e)) {
+		*status = e.status;
+		answer = error_json(API_MESSAGES, &e, "req_batch_item");
+	} else {
+		struct quirks q;
+		pick_quirks(s, API_MESSAGES, req, &q);
+		answer = messages_answer(req, params, len, 0, &cfg, &q);
+		count_served(s, &q);
+		answer = spoil_text(answer, API_MESSAGES, &q);
+		*status = 200;
+	}
+	cJSON_Delete(req);
+	return answer;
+}
+
+static void handle_batch(struct server *s, struct MHD_Connection *c, const char *method, const char *url,
+			 const char *body, size_t len, int too_large, struct reply *r)
+{
+	struct config cfg;
+	pthread_mutex_lock(&s->lock);
+	cfg = s->cfg;
+	pthread_mutex_unlock(&s->lock);
+	if (too_large) {
+		set_body(r, 413, strdup("{\"type\":\"error\",\"error\":{\"type\":\"request_too_large\",\"message\":"
+					"\"a message batch may have at most 256 MB\"}}"));
+		return;
+	}
+	unsigned status = 500;
+	char *reply = NULL;
+	fake_batch_serve(&cfg.batch, method, url, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-api-key"),
+			 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "anthropic-version"), cfg.anthropic_key,
+			 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "host"), cfg.seed, body, len,
+			 batch_item_answer, s, &status, &reply);
+	set_body(r, status, reply);
+}
+
 /* ---- the service endpoints ---- */
 
 static char *stats_json(struct server *s)
@@ -2447,6 +2506,7 @@ static char *stats_json(struct server *s)
 	cJSON_AddNumberToObject(root, "ok", (double)st.ok);
 	rate_stats(s, root, &st);
 	promptcache_stats(root);
+	fake_batch_stats(root);
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return text;
@@ -2462,6 +2522,7 @@ static void reset_stats(struct server *s)
 	s->nbodies = 0;
 	memset(s->buckets, 0, sizeof s->buckets);   /* full again: a new run starts with the whole burst */
 	pthread_mutex_unlock(&s->lock);
+	fake_batch_reset();
 }
 
 static char *service_error(const char *fmt, ...)
@@ -2609,7 +2670,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return rq ? MHD_YES : MHD_NO;
 	}
 	if (*upload_size) {
-		if (rq->body.len + *upload_size > MAX_BODY)
+		if (rq->body.len + *upload_size > (fake_batch_url(method, url) ? MAX_BATCH_BODY : MAX_BODY))
 			rq->too_large = 1;
 		else
 			buf_add(&rq->body, upload, *upload_size);
@@ -2634,6 +2695,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	if (api >= 0)
 		handle_api(s, (enum api)api, c, body, rq->body.len, rq->too_large, &r, &kind);
+	else if (fake_batch_url(method, url))
+		handle_batch(s, c, method, url, body, rq->body.len, rq->too_large, &r);
 	else if (!strcmp(method, "GET") && !strcmp(url, "/stats"))
 		set_body(&r, 200, stats_json(s));
 	else if (post && !strcmp(url, "/reset")) {
@@ -2644,8 +2707,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		handle_control(s, body, rq->body.len, &r);
 	else
 		set_body(&r, 404, service_error("no such endpoint: %.16s %.200s (the fake API server serves POST "
-						"/v1/messages, /v1/embeddings, /v1/chat/completions, /reset, /control "
-						"and GET /stats)", method, url));
+						"/v1/messages, /v1/embeddings, /v1/chat/completions, /v1/messages/batches, "
+						"/reset, /control and GET /stats)", method, url));
 
 	pthread_mutex_lock(&s->lock);
 	int verbose = s->cfg.verbose;
@@ -2688,6 +2751,7 @@ static const struct {
 	{"rpm", 0}, {"itpm", 0}, {"otpm", 0}, {"tpm", 0}, {"burst-ms", 0}, {"overdraft", 1}, {"rate-headers", 0},
 	{"prompt-cache", 0}, {"prompt-cache-5m-ms", 0}, {"prompt-cache-1h-ms", 0}, {"prompt-cache-lookback", 0},
 	{"gzip-bomb-mb", 0}, {"padded-mb", 0}, {"bloat-count", 0},
+	{"batch-delay-ms", 0}, {"batch-errored", 0}, {"batch-expired", 0}, {"batch-ordered", 1},
 };
 
 static void usage(FILE *out)
@@ -2704,6 +2768,7 @@ static void usage(FILE *out)
 		     "               [--prompt-cache true|false] [--prompt-cache-5m-ms MS] [--prompt-cache-1h-ms MS]\n"
 		     "               [--prompt-cache-lookback N]\n"
 		     "               [--gzip-bomb-mb N] [--padded-mb N] [--bloat-count N]\n"
+		     "               [--batch-delay-ms MS] [--batch-errored P] [--batch-expired P] [--batch-ordered]\n"
 		     "Serves POST /v1/messages, /v1/embeddings, /v1/chat/completions, /reset, /control and GET /stats\n"
 		     "on 127.0.0.1 until SIGTERM or SIGINT. See README \"The fake API server\".\n");
 }
@@ -2731,6 +2796,7 @@ int main(int argc, char **argv)
 	const char *port_file = NULL;
 	char err[256];
 	s.cfg.seed = 1;
+	s.cfg.batch.delay_ms = 1000;
 	s.cfg.timeout_sleep_ms = 3000;
 	s.cfg.quotes = -1;
 	s.cfg.long_summary_chars = 6000;
