@@ -123,6 +123,18 @@ enum cache_claim cache_claim_held(struct cache *c, const struct digest *key, cha
 /* Removes this process's claims on the n keys (not another's that replaced an expired one), one write transaction;
  * 0, or -1 with err. */
 int cache_release(struct cache *c, const struct digest *keys, size_t n, char *err, size_t errlen);
+/* Records the message batch id (submitted, not yet collected) with data describing it, replacing any record of it;
+ * 0 or -1 with err. */
+int cache_batch_put(struct cache *c, const char *id, const void *data, size_t len, char *err, size_t errlen);
+
+/* Calls fn for every recorded message batch in id order, with copies valid during the call (data NUL-terminated),
+ * inside one read transaction (fn must not use the cache); fn returns 0 to go on. 0, or -1 with err. */
+int cache_batch_each(struct cache *c, int (*fn)(void *ctx, const char *id, const char *data, size_t len), void *ctx,
+                     char *err, size_t errlen);
+
+/* Removes the record of message batch id (its results are collected, or it was cancelled); absent is fine. 0, or -1
+ * with err. */
+int cache_batch_forget(struct cache *c, const char *id, char *err, size_t errlen);
 
 /* Fills *st; 0 or -1 with err. */
 int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errlen);

@@ -27,6 +27,7 @@
 #include "jsonfield.h"
 #include "loop.h"
 #include "net.h"
+#include "batchmode.h"
 #include "outpath.h"
 #include "plan.h"
 #include "pricing.h"
@@ -47,6 +48,7 @@ struct options {
 	int jobs;
 	int keep_going;
 	bool dry_run, frozen, explain, partial, quiet, verbose, force_output, html;
+	bool batch, batch_fallback_sync, cancel;   /* --batch, --batch-fallback sync, -t batches --cancel */
 	const char *tool;
 	const char *cache_dir;
 	const char *project_path;
@@ -150,6 +152,10 @@ static void usage(FILE *f)
 	      "  --remote-cache URL   a shared cache after the local one (Bazel's HTTP cache: bazel-remote, nginx\n"
 	      "                       WebDAV); default $SCRIPTBUILD_REMOTE_CACHE; token in $SCRIPTBUILD_REMOTE_CACHE_TOKEN\n"
 	      "  --remote-cache-mode read-write|read-only   read-only never uploads (default read-write)\n"
+	      "  --batch              send the anthropic steps through Message Batches (half price, minutes to hours;\n"
+	      "                       resumable: a killed run's batches are collected by the next run)\n"
+	      "  --batch-fallback sync|batch   send correction turns, errored and expired items synchronously\n"
+	      "                       (sync) or in the next batch (batch, the default)\n"
 	      "  --llm SPEC           builtin | anthropic[:MODEL] | openai[:MODEL] (default: the project file's llm; with\n"
 	      "                       no project file anthropic if ANTHROPIC_API_KEY is set, else builtin)\n"
 	      "  --embed SPEC         builtin[:DIMS] | openai[:MODEL] (default: the project file's embed; with no\n"
@@ -168,7 +174,7 @@ static void usage(FILE *f)
 	      "  -h, -V               help, version\n"
 	      "\n"
 	      "tools (-t): parse SCRIPT | stats | verify [--repair] | gc --max-size SIZE | verify-archive FILE\n"
-	      "            report ARCHIVE [-o FILE.html] | similar ARCHIVE SCENE [-n K]\n"
+	      "            report ARCHIVE [-o FILE.html] | similar ARCHIVE SCENE [-n K] | batches [--cancel]\n"
 	      "exit: 0 all steps done, 1 some step failed, 2 usage or input error\n",
 	      f);
 }
@@ -234,7 +240,7 @@ enum {
 	OPT_DIMS, OPT_PROMPT, OPT_RETRIES, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_FROZEN, OPT_PARTIAL, OPT_MAX_SIZE,
 	OPT_FORCE_OUTPUT, OPT_CORRECTIONS, OPT_REPAIR, OPT_HTML,
 	OPT_MAX_COST, OPT_RPM, OPT_ITPM, OPT_OTPM, OPT_REMOTE_CACHE, OPT_REMOTE_CACHE_MODE,
-	OPT_PROMPT_CACHE
+	OPT_PROMPT_CACHE, OPT_BATCH, OPT_BATCH_FALLBACK, OPT_CANCEL
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -267,6 +273,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"remote-cache", required_argument, NULL, OPT_REMOTE_CACHE},
 		{"remote-cache-mode", required_argument, NULL, OPT_REMOTE_CACHE_MODE},
 		{"prompt-cache", required_argument, NULL, OPT_PROMPT_CACHE},
+		{"batch", no_argument, NULL, OPT_BATCH},
+		{"batch-fallback", required_argument, NULL, OPT_BATCH_FALLBACK},
+		{"cancel", no_argument, NULL, OPT_CANCEL},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -437,6 +446,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->remote_mode = optarg;
 			break;
 		}
+		case OPT_BATCH:
+			o->batch = true;
+			break;
+		case OPT_BATCH_FALLBACK:
+			if (strcmp(optarg, "sync") != 0 && strcmp(optarg, "batch") != 0) {
+				fprintf(stderr, "scriptbuild: --batch-fallback %s: want sync or batch\n", optarg);
+				return -1;
+			}
+			o->batch_fallback_sync = strcmp(optarg, "sync") == 0;
+			break;
+		case OPT_CANCEL:
+			o->cancel = true;
+			break;
 		default:
 			fputs("scriptbuild: try 'scriptbuild -h'\n", stderr);
 			return -1;
@@ -990,6 +1012,7 @@ struct session {
 	long remote_drain_ms;            /* how long uploads still pending at exit may take */
 	struct provider *providers[STEP_KINDS];
 	struct status status;
+	struct batch_view batch_view;    /* --batch: where the batches' progress goes */
 	struct build_result result;      /* the slate's totals */
 	enum build_outcome outcome;
 	bool all_done;                /* every wanted step is done (even when the cache could not store them) */
@@ -1184,6 +1207,24 @@ static void describe_providers(const struct run_config *rc)
 	fputc('\n', stderr);
 }
 
+/* --batch: the anthropic steps are priced at the batch rate and, when providers run, go through message batches. */
+static int batch_mode(struct session *s, const struct net_config *net)
+{
+	const struct options *o = s->o;
+	if (batch_mark_config(&s->rc) == 0) {
+		if (!o->quiet)
+			fprintf(stderr, "scriptbuild: note: --batch applies to the anthropic provider only: nothing is batched\n");
+		return 0;
+	}
+	if (o->dry_run || o->frozen)
+		return 0;   /* no provider runs, so none submits */
+	s->batch_view = (struct batch_view){.tty = s->status.tty, .verbose = o->verbose, .quiet = o->quiet,
+	                                    .line_open = &s->status.line_open};
+	struct batch_options bopt = {.cache = s->cache, .fallback_sync = o->batch_fallback_sync,
+	                             .progress = batchmode_progress, .warn = batchmode_warn, .ctx = &s->batch_view};
+	return batch_wrap_providers(s->providers, &s->rc, s->loop, net, &bopt, s->err, sizeof(s->err)) < 0 ? -1 : 0;
+}
+
 /* "ID: " before what is said about a slate's script; "" for the one script of a plain run. */
 static const char *script_prefix(const struct session *s, size_t i, char *buf, size_t len)
 {
@@ -1346,6 +1387,8 @@ static int plan(struct session *s)
 		}
 		return EXIT_USAGE;
 	}
+	if ((o->batch || (s->project && s->project->batch)) && batch_mode(s, &net) < 0)
+		return EXIT_USAGE;
 	const char *remote_url = remote_url_of(o, s->project);
 	if (remote_url) {
 		if (remote_drain_ms(&s->remote_drain_ms, s->err, sizeof(s->err)) < 0)
@@ -1671,6 +1714,9 @@ static int report(struct session *s, int exit_code)
 				        failed ? "FAILED" : "incomplete", s->jobs[i].in->path, failed, total, skipped,
 				        stale ? ", stale " : "", stale ? "(--frozen)" : "");
 		}
+		struct batch_totals bt;
+		batch_totals(s->providers, &bt);
+		batchmode_summary(&s->result, s->rc.step, &bt);
 		if (s->remote)
 			print_remote_summary(s->remote);
 	}
@@ -1723,6 +1769,22 @@ static int build(const struct options *o)
 	return exit_code;
 }
 
+/* -t batches [--cancel]: the message batches recorded in the cache; cancelling them asks the API. */
+static int tool_batches(const struct options *o)
+{
+	struct cache *c;
+	if (open_cache(o, &c) < 0)
+		return EXIT_USAGE;
+	struct loop *l = o->cancel ? loop_new() : NULL;
+	struct net_config net = {.retries = o->retries, .connect_timeout_ms = o->connect_timeout_ms,
+	                         .timeout_ms = o->timeout_ms};
+	int rc = o->cancel && !l ? EXIT_FAILED : batchmode_tool(c, l, &net, o->cancel) ? EXIT_FAILED : EXIT_OK;
+	if (l)
+		loop_free(l);
+	cache_close(c);
+	return rc;
+}
+
 static int run_tool(const struct options *o)
 {
 	if (strcmp(o->tool, "parse") == 0)
@@ -1733,7 +1795,9 @@ static int run_tool(const struct options *o)
 		return tool_verify_archive(o);
 	if (strcmp(o->tool, "report") == 0)
 		return tool_report(o);
-	fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive, report, similar)\n",
+	if (strcmp(o->tool, "batches") == 0)
+		return tool_batches(o);
+	fprintf(stderr, "scriptbuild: unknown tool '%s' (parse, stats, verify, gc, verify-archive, report, similar, batches)\n",
 	        o->tool);
 	return EXIT_USAGE;
 }

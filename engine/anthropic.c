@@ -300,3 +300,8 @@ struct provider *anthropic_provider_new(struct loop *l, const struct net_config 
 	a->base.impl = a;
 	return &a->base;
 }
+
+char *anthropic_request_params(const struct job *job, int max_tokens, const cJSON *turns)
+{
+	return request_body(job, max_tokens, turns);
+}

@@ -80,6 +80,7 @@ struct runner {
 	struct digest *hits;          /* actions served from the cache: their last_used is refreshed at the end */
 	size_t nhits;
 	int inflight;
+	int queued;                   /* of inflight, jobs waiting for a message batch: the window does not count them */
 	int failures;
 	bool stop;
 	size_t finished, total;
@@ -108,6 +109,7 @@ struct unit {
 	char **texts;
 	struct timespec started;
 	double estimated_cost;        /* what max_cost counted for it while in flight */
+	bool queued;                  /* its provider queues it for a message batch */
 };
 
 static void settle(struct runner *run, size_t s);
@@ -735,6 +737,12 @@ static void count_request(struct build_result *r, const struct job *job)
 	r->kinds[job->kind].tokens_cache_read += job->tokens_cache_read;
 	r->kinds[job->kind].tokens_cache_write += job->tokens_cache_write;
 	r->kinds[job->kind].tokens_cache_write_1h += job->tokens_cache_write_1h;
+	r->kinds[job->kind].batch_tokens_in += job->batch_tokens_in;
+	r->kinds[job->kind].batch_tokens_out += job->batch_tokens_out;
+	r->kinds[job->kind].batch_cache_read += job->batch_cache_read;
+	r->kinds[job->kind].batch_cache_write += job->batch_cache_write;
+	r->kinds[job->kind].batch_cache_write_1h += job->batch_cache_write_1h;
+	r->batch_requests += (unsigned long)job->batched;
 	r->kinds[job->kind].corrections += (unsigned long)job->corrections;
 	r->kinds[job->kind].max_tokens_retries += (unsigned long)job->max_tokens_retries;
 	r->kinds[job->kind].dropped_quotes += (unsigned long)job->dropped_quotes;
@@ -775,6 +783,7 @@ static void on_done(struct job *job)
 	struct unit *u = job->owner;
 	struct runner *run = u->run;
 	run->inflight--;
+	run->queued -= u->queued;
 	run->inflight_cost -= u->estimated_cost;
 	count_request(run->r, job);
 	struct script_run *first = script_of(run, u->steps[0]);
@@ -949,6 +958,8 @@ static bool within_budget(struct runner *run, const size_t *steps, size_t n)
 static void reserve(struct runner *run, struct unit *u)
 {
 	run->inflight++;
+	u->queued = run->o->provider[u->job.kind]->queues;
+	run->queued += u->queued;
 	if (run->o->max_cost > 0) {
 		u->estimated_cost = estimated_cost(run, u->steps, u->nsteps);
 		run->inflight_cost += u->estimated_cost;
@@ -1152,6 +1163,7 @@ static void start_step(struct runner *run, size_t s)
 	for (size_t d = 0; d < st->ndeps && u->job.first_fresh == st->ndeps; d++)
 		if (!graph_of(run, s)->steps[st->deps[d]].cached)
 			u->job.first_fresh = d;
+	u->job.key = &st->key;
 	if (st->prompt) {
 		u->job.system = cfg->system;
 		u->job.tool_name = prompt_tool_name(st->kind);
@@ -1260,6 +1272,15 @@ static void report_waiting(struct runner *run)
 	if (which != RL_NONE)
 		snprintf(message, sizeof(message), "waiting %.1f s for %s", (double)ms / 1000.0, rl_limit_name(which));
 	emit(run, BUILD_WAITING, NO_STEP, which != RL_NONE ? message : NULL, 0);
+}
+
+/* Whether the next ready step goes to a provider that queues it for a message batch: a wave takes every step that
+ * is ready, whatever the request window holds. */
+static bool heap_top_queues(const struct runner *run)
+{
+	const struct provider *p = run->nheap > 0 && run->o->provider
+	                           ? run->o->provider[step_at(run, run->heap[0])->kind] : NULL;
+	return p && p->queues;
 }
 
 /* The scripts that became done since the last call, in the order they did. */
@@ -1391,16 +1412,18 @@ enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const
 			r->interrupted = r->stopped = run.stop = true;
 			loop_abort(o->loop);
 		}
-		while (!run.stop && run.inflight < gate_window(o->gate)) {
+		while (!run.stop) {
+			/* Jobs queued for a message batch hold no request slot. */
+			bool window = run.inflight - run.queued < gate_window(o->gate);
 			/* Embeddings go out in as few requests as possible: once no summary can add to a script's share of
 			 * the batch, or it is full; before the ready steps of later scripts, which would otherwise hold a
 			 * finished script's archive back until the end of the slate. */
-			bool batch = run.nbatch > 0 && (run.embed_due || batch_is_full(&run));
+			bool batch = window && run.nbatch > 0 && (run.embed_due || batch_is_full(&run));
 			if (batch && (run.nheap == 0 || batch_before_heap(&run))) {
 				if (!within_budget(&run, run.batch, next_batch(&run)))
 					break;
 				start_embedding_batch(&run);
-			} else if (run.nheap > 0) {
+			} else if (run.nheap > 0 && (window || heap_top_queues(&run))) {
 				if (!within_budget(&run, run.heap, 1))
 					break;
 				start_step(&run, heap_pop(&run));

@@ -90,6 +90,9 @@ struct build_kind_counts {
 	uint64_t tokens_cache_read;      /* of tokens_in: read from the provider's prompt cache */
 	uint64_t tokens_cache_write;     /* of tokens_in: written to it */
 	uint64_t tokens_cache_write_1h;  /* of tokens_cache_write: with the one-hour lifetime */
+	uint64_t batch_tokens_in;  /* of tokens_in / tokens_out, those of message batches (billed at the batch price) */
+	uint64_t batch_tokens_out;
+	uint64_t batch_cache_read, batch_cache_write, batch_cache_write_1h;  /* of the tokens_cache_* above, likewise */
 	unsigned long corrections;        /* correction turns sent this run */
 	unsigned long max_tokens_retries; /* re-sends with a doubled max_tokens this run */
 	unsigned long dropped_quotes;     /* quotations dropped from answers received this run */
@@ -98,6 +101,7 @@ struct build_kind_counts {
 struct build_result {
 	struct build_kind_counts kinds[STEP_KINDS];
 	unsigned long llm_requests;
+	unsigned long batch_requests;   /* of llm_requests, those sent in message batches */
 	unsigned long embedding_requests;
 	unsigned long retries;
 	unsigned long bisections;       /* embedding batches refused with 400 and split to find the bad input */

@@ -90,7 +90,7 @@ static double price(const struct step_config *cfg, const struct step_estimate *e
 		*known = false;
 		return 0;
 	}
-	return c;
+	return cfg->batch ? c * PRICING_BATCH_FACTOR : c;
 }
 
 /* The first of st's dependencies not served from the cache (ndeps: none): where the new text of an edit begins. */

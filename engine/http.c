@@ -583,7 +583,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 			char why[300] = "";
 			enum http_verdict verdict = rq->cb->accept(rq->ctx, &r, why, sizeof(why));
 			if (verdict == HTTP_ACCEPTED) {
-				log_line(c, "%s: POST %s -> HTTP %ld in %ld ms%s%s", rq->label, c->path, status, elapsed,
+				log_line(c, "%s: %s %s -> HTTP %ld in %ld ms%s%s", rq->label, c->get ? "GET" : "POST", c->path, status, elapsed,
 				         rq->request_id[0] ? ", request-id " : "", rq->request_id);
 				finish(rq, &r);
 				return;
@@ -643,7 +643,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 	int failures = rq->attempts - rq->congested;
 	bool exhausted = failures > c->retries || rq->congested > 4 * c->retries;
 	if (!retry || exhausted || loop_aborted(rq->loop)) {
-		log_line(c, "%s: POST %s -> %s in %ld ms%s%s%s%s", rq->label, c->path, what, elapsed,
+		log_line(c, "%s: %s %s -> %s in %ld ms%s%s%s%s", rq->label, c->get ? "GET" : "POST", c->path, what, elapsed,
 		         rq->request_id[0] ? ", request-id " : "", rq->request_id, detail, retry ? "; out of retries" : "");
 		finish(rq, &r);
 		return;
@@ -651,7 +651,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 	/* The server's advice wins when it is sane; a minute or more means "not now", so back off ourselves. */
 	long wait = rq->retry_after_ms >= 0 && rq->retry_after_ms <= 60000 ? (long)rq->retry_after_ms
 	                                                                    : http_backoff_ms(rq->attempts - 1);
-	log_line(c, "%s: POST %s -> %s in %ld ms%s%s%s; retry %d/%d in %ld ms", rq->label, c->path, what, elapsed,
+	log_line(c, "%s: %s %s -> %s in %ld ms%s%s%s; retry %d/%d in %ld ms", rq->label, c->get ? "GET" : "POST", c->path, what, elapsed,
 	         rq->request_id[0] ? ", request-id " : "", rq->request_id, detail, rq->attempts, c->retries, wait);
 	loop_timer_start(rq->loop, &rq->timer, wait);
 }
@@ -687,9 +687,13 @@ int http_post(struct loop *l, const struct http_client *client, const char *labe
 	}
 	CURL *e = rq->easy;
 	curl_easy_setopt(e, CURLOPT_URL, client->url);
-	curl_easy_setopt(e, CURLOPT_POST, 1L);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	if (client->get) {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, client->headers);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "scriptbuild/" SCRIPTBUILD_VERSION);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);

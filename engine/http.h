@@ -25,6 +25,7 @@ struct http_client {
 	void *log_ctx;
 	struct gate *gate;                /* admits every attempt and hears of "slow down" answers; NULL admits all */
 	struct admission *limits;         /* the rate limits every attempt is admitted by (admission.h); NULL: none */
+	bool get;                         /* a GET with no body (polling a message batch) instead of a JSON POST */
 };
 
 /* What each attempt of a request must be admitted for under client->limits; account NULL: they do not apply. */
@@ -59,7 +60,7 @@ struct http_callbacks {
 	void (*done)(void *ctx, const struct http_result *result);
 };
 
-/* Sends body (taken over, freed by http) as a POST of client on l, each attempt once client->gate admits budget
+/* Sends body (taken over, freed by http; NULL for a GET client) as a POST of client on l (a GET when client->get), each attempt once client->gate admits budget
  * (NULL: at once); the callbacks run from inside loop_run_once, never from here. 0, or -1 with err set (no callback
  * ever runs). label names the step in log lines. */
 int http_post(struct loop *l, const struct http_client *client, const char *label, char *body,

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct cJSON;
+struct digest;
 struct fountain_script;
 struct loop;
 
@@ -44,6 +45,8 @@ struct job {
 	const char *tool_description;
 	const struct cJSON *schema;
 
+	const struct digest *key; /* the step's action key: a message batch names its request by it; NULL: none */
+
 	/* Embedding batch. */
 	const char *const *texts;
 	size_t ntexts;
@@ -63,6 +66,10 @@ struct job {
 	int max_tokens_retries;   /* requests re-sent with a doubled max_tokens after a cut-off answer */
 	int dropped_quotes;       /* sheet key lines that matched no line of the character, dropped */
 	long http_status;         /* the last HTTP status when the job failed on the wire (400: the input was refused) */
+	int batched;              /* requests of it sent in message batches (at the batch price) */
+	uint64_t batch_tokens_in; /* of tokens_in / tokens_out, those billed at the batch price */
+	uint64_t batch_tokens_out;
+	uint64_t batch_cache_read, batch_cache_write, batch_cache_write_1h;  /* of tokens_cache_*, likewise */
 	enum job_status status;
 	char error[512];          /* why it failed, naming the step; never contains a key */
 
@@ -85,6 +92,7 @@ struct provider {
 	/* Frees the provider. */
 	void (*destroy)(struct provider *p);
 	size_t max_input_tokens;  /* embeddings: most (estimated) tokens one input may have; 0 = no limit */
+	int queues;               /* jobs wait for a message batch: the request window (-j) does not apply to them */
 	void *impl;
 };
 

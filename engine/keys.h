@@ -20,6 +20,8 @@ struct step_config {
 	const char *system;         /* system prompt text (a --prompt override replaces it) */
 	const char *template_text;  /* user message template */
 	const char *schema_text;    /* output schema */
+	bool batch;                 /* --batch: its requests go through message batches, priced at the batch rate (not
+	                               in the key: a batch answers what a synchronous request answers) */
 };
 
 /* The action key of st: config plus its inputs (scene text, or the digests of its dependencies' outputs and, for a

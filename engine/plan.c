@@ -125,6 +125,8 @@ cJSON *plan_json(const struct graph *g, const struct step_config *cfg, const str
 		cJSON_AddStringToObject(kc, "basis", strcmp(cfg[k].provider, "builtin") == 0 ? "builtin (free)"
 		                                     : estimate_basis(&shown, basis, sizeof(basis)));
 		cJSON_AddBoolToObject(kc, "price_known", known);
+		if (cfg[k].batch)
+			cJSON_AddBoolToObject(kc, "batch", true);   /* priced at the message batch rate */
 		if (!known)
 			cJSON_AddItemToArray(unknown, cJSON_CreateString(cfg[k].params.model));
 		all_known &= known;

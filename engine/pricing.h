@@ -9,6 +9,9 @@
  * built-in table (a dated name such as "claude-haiku-4-5-20251001" matches its alias). 0, or -1 when unknown. */
 int pricing_lookup(const char *model, double *in, double *out);
 
+/* What a message batch's tokens cost, as a share of the standard price (Anthropic's Message Batches: 50 %). */
+#define PRICING_BATCH_FACTOR 0.5
+
 /* USD that tokens_in and tokens_out of model cost; < 0 when the model's price is unknown. */
 double pricing_cost(const char *model, uint64_t tokens_in, uint64_t tokens_out);
 

@@ -19,8 +19,8 @@
 #define PROJECT_MAX_BYTES ((size_t)1 << 20)
 
 static const char *const known_members[] = {"llm", "embed", "models", "max_tokens", "temperature", "dims", "prompts",
-                                            "output_dir", "prompt_cache", "remote_cache", "remote_cache_mode", "comment",
-                                            NULL};
+                                            "output_dir", "prompt_cache", "remote_cache", "remote_cache_mode", "batch",
+                                            "comment", NULL};
 
 static int is_file(const char *path)
 {
@@ -164,7 +164,8 @@ static int parse(struct project *p, const char *text, size_t len, char *err, siz
 			known |= strcmp(item->string, *k) == 0;
 		if (!known) {
 			snprintf(err, errlen, "%s: unknown member \"%.60s\" (known: llm, embed, models, max_tokens, temperature, "
-			         "dims, prompts, output_dir, prompt_cache, remote_cache, remote_cache_mode)", p->path, item->string);
+			         "dims, prompts, output_dir, prompt_cache, remote_cache, remote_cache_mode, batch)", p->path,
+			         item->string);
 			goto out;
 		}
 	}
@@ -194,6 +195,12 @@ static int parse(struct project *p, const char *text, size_t len, char *err, siz
 		p->output_dir = resolve(p->dir, output_dir);
 		free(output_dir);
 	}
+	const cJSON *batch = cJSON_GetObjectItemCaseSensitive(root, "batch");
+	if (batch && !cJSON_IsBool(batch)) {
+		snprintf(err, errlen, "%s: \"batch\" must be true or false (Message Batches for the anthropic steps)", p->path);
+		goto out;
+	}
+	p->batch = cJSON_IsTrue(batch);
 	const cJSON *dims = cJSON_GetObjectItemCaseSensitive(root, "dims");
 	if (dims) {
 		char value[32];

@@ -28,6 +28,7 @@ struct project {
 	char *prompt_cache;         /* "off", "5m" or "1h" (checked), or NULL when the file does not say */
 	char *remote_cache;         /* the remote cache's URL (never with credentials), or NULL */
 	char *remote_cache_mode;    /* "read-write" or "read-only", or NULL */
+	int batch;                  /* "batch": true: the anthropic steps go through Message Batches, as --batch */
 };
 
 /* Reads explicit_path (-f), or else the first scriptbuild.json in script_path's directory or an ancestor.

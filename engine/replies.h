@@ -15,6 +15,11 @@
 enum net_answer anthropic_take_answer(struct job *job, const struct http_result *r, struct net_turn *turn, char *cause,
                                       size_t len);
 
+/* The body of job's Anthropic Messages request with max_tokens and the correction turns so far (an array): a message
+ * batch sends it as an item's params, so that the answer is the one a synchronous request gets (malloc'd; NULL on
+ * out of memory). */
+char *anthropic_request_params(const struct job *job, int max_tokens, const struct cJSON *turns);
+
 /* The same for an OpenAI-compatible chat completions answer (the JSON object in choices[0].message.content). */
 enum net_answer openai_take_chat_answer(struct job *job, const struct http_result *r, struct net_turn *turn,
                                         char *cause, size_t len);

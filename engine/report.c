@@ -30,12 +30,20 @@ static struct token_usage kind_usage(const struct build_kind_counts *c)
 	                            c->tokens_cache_write_1h};
 }
 
+/* The part of c's usage that message batches answered. */
+static struct token_usage batch_usage(const struct build_kind_counts *c)
+{
+	return (struct token_usage){c->batch_tokens_in, c->batch_tokens_out, c->batch_cache_read, c->batch_cache_write,
+	                            c->batch_cache_write_1h};
+}
+
 double report_cost(const struct build_result *r, const struct step_config *cfg)
 {
 	double cost = 0;
 	for (int k = 0; k < STEP_KINDS; k++) {
-		struct token_usage u = kind_usage(&r->kinds[k]);
-		cost += report_price_usage(&cfg[k], &u);
+		struct token_usage u = kind_usage(&r->kinds[k]), b = batch_usage(&r->kinds[k]);
+		/* The batch discount applies on top of the prompt cache's multipliers. */
+		cost += report_price_usage(&cfg[k], &u) - (1 - PRICING_BATCH_FACTOR) * report_price_usage(&cfg[k], &b);
 	}
 	return cost;
 }
@@ -47,6 +55,14 @@ void report_cache_tokens(const struct build_result *r, uint64_t *read, uint64_t 
 		*read += r->kinds[k].tokens_cache_read;
 		*write += r->kinds[k].tokens_cache_write;
 	}
+double report_batch_saving(const struct build_result *r, const struct step_config *cfg)
+{
+	double saved = 0;
+	for (int k = 0; k < STEP_KINDS; k++) {
+		struct token_usage b = batch_usage(&r->kinds[k]);
+		saved += (1 - PRICING_BATCH_FACTOR) * report_price_usage(&cfg[k], &b);
+	}
+	return saved;
 }
 
 cJSON *report_json(const struct build_result *r, const struct step_config *cfg, double seconds, const char *archive)
@@ -87,6 +103,17 @@ cJSON *report_json(const struct build_result *r, const struct step_config *cfg, 
 		cJSON_AddNumberToObject(waited, rl_limit_key((enum rl_limit)l), r->rate_waited_s[l]);
 	cJSON_AddNumberToObject(limits, "answered_429", (double)r->throttled);
 	cJSON_AddNumberToObject(root, "cost_usd", report_cost(r, cfg));
+	if (r->batch_requests > 0) {
+		/* What the batched requests cost, what they would have cost synchronously, and the difference. */
+		cJSON *batch = cJSON_AddObjectToObject(root, "batch");
+		double saved = report_batch_saving(r, cfg);
+		double at_batch = saved * PRICING_BATCH_FACTOR / (1 - PRICING_BATCH_FACTOR);
+		cJSON_AddNumberToObject(batch, "requests", (double)r->batch_requests);
+		cJSON_AddNumberToObject(batch, "price_factor", PRICING_BATCH_FACTOR);
+		cJSON_AddNumberToObject(batch, "cost_usd", at_batch);
+		cJSON_AddNumberToObject(batch, "standard_cost_usd", at_batch + saved);
+		cJSON_AddNumberToObject(batch, "saved_usd", saved);
+	}
 	cJSON_AddNumberToObject(root, "seconds", seconds);
 	if (archive)
 		cJSON_AddStringToObject(root, "archive", archive);

@@ -22,8 +22,13 @@ double report_price_usage(const struct step_config *cfg, const struct token_usag
 /* The run's input tokens read from and written to the providers' prompt caches, all kinds together. */
 void report_cache_tokens(const struct build_result *r, uint64_t *read, uint64_t *write);
 
-/* USD the run's tokens cost, kind by kind, the prompt cache's reads and writes at their multipliers. */
+/* USD the run's tokens cost, kind by kind, the prompt cache's reads and writes at their multipliers, message
+ * batches' at the batch price. */
 double report_cost(const struct build_result *r, const struct step_config *cfg);
+
+/* USD that message batches saved this run: what their tokens would have cost at the standard price, less the batch
+ * price paid. */
+double report_batch_saving(const struct build_result *r, const struct step_config *cfg);
 
 /* The --report object: steps per kind, requests, tokens, cost, seconds and the archive written (may be NULL). */
 struct cJSON *report_json(const struct build_result *r, const struct step_config *cfg, double seconds,

@@ -956,9 +956,21 @@ static void imperfect_input(const struct config *cfg, enum kind kind, const cJSO
 
 /* The seed of an answer: the request without its output budget, since a model at temperature 0 writes the same
  * words whatever max_tokens allows (a retry with more room must get the same answer, only whole). */
+/* Drops every cache_control marker under item: where the prompt cache ends, and for how long, is transport, and a
+ * model's answer does not depend on it (a message batch asks for the hour where a synchronous run asks for 5 m). */
+static void strip_cache_control(cJSON *item)
+{
+	cJSON *child;
+	if (cJSON_IsObject(item))
+		cJSON_DeleteItemFromObjectCaseSensitive(item, "cache_control");
+	cJSON_ArrayForEach(child, item)
+		strip_cache_control(child);
+}
+
 static uint64_t answer_seed(const cJSON *req, const char *body, size_t len, size_t *prompt_len)
 {
 	cJSON *copy = cJSON_Duplicate(req, 1);
+	strip_cache_control(copy);
 	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_tokens");
 	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_completion_tokens");
 	char *text = copy ? cJSON_PrintUnformatted(copy) : NULL;

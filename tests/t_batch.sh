@@ -1,0 +1,185 @@
+#!/bin/sh
+# Batch mode (issue 18): the anthropic steps go through the Message Batches API of the fake server. A cold S100 run
+# makes exactly 2 batches (100 summaries; outline + 10 sheets), no /v1/messages call, and the archive the synchronous
+# run makes; a run killed while polling leaves its batch recorded, and the next run collects it without submitting
+# it again; errored and expired items are resubmitted; an invalid answer is corrected in the next wave and nothing
+# invalid is cached; the report prices the batches at half and says what that saved.
+set -u
+: "${SB:?SB must name the scriptbuild under test}" "${TOOLS:?}" "${FAKEAPI:?}"
+WORK=$(mktemp -d /tmp/t_batch.XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+failed=0
+check() {  # check DESCRIPTION COMMAND...
+	desc=$1
+	shift
+	if "$@"; then echo "ok   $desc"; else echo "FAIL $desc"; failed=1; fi
+}
+start() {  # start NAME FLAGS...: a fake server; sets BASE
+	name=$1
+	shift
+	"$FAKEAPI" --port 0 --port-file "$WORK/$name.port" "$@" 2>"$WORK/$name.log" &
+	PIDS="$PIDS $!"
+	i=0
+	while [ ! -s "$WORK/$name.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -s "$WORK/$name.port" ] || { echo "FAIL $name did not start"; cat "$WORK/$name.log"; exit 1; }
+	BASE="http://127.0.0.1:$(cat "$WORK/$name.port")"
+}
+stat() {  # stat BASE PYTHON-EXPR-ON-d
+	curl -s "$1/stats" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
+}
+json() {  # json FILE PYTHON-EXPR-ON-d
+	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+export ANTHROPIC_API_KEY=sk-ant-t-batch-0123456789 OPENAI_API_KEY=sk-t-batch-0123456789
+export SCRIPTBUILD_BATCH_POLL_MS=50
+"$TOOLS/tool_genscript" --scenes 100 --characters 10 --seed 18 >"$WORK/play.fountain" || exit 1
+
+# build NAME BASE FLAGS...: builds play.fountain in its own directory (cache NAME/cache unless FLAGS name one).
+build() {
+	name=$1 base=$2
+	shift 2
+	mkdir -p "$WORK/$name"
+	cp "$WORK/play.fountain" "$WORK/$name/play.fountain"
+	(cd "$WORK/$name" && ANTHROPIC_BASE_URL=$base OPENAI_BASE_URL=$base/v1 \
+		"$SB" --cache "$WORK/$name/cache" --report report.json "$@" play.fountain) \
+		>"$WORK/$name.out" 2>"$WORK/$name.err"
+}
+digest() { sha256sum <"$WORK/$1/play.analysis.tar.zst" 2>/dev/null | cut -d' ' -f1; }
+
+# ---- the synchronous reference and the cold batch run ----
+start clean --batch-delay-ms 300
+CLEAN=$BASE
+build sync "$CLEAN" -j10 || { echo "FAIL the synchronous run"; cat "$WORK/sync.err"; exit 1; }
+REF=$(digest sync)
+SYNC_COST=$(json "$WORK/sync/report.json" 'd["cost_usd"]')
+curl -s -X POST "$CLEAN/reset" >/dev/null
+build cold "$CLEAN" --batch -j10
+check "cold --batch run succeeds" [ $? -eq 0 ]
+check "exactly 2 batch submissions ($(stat "$CLEAN" 'd["batches"]["submissions"]'))" \
+	[ "$(stat "$CLEAN" 'd["batches"]["submissions"]')" = 2 ]
+check "111 batched requests: 100 summaries, then the outline and 10 sheets" \
+	[ "$(stat "$CLEAN" 'd["batches"]["items"]')" = 111 ]
+check "no call to /v1/messages" [ "$(stat "$CLEAN" 'd["requests"]["messages"]')" = 0 ]
+check "embeddings stay synchronous (1 request)" [ "$(stat "$CLEAN" 'd["requests"]["embeddings"]')" = 1 ]
+check "the archive is byte-identical to the synchronous run's" [ "$(digest cold)" = "$REF" ]
+check "the report counts 111 batched requests" [ "$(json "$WORK/cold/report.json" 'd["batch"]["requests"]')" = 111 ]
+# The embeddings stay synchronous at the standard price: the LLM requests' cost is halved, the run's is not quite.
+check "the report prices the batched requests at half, and the run costs the synchronous run's less the saving" \
+	python3 -c "import json,sys; r = json.load(open(sys.argv[1])); b = r['batch']; sync = float(sys.argv[2])
+sys.exit(not (b['saved_usd'] > 0.45 * sync and abs(b['standard_cost_usd'] - 2 * b['cost_usd']) < 1e-9
+              and b['price_factor'] == 0.5 and abs(r['cost_usd'] + b['saved_usd'] - sync) < 1e-9))" \
+	"$WORK/cold/report.json" "$SYNC_COST"
+check "the summary line says what batch mode saved" grep -q "message batches: 2 submitted.*saved ~\\$" "$WORK/cold.err"
+"$SB" -t batches --cache "$WORK/cold/cache" >"$WORK/pending.out" 2>&1
+check "no batch is left recorded" grep -q "no message batches pending" "$WORK/pending.out"
+curl -s -X POST "$CLEAN/reset" >/dev/null
+build cold "$CLEAN" --batch -j10
+check "warm: no submission, no call" [ "$(stat "$CLEAN" 'd["batches"]["submissions"] + d["requests"]["total"]')" = 0 ]
+
+# ---- -n --batch and --frozen ----
+build plan "$CLEAN" -n --batch
+mv "$WORK/plan/report.json" "$WORK/plan/batch.json"
+build plan "$CLEAN" -n
+check "-n --batch marks the LLM kinds batched and prices them at half" python3 -c "import json,sys
+b, s = (json.load(open(f))['kinds'] for f in sys.argv[1:])
+sys.exit(not all(b[k].get('batch') is True and s[k]['cost'] > 0 and abs(b[k]['cost'] - s[k]['cost'] / 2) < 1e-9
+                 for k in ('summary', 'outline', 'sheet')) or 'batch' in b['embedding'])" \
+	"$WORK/plan/batch.json" "$WORK/plan/report.json"
+curl -s -X POST "$CLEAN/reset" >/dev/null
+mkdir -p "$WORK/frozen/cache" && cp -r "$WORK/sync/cache/." "$WORK/frozen/cache/"
+build frozen "$CLEAN" --frozen --batch --model summary=claude-haiku-4-5-20251001
+check "--frozen --batch with stale steps exits 1" [ $? -eq 1 ]
+check "... and never submits" [ "$(stat "$CLEAN" 'd["batches"]["submissions"] + d["requests"]["total"]')" = 0 ]
+
+# ---- killed while polling: the next run resumes instead of submitting again ----
+start slow --batch-delay-ms 4000
+SLOW=$BASE
+mkdir -p "$WORK/kill"
+cp "$WORK/play.fountain" "$WORK/kill/play.fountain"
+(cd "$WORK/kill" && ANTHROPIC_BASE_URL=$SLOW OPENAI_BASE_URL=$SLOW/v1 exec "$SB" --batch --cache "$WORK/kill/cache" \
+	play.fountain >"$WORK/kill1.out" 2>"$WORK/kill1.err") &
+RUN=$!
+i=0
+while [ "$(stat "$SLOW" 'd["batches"]["polls"]')" -lt 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $RUN 2>/dev/null
+wait $RUN 2>/dev/null
+check "the killed run had submitted 1 batch and polled it" [ "$(stat "$SLOW" 'd["batches"]["submissions"]')" = 1 ]
+"$SB" -t batches --cache "$WORK/kill/cache" >"$WORK/pending.out" 2>&1
+check "-t batches lists the pending batch with its 100 summaries" grep -q "^msgbatch_.* old  100 requests (100 summary" \
+	"$WORK/pending.out"
+build kill "$SLOW" --batch
+check "the next run completes" [ $? -eq 0 ]
+check "it submitted only the second wave (2 submissions in all, 111 items)" \
+	[ "$(stat "$SLOW" 'd["batches"]["submissions"]'),$(stat "$SLOW" 'd["batches"]["items"]')" = "2,111" ]
+check "it wrote the synchronous run's archive" [ "$(digest kill)" = "$REF" ]
+check "its report says 1 batch resumed" grep -q "1 submitted, 1 resumed" "$WORK/kill.err"
+"$SB" -t batches --cache "$WORK/kill/cache" >"$WORK/pending.out" 2>&1
+check "nothing is left pending" grep -q "no message batches pending" "$WORK/pending.out"
+
+# ---- -t batches --cancel ----
+curl -s -X POST "$SLOW/reset" >/dev/null
+mkdir -p "$WORK/cancel"
+cp "$WORK/play.fountain" "$WORK/cancel/play.fountain"
+(cd "$WORK/cancel" && ANTHROPIC_BASE_URL=$SLOW OPENAI_BASE_URL=$SLOW/v1 exec "$SB" --batch --cache "$WORK/cancel/cache" \
+	play.fountain >/dev/null 2>&1) &
+RUN=$!
+i=0
+while [ "$(stat "$SLOW" 'd["batches"]["polls"]')" -lt 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $RUN 2>/dev/null
+wait $RUN 2>/dev/null
+ANTHROPIC_BASE_URL=$SLOW "$SB" -t batches --cancel --cache "$WORK/cancel/cache" >"$WORK/cancel.out" 2>&1
+check "-t batches --cancel cancels the pending batch" [ "$(stat "$SLOW" 'd["batches"]["cancels"]')" = 1 ]
+check "... and says so" grep -q "^cancelled msgbatch_" "$WORK/cancel.out"
+"$SB" -t batches --cache "$WORK/cancel/cache" >"$WORK/pending.out" 2>&1
+check "... and forgets it" grep -q "no message batches pending" "$WORK/pending.out"
+
+# ---- 10 % expired and 5 % errored: resubmitted, the run completes ----
+start lossy --batch-delay-ms 100 --batch-expired 0.10 --batch-errored 0.05 --seed 5
+LOSSY=$BASE
+build lossy "$LOSSY" --batch
+check "with 10 % expired and 5 % errored the run completes" [ $? -eq 0 ]
+check "items expired ($(stat "$LOSSY" 'd["batches"]["expired"]')) and errored ($(stat "$LOSSY" 'd["batches"]["errored"]'))" \
+	[ "$(stat "$LOSSY" 'd["batches"]["expired"] > 0 and d["batches"]["errored"] > 0')" = True ]
+check "they went into more batches ($(stat "$LOSSY" 'd["batches"]["submissions"]'))" \
+	[ "$(stat "$LOSSY" 'd["batches"]["submissions"] > 2')" = True ]
+check "... still without /v1/messages" [ "$(stat "$LOSSY" 'd["requests"]["messages"]')" = 0 ]
+check "... and with the synchronous run's archive" [ "$(digest lossy)" = "$REF" ]
+curl -s -X POST "$LOSSY/reset" >/dev/null
+build fallback "$LOSSY" --batch --batch-fallback sync
+check "--batch-fallback sync completes" [ $? -eq 0 ]
+check "... sending each lost item to /v1/messages ($(stat "$LOSSY" 'd["requests"]["messages"]'))" \
+	[ "$(stat "$LOSSY" 'd["requests"]["messages"] > 0 and d["requests"]["messages"] == d["batches"]["expired"] + d["batches"]["errored"]')" = True ]
+check "... with the synchronous run's archive" [ "$(digest fallback)" = "$REF" ]
+
+# ---- invalid answers: corrected in the next wave, nothing invalid cached ----
+start invalid --batch-delay-ms 100 --bad-scenes 0.5 --seed 9
+INVALID=$BASE
+build invalid_sync "$INVALID" -j10
+INVALID_REF=$(digest invalid_sync)
+curl -s -X POST "$INVALID/reset" >/dev/null
+build invalid "$INVALID" --batch
+check "with invalid answers the --batch run completes" [ $? -eq 0 ]
+check "correction turns were sent ($(stat "$INVALID" 'd["corrections"]')) in a third wave" \
+	[ "$(stat "$INVALID" 'd["corrections"] > 0 and d["batches"]["submissions"] >= 3 and d["requests"]["messages"] == 0')" = True ]
+check "... giving the synchronous run's archive" [ "$(digest invalid)" = "$INVALID_REF" ]
+"$SB" -t verify --cache "$WORK/invalid/cache" >"$WORK/verify.out" 2>&1
+check "-t verify finds nothing invalid in the cache" [ $? -eq 0 ]
+check "the report counts the correction turns" [ "$(json "$WORK/invalid/report.json" 'd["corrections"]["outline"]["turns"] + d["corrections"]["sheet"]["turns"] > 0')" = True ]
+
+# ---- "batch": true in the project file ----
+curl -s -X POST "$CLEAN/reset" >/dev/null
+mkdir -p "$WORK/project"
+printf '{"llm": "anthropic", "embed": "openai", "batch": true}\n' >"$WORK/project/scriptbuild.json"
+build project "$CLEAN"
+check "\"batch\": true in scriptbuild.json batches like --batch" \
+	[ "$(stat "$CLEAN" 'd["batches"]["submissions"]'),$(stat "$CLEAN" 'd["requests"]["messages"]')" = "2,0" ]
+check "... with the same archive" [ "$(digest project)" = "$REF" ]
+
+[ $failed -eq 0 ] || { for f in "$WORK"/*.err; do echo "== $f"; tail -5 "$f"; done; }
+exit $failed
