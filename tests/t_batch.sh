@@ -177,6 +177,22 @@ check "-t verify finds nothing invalid in the cache" [ $? -eq 0 ]
 check "the report counts the correction turns" python3 -c "import json,sys; c = json.load(open(sys.argv[1]))['corrections']
 sys.exit(not c['outline']['turns'] + c['sheet']['turns'] > 0)" "$WORK/invalid/report.json"
 
+# ---- the fake server refuses what the Batches API refuses ----
+post_batch() {  # post_batch BASE BODY: prints the HTTP status
+	curl -s -o "$WORK/post.out" -w '%{http_code}' -H "x-api-key: $ANTHROPIC_API_KEY" \
+		-H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' -d "$2" "$1/v1/messages/batches"
+}
+P='{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}'
+check "a custom_id outside ^[a-zA-Z0-9_-]{1,64}$ is refused (400)" \
+	[ "$(post_batch "$CLEAN" "{\"requests\":[{\"custom_id\":\"a.b\",\"params\":$P}]}")" = 400 ]
+check "a custom_id used twice is refused (400)" \
+	[ "$(post_batch "$CLEAN" "{\"requests\":[{\"custom_id\":\"a\",\"params\":$P},{\"custom_id\":\"a\",\"params\":$P}]}")" = 400 ]
+check "an empty batch is refused (400)" [ "$(post_batch "$CLEAN" '{"requests":[]}')" = 400 ]
+post_batch "$SLOW" "{\"requests\":[{\"custom_id\":\"a\",\"params\":$P}]}" >/dev/null
+ID=$(grep -o '"id":"msgbatch_[0-9a-f]*"' "$WORK/post.out" | cut -d'"' -f4)
+check "results before the batch ended are refused (400)" [ "$(curl -s -o /dev/null -w '%{http_code}' \
+	-H "x-api-key: $ANTHROPIC_API_KEY" -H 'anthropic-version: 2023-06-01' "$SLOW/v1/messages/batches/$ID/results")" = 400 ]
+
 # ---- "batch": true in the project file ----
 curl -s -X POST "$CLEAN/reset" >/dev/null
 mkdir -p "$WORK/project"
