@@ -55,6 +55,8 @@ void report_cache_tokens(const struct build_result *r, uint64_t *read, uint64_t 
 		*read += r->kinds[k].tokens_cache_read;
 		*write += r->kinds[k].tokens_cache_write;
 	}
+}
+
 double report_batch_saving(const struct build_result *r, const struct step_config *cfg)
 {
 	double saved = 0;
