@@ -956,21 +956,9 @@ static void imperfect_input(const struct config *cfg, enum kind kind, const cJSO
 
 /* The seed of an answer: the request without its output budget, since a model at temperature 0 writes the same
  * words whatever max_tokens allows (a retry with more room must get the same answer, only whole). */
-/* Drops every cache_control marker under item: where the prompt cache ends, and for how long, is transport, and a
- * model's answer does not depend on it (a message batch asks for the hour where a synchronous run asks for 5 m). */
-static void strip_cache_control(cJSON *item)
-{
-	cJSON *child;
-	if (cJSON_IsObject(item))
-		cJSON_DeleteItemFromObjectCaseSensitive(item, "cache_control");
-	cJSON_ArrayForEach(child, item)
-		strip_cache_control(child);
-}
-
 static uint64_t answer_seed(const cJSON *req, const char *body, size_t len, size_t *prompt_len)
 {
 	cJSON *copy = cJSON_Duplicate(req, 1);
-	strip_cache_control(copy);
 	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_tokens");
 	cJSON_DeleteItemFromObjectCaseSensitive(copy, "max_completion_tokens");
 	char *text = copy ? cJSON_PrintUnformatted(copy) : NULL;
@@ -2396,7 +2384,10 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 		pick_quirks(s, api, req, &q);
 		/* The markers are transport: a model reads the same prompt with or without them. */
 		cJSON *plain = api == API_MESSAGES ? promptcache_plain(req) : NULL;
-		char *answer = api == API_MESSAGES ? messages_answer(plain ? plain : req, body, len, cut, &cfg, &q)
+		/* Ids (the tool_use id a correction turn quotes back) too: the same conversation, the same answer. */
+		char *plain_text = plain ? cJSON_PrintUnformatted(plain) : NULL;
+		char *answer = api == API_MESSAGES ? messages_answer(plain ? plain : req, plain_text ? plain_text : body,
+								     plain_text ? strlen(plain_text) : len, cut, &cfg, &q)
 			       : api == API_CHAT ? chat_answer(req, body, len, cut, &cfg, &q)
 			       : embeddings_answer(req, cut, cfg.shuffle_embeddings, q.bad_vector);
 		if (api == API_MESSAGES && answer && cfg.prompt_cache.enabled) {
@@ -2409,6 +2400,7 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 			answer = promptcache_usage_into(answer, &pu);
 		}
 		cJSON_Delete(plain);
+		free(plain_text);
 		count_served(s, &q);
 		answer = spoil_text(answer, api, &q);
 		if (cfg.echo_key && api != API_EMBEDDINGS)
@@ -2450,7 +2442,23 @@ static char *batch_item_answer(void *ctx, const char *params, size_t len, unsign
 	} else {
 		struct quirks q;
 		pick_quirks(s, API_MESSAGES, req, &q);
-		answer = messages_answer(req, params, len, 0, &cfg, &q);
+		/* As POST /v1/messages answers (handle_api): the cache markers are transport (a batch asks for the hour where
+		 * a synchronous run asks for 5 minutes), and the prompt cache serves a batch too. */
+		cJSON *plain = promptcache_plain(req);
+		char *plain_text = plain ? cJSON_PrintUnformatted(plain) : NULL;
+		answer = messages_answer(plain ? plain : req, plain_text ? plain_text : params,
+					 plain_text ? strlen(plain_text) : len, 0, &cfg, &q);
+		free(plain_text);
+		if (answer && cfg.prompt_cache.enabled) {
+			cJSON *parsed = cJSON_Parse(answer);
+			const cJSON *in = field(field(parsed, "usage"), "input_tokens");
+			struct promptcache_usage pu;
+			promptcache_account(&cfg.prompt_cache, req, cJSON_IsNumber(in) ? (long)in->valuedouble : 0,
+					    clock_ms(CLOCK_MONOTONIC), 0, &pu);
+			cJSON_Delete(parsed);
+			answer = promptcache_usage_into(answer, &pu);
+		}
+		cJSON_Delete(plain);
 		count_served(s, &q);
 		answer = spoil_text(answer, API_MESSAGES, &q);
 		*status = 200;
