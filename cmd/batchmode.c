@@ -60,6 +60,10 @@ void batchmode_summary(const struct build_result *r, const struct step_config *c
 {
 	if (!t->submitted && !t->resumed && !r->batch_requests)
 		return;
+	if (t->running)
+		fprintf(stderr, "scriptbuild: %lu message batch%s left running: the next run collects %s instead of paying "
+		        "again (scriptbuild -t batches lists them)\n", t->running, t->running == 1 ? "" : "es",
+		        t->running == 1 ? "it" : "them");
 	double saved = report_batch_saving(r, cfg);
 	fprintf(stderr, "scriptbuild: message batches: %lu submitted, %lu resumed, %lu requests (%lu sent again), "
 	        "%lu polls; batch price ~$%.4f, saved ~$%.4f against the standard price\n", t->submitted, t->resumed,

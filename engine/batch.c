@@ -1011,7 +1011,10 @@ void batch_totals(struct provider *const p[STEP_KINDS], struct batch_totals *t)
 	memset(t, 0, sizeof(*t));
 	for (int k = 0; k < STEP_KINDS; k++)
 		if (p[k] && p[k]->destroy == batch_destroy) {
-			*t = ((struct bprov *)p[k]->impl)->totals;
+			const struct bprov *b = p[k]->impl;
+			*t = b->totals;
+			for (const struct mbatch *m = b->batches; m; m = m->next)
+				t->running += !m->done;
 			return;
 		}
 }

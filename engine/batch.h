@@ -51,6 +51,7 @@ struct batch_totals {
 	unsigned long resubmitted;  /* items sent again (errored, expired, correction turns, cut off) */
 	unsigned long polls;
 	unsigned long stored;     /* results of earlier runs' batches taken from their records */
+	unsigned long running;    /* batches still running (recorded: the next run resumes them) */
 };
 
 /* Replaces the provider of every kind that uses "anthropic" in p with one batch provider, which takes over the

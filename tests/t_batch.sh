@@ -131,12 +131,15 @@ curl -s -X POST "$SLOW/reset" >/dev/null
 mkdir -p "$WORK/cancel"
 cp "$WORK/play.fountain" "$WORK/cancel/play.fountain"
 (cd "$WORK/cancel" && ANTHROPIC_BASE_URL=$SLOW OPENAI_BASE_URL=$SLOW/v1 exec "$SB" --batch --cache "$WORK/cancel/cache" \
-	play.fountain >/dev/null 2>&1) &
+	play.fountain >/dev/null 2>"$WORK/term.err") &
 RUN=$!
 i=0
 while snap "$SLOW" && [ "$(sv polls)" -lt 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-kill -9 $RUN 2>/dev/null
-wait $RUN 2>/dev/null
+kill -TERM $RUN 2>/dev/null
+wait $RUN
+check "SIGTERM while polling: exit 143" [ $? -eq 143 ]
+check "... saying the batch is left running for the next run" grep -q "1 message batch left running: the next run" \
+	"$WORK/term.err"
 ANTHROPIC_BASE_URL=$SLOW "$SB" -t batches --cancel --cache "$WORK/cancel/cache" >"$WORK/cancel.out" 2>&1
 snap "$SLOW"
 check "-t batches --cancel cancels the pending batch" [ "$(sv cancels)" = 1 ]
