@@ -80,7 +80,7 @@ struct bprov {
 	size_t known;             /* batches this run knows (the status line's count) */
 	struct stored *stored;
 	size_t nstored, capstored;
-	int outstanding;          /* HTTP requests in flight */
+	int outstanding;          /* calls not yet released (their requests in flight, or just ended) */
 	struct batch_totals totals;
 };
 
@@ -594,16 +594,23 @@ static void on_polled(struct call *c, const struct http_result *r)
 	cJSON_Delete(root);
 }
 
+/* The call's client must outlive the request, which still reads it after done() returns: freed a turn later. */
+static void release_call(void *arg)
+{
+	struct call *c = arg;
+	c->p->outstanding--;
+	call_free(c);
+}
+
 static void on_call_done(void *ctx, const struct http_result *r)
 {
 	struct call *c = ctx;
-	c->p->outstanding--;
 	switch (c->what) {
 	case CALL_SUBMIT: on_submitted(c, r); break;
 	case CALL_POLL: on_polled(c, r); break;
 	case CALL_RESULTS: on_results(c, r); break;
 	}
-	call_free(c);
+	loop_defer(c->p->base.loop, release_call, c);
 }
 
 static const struct http_callbacks callbacks = {accept_json, on_call_done};
