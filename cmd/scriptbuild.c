@@ -1773,7 +1773,7 @@ static int build(const struct options *o)
 static int tool_batches(const struct options *o)
 {
 	struct cache *c;
-	if (open_cache(o, &c) < 0)
+	if (open_cache(o, NULL, &c) < 0)
 		return EXIT_USAGE;
 	struct loop *l = o->cancel ? loop_new() : NULL;
 	struct net_config net = {.retries = o->retries, .connect_timeout_ms = o->connect_timeout_ms,
