@@ -11,7 +11,7 @@ set -u
 : "${TOP:?}"
 # The shim needs a build without sanitizers (they replace malloc themselves): build/plain, brought up to date here.
 PLAIN="$TOP/build/plain"
-if ! make -s -C "$TOP" BUILD=build/plain "build/plain/scriptbuild" "build/plain/tests/failalloc.so" >/dev/null; then
+if ! make -s -j"$(nproc 2>/dev/null || echo 2)" -C "$TOP" BUILD=build/plain "build/plain/scriptbuild" "build/plain/tests/failalloc.so" >/dev/null; then
 	echo "FAIL cannot build $PLAIN"
 	exit 1
 fi
