@@ -5,20 +5,8 @@
 # must be byte-identical and job 2 must send nothing. A budget too small for the run fails job 1.
 set -u
 : "${SB:?SB must name the scriptbuild under test}" "${TOOLS:?}" "${FAKEAPI:?}" "${TOP:=$(pwd)}"
-WORK=$(mktemp -d /tmp/t_ci.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-	desc=$1
-	shift
-	if "$@"; then echo "ok   $desc"; else echo "FAIL $desc"; failed=1; fi
-}
+. "$TOP/tests/lib.sh"
+test_begin t_ci
 "$FAKEAPI" --port 0 --port-file "$WORK/port" --vary-lengths --latency summary=1,outline=1,sheet=1,embedding=1 \
 	2>"$WORK/fakeapi.log" &
 PIDS="$PIDS $!"

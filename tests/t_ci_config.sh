@@ -6,33 +6,11 @@
 # progress line on a non-terminal stderr; a man page that documents every option.
 set -u
 : "${SB:?SB must name the scriptbuild under test}" "${TOOLS:?}" "${FAKEAPI:?}" "${TOP:=$(pwd)}"
-WORK=$(mktemp -d /tmp/t_ci_config.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-	desc=$1
-	shift
-	if "$@"; then echo "ok   $desc"; else echo "FAIL $desc"; failed=1; fi
-}
+. "${TOP:-.}/tests/lib.sh"
+test_begin t_ci_config
 has() { grep -q -- "$1" "$2"; }
 lacks() { ! grep -q -- "$1" "$2"; }
 count() { grep -c -- "$1" "$2"; }
-start() {  # start NAME FLAGS...: a fake server; sets BASE
-	name=$1
-	shift
-	"$FAKEAPI" --port 0 --port-file "$WORK/$name.port" "$@" 2>"$WORK/$name.log" &
-	PIDS="$PIDS $!"
-	i=0
-	while [ ! -s "$WORK/$name.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -s "$WORK/$name.port" ] || { echo "FAIL $name did not start"; cat "$WORK/$name.log"; exit 1; }
-	BASE="http://127.0.0.1:$(cat "$WORK/$name.port")"
-}
 stat_of() {  # stat_of BASE NAME: a number from the fake server's /stats
 	curl -s -m 10 "$1/stats" | tr -d ' \n\t' | grep -o "\"$2\":[0-9][0-9]*" | head -n1 | cut -d: -f2
 }

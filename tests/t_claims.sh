@@ -4,30 +4,9 @@
 # ignored by the next run, which finishes and serves the dead run's finished results from the cache.
 set -u
 : "${SB:?SB must name the scriptbuild under test}" "${TOOLS:?}" "${FAKEAPI:?}"
-WORK=$(mktemp -d /tmp/t_claims.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-	desc=$1
-	shift
-	if "$@"; then echo "ok   $desc"; else echo "FAIL $desc"; failed=1; fi
-}
-start() {  # start NAME FLAGS...: a fake server; sets BASE
-	name=$1
-	shift
-	"$FAKEAPI" --port 0 --port-file "$WORK/$name.port" "$@" 2>"$WORK/$name.log" &
-	PIDS="$PIDS $!"
-	i=0
-	while [ ! -s "$WORK/$name.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -s "$WORK/$name.port" ] || { echo "FAIL $name did not start"; cat "$WORK/$name.log"; exit 1; }
-	BASE="http://127.0.0.1:$(cat "$WORK/$name.port")"
-}
+KILL_SIGNAL=9
+. "${TOP:-.}/tests/lib.sh"
+test_begin t_claims
 num() { tr -d ' \n\t' | grep -o "\"$1\":[0-9][0-9]*" | head -n1 | cut -d: -f2; }
 export ANTHROPIC_API_KEY=sk-ant-t-claims OPENAI_API_KEY=sk-t-claims
 
