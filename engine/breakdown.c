@@ -304,7 +304,7 @@ static void strip_name(char *t, size_t *n)
 /* The character named by the words starting at action[i] (longest of up to four words first), written in the
  * capitals of its cue; *next is where the words after it start. */
 static const struct fountain_character *name_at(const struct fountain_script *s, const char *a, size_t i,
-                                                char *scratch, size_t *next)
+                                                const bool *starts, char *scratch, size_t *next)
 {
 	size_t ends[4], nw = 0, k = i;
 	while (nw < 4 && a[k] && a[k] != '\n') {
@@ -316,7 +316,8 @@ static const struct fountain_character *name_at(const struct fountain_script *s,
 		while (is_space(a[k]))
 			k++;
 	}
-	for (size_t w = nw; w-- > 0;) {
+	/* Most words of prose start with a byte no name starts with: no lookup can find them. */
+	for (size_t w = starts[(unsigned char)a[i]] ? nw : 0; w-- > 0;) {
 		size_t n = 0;
 		for (size_t j = i; j < ends[w]; j++)
 			scratch[n++] = is_space(a[j]) ? ' ' : a[j];
@@ -339,6 +340,7 @@ static const struct fountain_character *name_at(const struct fountain_script *s,
 
 struct scene_tally {
 	size_t *last_seen;    /* per character: 1 + position of the scene where it was last put in a cast */
+	bool starts[256];     /* the first bytes of the characters' names */
 	struct fountain_cast *cast;
 	size_t ncast, cap;
 };
@@ -383,7 +385,7 @@ static int scene_cast(const struct fountain_script *s, size_t pos, struct scene_
 			continue;
 		}
 		size_t next;
-		const struct fountain_character *c = name_at(s, a, i, scratch, &next);
+		const struct fountain_character *c = name_at(s, a, i, t->starts, scratch, &next);
 		if (c && t->last_seen[c - s->characters] != pos + 1) {
 			t->last_seen[c - s->characters] = pos + 1;
 			struct fountain_cast m = {c->name, false, 0, 0};
@@ -486,7 +488,9 @@ int breakdown_script(struct fountain_script *s, const struct breakdown_arena *ar
 		size_t n = strlen(s->scenes[i].action);
 		longest = n > longest ? n : longest;
 	}
-	struct scene_tally t = {calloc(nc ? nc : 1, sizeof(size_t)), NULL, 0, 0};
+	struct scene_tally t = {calloc(nc ? nc : 1, sizeof(size_t)), {false}, NULL, 0, 0};
+	for (size_t c = 0; c < nc; c++)
+		t.starts[(unsigned char)s->characters[c].name[0]] = true;
 	char *scratch = malloc(longest + 1);
 	size_t *mentions = calloc(nc ? nc : 1, sizeof *mentions);
 	int rc = t.last_seen && scratch && mentions ? 0 : -1;
