@@ -304,7 +304,9 @@ static int open_tables(struct cache *c, MDB_txn *txn, void *arg, char *err, size
 		return rc;
 	if ((rc = mdb_dbi_open(txn, "counters", MDB_CREATE, &c->counters)) != 0)
 		return rc;
-	return mdb_dbi_open(txn, "claims", MDB_CREATE, &c->claims);
+	if ((rc = mdb_dbi_open(txn, "claims", MDB_CREATE, &c->claims)) != 0)
+		return rc;
+	return mdb_dbi_open(txn, "checked", MDB_CREATE, &c->checked);
 }
 
 /* Sets the lock on use.lock: F_RDLCK (waits while a compaction holds it), F_WRLCK (never waits) or F_UNLCK;
@@ -471,8 +473,16 @@ static int read_blob(struct cache *c, MDB_txn *txn, const struct action_meta *m,
 	return 1;
 }
 
-enum cache_lookup cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data,
-                            size_t *len, char *err, size_t errlen)
+/* The key of a "checked" record: the output's digest, then the stamp of the check it passed. */
+static void checked_key(const struct digest *output, const struct digest *stamp, unsigned char key[32])
+{
+	memcpy(key, output->bytes, 16);
+	memcpy(key + 16, stamp->bytes, 16);
+}
+
+enum cache_lookup cache_get_checked(struct cache *c, const struct digest *key, const struct digest *stamp,
+                                    struct action_meta *meta, char **data, size_t *len, bool *checked, char *err,
+                                    size_t errlen)
 {
 	MDB_txn *txn;
 	MDB_val k = store_key(key), v;
@@ -481,6 +491,8 @@ enum cache_lookup cache_get(struct cache *c, const struct digest *key, struct ac
 
 	if (data)
 		*data = NULL;
+	if (checked)
+		*checked = false;
 	if ((rc = store_begin_read(c, &txn)) != 0) {
 		store_fail(c, "reading", rc, err, errlen);
 		return CACHE_ERROR;
@@ -496,6 +508,13 @@ enum cache_lookup cache_get(struct cache *c, const struct digest *key, struct ac
 		return CACHE_ERROR;
 	}
 	found = read_blob(c, txn, &m, data, len);
+	if (found > 0 && stamp && checked) {
+		/* read_blob just re-hashed the bytes: a record for their digest speaks about exactly these bytes. */
+		unsigned char ck[32];
+		MDB_val ckv = { sizeof ck, ck }, ignored;
+		checked_key(&m.output, stamp, ck);
+		*checked = mdb_get(txn, c->checked, &ckv, &ignored) == 0;
+	}
 	mdb_txn_abort(txn);
 	if (found < 0) {
 		set_err(err, errlen, "cache %s: out of memory reading a blob", c->dir);
@@ -506,6 +525,43 @@ enum cache_lookup cache_get(struct cache *c, const struct digest *key, struct ac
 	if (meta)
 		*meta = m;
 	return CACHE_HIT;
+}
+
+enum cache_lookup cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data,
+                            size_t *len, char *err, size_t errlen)
+{
+	return cache_get_checked(c, key, NULL, meta, data, len, NULL, err, errlen);
+}
+
+struct checked_args {
+	const struct digest *outputs, *stamps;
+	size_t n;
+};
+
+static int checked_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+	const struct checked_args *a = arg;
+
+	(void)err, (void)errlen;
+	for (size_t i = 0; i < a->n; i++) {
+		unsigned char ck[32];
+		MDB_val k = { sizeof ck, ck }, v = { 1, ck };
+		checked_key(&a->outputs[i], &a->stamps[i], ck);
+		int rc = mdb_put(txn, c->checked, &k, &v, 0);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int cache_mark_checked(struct cache *c, const struct digest *outputs, const struct digest *stamps, size_t n,
+                       char *err, size_t errlen)
+{
+	struct checked_args a = { outputs, stamps, n };
+
+	if (!n)
+		return 0;
+	return store_write(c, "recording checked results", checked_body, &a, err, errlen);
 }
 
 struct put_args {

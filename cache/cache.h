@@ -3,6 +3,7 @@
 #ifndef SB_CACHE_H
 #define SB_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,17 @@ enum cache_lookup { CACHE_ERROR = -1, CACHE_MISS = 0, CACHE_HIT = 1 };
  * record is a CACHE_MISS; CACHE_ERROR on an LMDB error (err says what). */
 enum cache_lookup cache_get(struct cache *c, const struct digest *key, struct action_meta *meta, char **data, size_t *len,
               char *err, size_t errlen);
+
+/* cache_get, and when stamp and checked are given, *checked tells whether the blob's exact bytes were recorded by
+ * cache_mark_checked with this stamp (a caller's name for a check and its version). */
+enum cache_lookup cache_get_checked(struct cache *c, const struct digest *key, const struct digest *stamp,
+                                    struct action_meta *meta, char **data, size_t *len, bool *checked, char *err,
+                                    size_t errlen);
+
+/* Records in one write transaction that the blobs with digests outputs[i] passed the check named stamps[i]; 0 or -1
+ * with err. */
+int cache_mark_checked(struct cache *c, const struct digest *outputs, const struct digest *stamps, size_t n,
+                       char *err, size_t errlen);
 
 /* Stores n finished steps in ONE write transaction, growing the map when full; a blob is written only when absent
  * (or damaged), each action record replaces any earlier one; 0, or -1 with err (also when an item's meta.output is

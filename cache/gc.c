@@ -116,6 +116,25 @@ static int gc_scan(struct cache *c, MDB_txn *txn, struct gc_args *a, size_t *nbl
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Deletes the "checked" records of a blob gc drops (their keys start with its digest): 0 or an LMDB error. */
+static int drop_checked(struct cache *c, MDB_txn *txn, const struct digest *blob)
+{
+	MDB_cursor *cur;
+	MDB_val k = store_key(blob), v;
+	int rc = mdb_cursor_open(txn, c->checked, &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < sizeof(blob->bytes) || memcmp(k.mv_data, blob->bytes, sizeof(blob->bytes)) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
 static int gc_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_t errlen)
 {
 	struct gc_args *a = arg;
@@ -145,7 +164,9 @@ static int gc_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_t e
 	}
 	for (size_t i = 0; i < nblobs; i++) {
 		MDB_val k = store_key(&a->blobs[i].key);
-		if (!a->blobs[i].users && (rc = mdb_del(txn, c->blobs, &k, NULL)) != 0)
+		if (a->blobs[i].users)
+			continue;
+		if ((rc = mdb_del(txn, c->blobs, &k, NULL)) != 0 || (rc = drop_checked(c, txn, &a->blobs[i].key)) != 0)
 			return rc;
 	}
 	return 0;

@@ -15,6 +15,7 @@ struct cache {
 	MDB_dbi logs;      /* build log name -> bytes (table "records") */
 	MDB_dbi counters;  /* counter name -> 8-byte little-endian total */
 	MDB_dbi claims;    /* 16-byte action key -> the process sending its request (claims.c) */
+	MDB_dbi checked;   /* 16-byte output digest + 16-byte check stamp -> 1 byte: those bytes passed that check */
 	char *dir;
 	int use_fd;        /* DIR/use.lock, locked shared while env is open (see store_use_exclusive) */
 };

@@ -79,6 +79,9 @@ struct runner {
 	struct remote_lookup *lookups;               /* [nsteps]: a lookup's context, per step */
 	struct digest *hits;          /* actions served from the cache: their last_used is refreshed at the end */
 	size_t nhits;
+	struct digest *checked_outputs;  /* cached results result_check passed this run, recorded at the end ... */
+	struct digest *checked_stamps;   /* ... under the stamp of that check, so later runs need not check them again */
+	size_t nchecked, capchecked;
 	int inflight;
 	int queued;                   /* of inflight, jobs waiting for a message batch: the window does not count them */
 	int failures;
@@ -452,7 +455,13 @@ static void settle(struct runner *run, size_t s)
 	char *data = NULL;
 	size_t len = 0;
 	char err[512];
-	enum cache_lookup found = cache_get(o->cache, &st->key, &st->meta, &data, &len, err, sizeof(err));
+	/* The stamp depends on the record's provider, known after the lookup: look up under the step's own provider (a
+	 * cached record's provider is the configured one unless the configuration changed) and check the record's. */
+	struct digest stamp;
+	bool checked = false;
+	result_check_stamp(st->kind, o->config[st->kind].provider, &stamp);
+	enum cache_lookup found = cache_get_checked(o->cache, &st->key, &stamp, &st->meta, &data, &len, &checked, err,
+	                                            sizeof(err));
 	if (found == CACHE_ERROR) {
 		run->cache_failed = 1;
 		run->stop = true;
@@ -460,8 +469,16 @@ static void settle(struct runner *run, size_t s)
 		finish(run, s, STEP_SKIPPED);
 		return;
 	}
+	if (found == CACHE_HIT && strcmp(st->meta.provider, o->config[st->kind].provider) != 0) {
+		struct digest own;
+		result_check_stamp(st->kind, st->meta.provider, &own);
+		if (!digest_equal(&own, &stamp))
+			checked = false;
+		stamp = own;
+	}
 	char invalid[300];
-	if (found == CACHE_HIT && result_check(st->kind, st->meta.provider, data, len, invalid, sizeof(invalid)) < 0) {
+	if (found == CACHE_HIT && !checked &&
+	    result_check(st->kind, st->meta.provider, data, len, invalid, sizeof(invalid)) < 0) {
 		/* Cached by an earlier version under rules it no longer meets: never served, run again and replaced. */
 		free(data);
 		data = NULL;
@@ -470,6 +487,10 @@ static void settle(struct runner *run, size_t s)
 			free(st->why);
 			st->why = xasprintf("its cached result is invalid now (%s)", invalid);
 		}
+	}
+	if (found == CACHE_HIT && !checked && run->nchecked < run->capchecked) {
+		run->checked_outputs[run->nchecked] = st->meta.output;
+		run->checked_stamps[run->nchecked++] = stamp;
 	}
 	if (found == CACHE_HIT) {
 		if (accept_output(st, data, len) == 0) {
@@ -1323,6 +1344,9 @@ static void runner_init(struct runner *run, struct build_script *scripts, size_t
 	run->heap = xcalloc(ns, sizeof(size_t));
 	run->batch = xcalloc(ns, sizeof(size_t));
 	run->hits = xcalloc(ns, sizeof(*run->hits));
+	run->checked_outputs = xcalloc(ns, sizeof(*run->checked_outputs));
+	run->checked_stamps = xcalloc(ns, sizeof(*run->checked_stamps));
+	run->capchecked = ns;
 	if (o->remote) {
 		run->remote_keys = xcalloc(ns, sizeof(*run->remote_keys));
 		run->lookups = xcalloc(ns, sizeof(*run->lookups));
@@ -1367,6 +1391,8 @@ static void runner_free(struct runner *run)
 	free(run->puts);
 	free(run->put_steps);
 	free(run->hits);
+	free(run->checked_outputs);
+	free(run->checked_stamps);
 	free(run->remote_keys);
 	free(run->lookups);
 }
@@ -1469,6 +1495,10 @@ enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const
 		run.cache_failed = 1;
 		snprintf(run.cache_error, sizeof(run.cache_error), "%s", cerr);
 	}
+	/* Only an optimisation: a cache that cannot take the records is checked again next time. */
+	if (!run.cache_failed && !o->dry_run)
+		(void)cache_mark_checked(o->cache, run.checked_outputs, run.checked_stamps, run.nchecked, cerr,
+		                         sizeof(cerr));
 	size_t misses = 0, hits = 0;
 	for (int k = 0; k < STEP_KINDS; k++)
 		hits += r->kinds[k].cached;

@@ -233,6 +233,22 @@ enum step_kind result_kind(enum step_kind kind, const void *data, size_t len)
 	return kind;
 }
 
+void result_check_stamp(enum step_kind kind, const char *provider, struct digest *out)
+{
+	struct key_builder kb;
+	key_begin(&kb);
+	key_add_str(&kb, "result_check");
+	key_add_u64(&kb, RESULT_RULES_VERSION);
+	key_add_str(&kb, SCRIPTBUILD_VERSION);
+	key_add_u64(&kb, (uint64_t)kind);
+	key_add_u64(&kb, provider && strcmp(provider, "builtin") == 0);
+	/* A result of unknown kind is checked against whichever schema its bytes match: all of them count. */
+	for (int k = 0; k < STEP_KINDS; k++)
+		if (kind == STEP_KINDS || k == (int)kind)
+			key_add_str(&kb, prompt_schema_text((enum step_kind)k));
+	key_end(&kb, out);
+}
+
 int result_check(enum step_kind kind, const char *provider, const void *data, size_t len, char *err, size_t errlen)
 {
 	cJSON *o = NULL;

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "digest.h"
 #include "job.h"
 
 struct cJSON;
@@ -33,6 +34,14 @@ int embedding_check(const float *v, size_t dims, size_t want, char *err, size_t 
  * facts), is valid under the current schema and rules: 0, or -1 with err saying what is wrong. kind may be
  * STEP_KINDS when the record does not say; it is then told from the bytes. */
 int result_check(enum step_kind kind, const char *provider, const void *data, size_t len, char *err, size_t errlen);
+
+/* What result_check's verdict depends on besides the bytes: bump when its rules change (the schemas' text is part of
+ * the stamp by itself). */
+#define RESULT_RULES_VERSION 1
+
+/* The stamp naming result_check(kind, provider, ...) as this version runs it (its rules version, the kind's schema
+ * text, whether provider is "builtin"): a result recorded as having passed under this stamp passes it again. */
+void result_check_stamp(enum step_kind kind, const char *provider, struct digest *out);
 
 /* kind, or when it is STEP_KINDS (a record that does not say) the kind the stored bytes are; STEP_KINDS when none. */
 enum step_kind result_kind(enum step_kind kind, const void *data, size_t len);

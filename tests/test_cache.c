@@ -356,6 +356,74 @@ static void damaged_blob_is_a_miss_and_named(void **state)
 	cache_close(c);
 }
 
+/* A result recorded as checked is so only under the stamp it was recorded with, for the very bytes it had: another
+ * stamp, or the same key now holding other bytes, or damaged bytes, are not checked. */
+static void checked_records_name_bytes_and_stamp(void **state)
+{
+	static const char marker[] = "CHECKED-PAYLOAD-OF-SCENE-0007";
+	char payload[2000], path[4096], *data = NULL;
+	size_t len = 0;
+	bool checked = true;
+	struct cache *c = open_ok(*state);
+	struct cache_put it, other;
+	struct digest stamp, stamp2;
+
+	memset(payload, '.', sizeof(payload));
+	memcpy(payload + 50, marker, strlen(marker));
+	make_item(&it, "checked", 0, payload, sizeof(payload));
+	put_ok(c, &it, 1);
+	key_for("stamp", 1, &stamp);
+	key_for("stamp", 2, &stamp2);
+	assert_int_equal(cache_get_checked(c, &it.key, &stamp, NULL, &data, &len, &checked, errbuf, sizeof(errbuf)),
+	                 CACHE_HIT);
+	assert_false(checked);
+	free(data);
+	assert_int_equal(cache_mark_checked(c, &it.meta.output, &stamp, 1, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(cache_get_checked(c, &it.key, &stamp, NULL, &data, &len, &checked, errbuf, sizeof(errbuf)),
+	                 CACHE_HIT);
+	assert_true(checked);
+	assert_memory_equal(data, payload, sizeof(payload));
+	free(data);
+	assert_int_equal(cache_get_checked(c, &it.key, &stamp2, NULL, &data, &len, &checked, errbuf, sizeof(errbuf)),
+	                 CACHE_HIT);
+	assert_false(checked);
+	free(data);
+
+	/* The key now stores other bytes: the record speaks about the old bytes only. */
+	make_item(&other, "checked", 0, "other bytes", 11);
+	put_ok(c, &other, 1);
+	assert_int_equal(cache_get_checked(c, &it.key, &stamp, NULL, &data, &len, &checked, errbuf, sizeof(errbuf)),
+	                 CACHE_HIT);
+	assert_false(checked);
+	free(data);
+	put_ok(c, &it, 1);
+	assert_int_equal(cache_get_checked(c, &it.key, &stamp, NULL, &data, &len, &checked, errbuf, sizeof(errbuf)),
+	                 CACHE_HIT);
+	assert_true(checked);
+	free(data);
+
+	/* gc dropping the blob drops its records: stored again, the bytes are not checked until marked again. */
+	uint64_t evicted = 0;
+	assert_int_equal(cache_gc(c, 0, &evicted, errbuf, sizeof(errbuf)), 0);
+	assert_true(evicted >= 1);
+	put_ok(c, &it, 1);
+	assert_int_equal(cache_get_checked(c, &it.key, &stamp, NULL, &data, &len, &checked, errbuf, sizeof(errbuf)),
+	                 CACHE_HIT);
+	assert_false(checked);
+	free(data);
+	cache_close(c);
+
+	/* Damaged bytes are a miss, never served as checked. */
+	path_in(path, sizeof(path), *state, "data.mdb");
+	assert_true(flip_in_file(path, marker) >= 1);
+	c = open_ok(*state);
+	assert_int_equal(cache_get_checked(c, &it.key, &stamp, NULL, &data, &len, &checked, errbuf, sizeof(errbuf)),
+	                 CACHE_MISS);
+	assert_false(checked);
+	assert_null(data);
+	cache_close(c);
+}
+
 /* Opens the cache's environment with LMDB directly, as a damaging tool would. */
 static void raw_edit(const char *dir, const char *table, const struct digest *key, const void *val, size_t len)
 {
@@ -859,6 +927,7 @@ int main(void)
 		WITH_DIR(digest_mismatch_is_refused),
 		WITH_DIR(grows_past_initial_map),
 		WITH_DIR(damaged_blob_is_a_miss_and_named),
+		WITH_DIR(checked_records_name_bytes_and_stamp),
 		WITH_DIR(verify_names_missing_blob_and_bad_record),
 		WITH_DIR(gc_evicts_least_recently_used),
 		WITH_DIR(gc_counts_shared_blobs_once),
