@@ -10,49 +10,30 @@
 
 #define ENTRY "characters.jsonl"
 
-static cJSON *must(cJSON *item)
-{
-	if (!item) {
-		fputs("scriptbuild: out of memory while encoding the archive\n", stderr);
-		_exit(1);
-	}
-	return item;
-}
-
-static void add_str(cJSON *o, const char *key, const char *s)
-{
-	must(s ? cJSON_AddStringToObject(o, key, s) : cJSON_AddNullToObject(o, key));
-}
-
-static void add_num(cJSON *o, const char *key, double v)
-{
-	must(cJSON_AddNumberToObject(o, key, v));
-}
-
 static void add_indexes(cJSON *o, const char *key, const size_t *v, size_t n)
 {
-	cJSON *a = must(cJSON_AddArrayToObject(o, key));
+	cJSON *a = jf_must(cJSON_AddArrayToObject(o, key));
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(a, must(cJSON_CreateNumber((double)v[i])));
+		cJSON_AddItemToArray(a, jf_must(cJSON_CreateNumber((double)v[i])));
 }
 
 void breakdown_encode_scene(cJSON *o, const struct analysis_scene *s)
 {
-	must(cJSON_AddBoolToObject(o, "before_first_heading", s->before_first_heading));
-	add_str(o, "int_ext", s->int_ext);
-	add_str(o, "time_of_day", s->time_of_day);
-	add_str(o, "note", s->note);
-	add_num(o, "eighths", s->eighths);
-	add_num(o, "action_words", s->action_words);
-	add_num(o, "dialogue_words", s->dialogue_words);
-	cJSON *cast = must(cJSON_AddArrayToObject(o, "cast"));
+	jf_must(cJSON_AddBoolToObject(o, "before_first_heading", s->before_first_heading));
+	jf_add_str(o, "int_ext", s->int_ext);
+	jf_add_str(o, "time_of_day", s->time_of_day);
+	jf_add_str(o, "note", s->note);
+	jf_add_num(o, "eighths", s->eighths);
+	jf_add_num(o, "action_words", s->action_words);
+	jf_add_num(o, "dialogue_words", s->dialogue_words);
+	cJSON *cast = jf_must(cJSON_AddArrayToObject(o, "cast"));
 	for (size_t i = 0; i < s->ncast; i++) {
-		cJSON *m = must(cJSON_CreateObject());
+		cJSON *m = jf_must(cJSON_CreateObject());
 		cJSON_AddItemToArray(cast, m);
-		add_str(m, "character", s->cast[i].character);
-		must(cJSON_AddBoolToObject(m, "speaking", s->cast[i].speaking));
-		add_num(m, "cues", s->cast[i].cues);
-		add_num(m, "words", s->cast[i].words);
+		jf_add_str(m, "character", s->cast[i].character);
+		jf_must(cJSON_AddBoolToObject(m, "speaking", s->cast[i].speaking));
+		jf_add_num(m, "cues", s->cast[i].cues);
+		jf_add_num(m, "words", s->cast[i].words);
 	}
 }
 
@@ -115,26 +96,26 @@ int entries_encode_characters(const struct analysis *a, char **out, size_t *len,
 	int failed = 0;
 	for (size_t i = 0; i < a->ncharacters && !failed; i++) {
 		const struct analysis_character *c = &a->characters[i];
-		cJSON *o = must(cJSON_CreateObject());
-		add_str(o, "character", c->name);
-		add_num(o, "cues", c->cues);
-		add_num(o, "words", c->words);
-		add_num(o, "share", c->share);
+		cJSON *o = jf_must(cJSON_CreateObject());
+		jf_add_str(o, "character", c->name);
+		jf_add_num(o, "cues", c->cues);
+		jf_add_num(o, "words", c->words);
+		jf_add_num(o, "share", c->share);
 		add_indexes(o, "scenes", c->scenes, c->nscenes);
 		if (c->nscenes) {
-			add_num(o, "first_scene", (double)c->scenes[0]);
-			add_num(o, "last_scene", (double)c->scenes[c->nscenes - 1]);
+			jf_add_num(o, "first_scene", (double)c->scenes[0]);
+			jf_add_num(o, "last_scene", (double)c->scenes[c->nscenes - 1]);
 		} else {
-			add_str(o, "first_scene", NULL);
-			add_str(o, "last_scene", NULL);
+			jf_add_str(o, "first_scene", NULL);
+			jf_add_str(o, "last_scene", NULL);
 		}
 		add_indexes(o, "mentioned_in", c->mentioned, c->nmentioned);
-		cJSON *together = must(cJSON_AddArrayToObject(o, "copresence"));
+		cJSON *together = jf_must(cJSON_AddArrayToObject(o, "copresence"));
 		for (size_t k = 0; k < c->ntogether; k++) {
-			cJSON *t = must(cJSON_CreateObject());
+			cJSON *t = jf_must(cJSON_CreateObject());
 			cJSON_AddItemToArray(together, t);
-			add_str(t, "character", c->together[k].character);
-			add_num(t, "scenes", (double)c->together[k].scenes);
+			jf_add_str(t, "character", c->together[k].character);
+			jf_add_num(t, "scenes", (double)c->together[k].scenes);
 		}
 		char *line = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o);

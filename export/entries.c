@@ -15,31 +15,11 @@
 #include "jsonfield.h"
 #include "entries.h"
 
-/* Building a record can only fail for lack of memory, which nothing here can repair. */
-static cJSON *must(cJSON *item)
-{
-	if (!item) {
-		fputs("scriptbuild: out of memory while encoding the archive\n", stderr);
-		_exit(1);
-	}
-	return item;
-}
-
-static void add_str(cJSON *o, const char *key, const char *s)
-{
-	must(s ? cJSON_AddStringToObject(o, key, s) : cJSON_AddNullToObject(o, key));
-}
-
-static void add_num(cJSON *o, const char *key, double v)
-{
-	must(cJSON_AddNumberToObject(o, key, v));
-}
-
 static void add_digest(cJSON *o, const char *key, const char hex[33])
 {
 	char text[sizeof JSON_DIGEST_PREFIX + 32];
 	jf_digest_text(hex, text);
-	add_str(o, key, text);
+	jf_add_str(o, key, text);
 }
 
 static const char *model_of(const struct analysis *a, enum analysis_kind k)
@@ -51,7 +31,7 @@ static const char *model_of(const struct analysis *a, enum analysis_kind k)
 static int add_output(cJSON *o, const char *json, const char *what, char *err, size_t errlen)
 {
 	if (!json) {
-		must(cJSON_AddNullToObject(o, "output"));
+		jf_must(cJSON_AddNullToObject(o, "output"));
 		return 0;
 	}
 	cJSON *v = cJSON_Parse(json);
@@ -112,16 +92,16 @@ int entries_encode_scenes(const struct analysis *a, char **out, size_t *len, cha
 	int failed = 0;
 	for (size_t i = 0; i < a->nscenes && !failed; i++) {
 		const struct analysis_scene *s = &a->scenes[i];
-		cJSON *o = must(cJSON_CreateObject());
-		add_num(o, "index", s->index);
-		add_str(o, "number", s->number);
-		add_str(o, "heading", s->heading ? s->heading : "");
-		add_num(o, "line", s->line);
-		add_str(o, "location", s->location ? s->location : "");
-		add_str(o, "time", s->time);
-		cJSON *chars = must(cJSON_AddArrayToObject(o, "characters"));
+		cJSON *o = jf_must(cJSON_CreateObject());
+		jf_add_num(o, "index", s->index);
+		jf_add_str(o, "number", s->number);
+		jf_add_str(o, "heading", s->heading ? s->heading : "");
+		jf_add_num(o, "line", s->line);
+		jf_add_str(o, "location", s->location ? s->location : "");
+		jf_add_str(o, "time", s->time);
+		cJSON *chars = jf_must(cJSON_AddArrayToObject(o, "characters"));
 		for (size_t c = 0; c < s->ncharacters; c++)
-			cJSON_AddItemToArray(chars, must(cJSON_CreateString(s->characters[c])));
+			cJSON_AddItemToArray(chars, jf_must(cJSON_CreateString(s->characters[c])));
 		add_digest(o, "text_digest", s->text_digest);
 		breakdown_encode_scene(o, s);
 		if (put_record(f, o) < 0) {
@@ -141,9 +121,9 @@ int entries_encode_summaries(const struct analysis *a, char **out, size_t *len, 
 	for (size_t i = 0; i < a->nscenes && !failed; i++) {
 		char what[64];
 		snprintf(what, sizeof what, "summary of scene %d", a->scenes[i].index);
-		cJSON *o = must(cJSON_CreateObject());
-		add_num(o, "scene", a->scenes[i].index);
-		add_str(o, "model", model_of(a, ANALYSIS_SUMMARY));
+		cJSON *o = jf_must(cJSON_CreateObject());
+		jf_add_num(o, "scene", a->scenes[i].index);
+		jf_add_str(o, "model", model_of(a, ANALYSIS_SUMMARY));
 		if (add_output(o, a->summaries ? a->summaries[i] : NULL, what, err, errlen) < 0) {
 			cJSON_Delete(o);
 			failed = 1;
@@ -161,8 +141,8 @@ int entries_encode_outline(const struct analysis *a, char **out, size_t *len, ch
 	if (!f)
 		return -1;
 	int failed = 0;
-	cJSON *o = must(cJSON_CreateObject());
-	add_str(o, "model", model_of(a, ANALYSIS_OUTLINE));
+	cJSON *o = jf_must(cJSON_CreateObject());
+	jf_add_str(o, "model", model_of(a, ANALYSIS_OUTLINE));
 	if (add_output(o, a->outline, "outline", err, errlen) < 0) {
 		cJSON_Delete(o);
 		failed = 1;
@@ -188,15 +168,15 @@ int entries_encode_sheets(const struct analysis *a, char **out, size_t *len, cha
 			failed = 1;
 			break;
 		}
-		cJSON *o = must(cJSON_CreateObject());
-		add_str(o, "character", sh->character);
-		add_str(o, "model", model_of(a, ANALYSIS_SHEET));
-		cJSON *stats = must(cJSON_AddObjectToObject(o, "stats"));
-		cJSON *scenes = must(cJSON_AddArrayToObject(stats, "scenes"));
+		cJSON *o = jf_must(cJSON_CreateObject());
+		jf_add_str(o, "character", sh->character);
+		jf_add_str(o, "model", model_of(a, ANALYSIS_SHEET));
+		cJSON *stats = jf_must(cJSON_AddObjectToObject(o, "stats"));
+		cJSON *scenes = jf_must(cJSON_AddArrayToObject(stats, "scenes"));
 		for (size_t s = 0; s < sh->nscenes; s++)
-			cJSON_AddItemToArray(scenes, must(cJSON_CreateNumber((double)sh->scenes[s])));
-		add_num(stats, "cues", sh->cues);
-		add_num(stats, "words", sh->words);
+			cJSON_AddItemToArray(scenes, jf_must(cJSON_CreateNumber((double)sh->scenes[s])));
+		jf_add_num(stats, "cues", sh->cues);
+		jf_add_num(stats, "words", sh->words);
 		if (add_output(o, sh->json, what, err, errlen) < 0) {
 			cJSON_Delete(o);
 			failed = 1;

@@ -1,7 +1,9 @@
-/* jsonfield.c - typed member reads for the archive reader: every rejection says where, which key and why. */
+/* jsonfield.c - typed member reads for the archive reader (every rejection says where, which key and why), and the
+ * writer's member adds, which end the process when memory runs out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jsonfield.h"
 
@@ -137,4 +139,23 @@ const cJSON *jf_container(const cJSON *o, const char *key, bool want_array, cons
 void jf_digest_text(const char hex[33], char out[sizeof JSON_DIGEST_PREFIX + 32])
 {
 	snprintf(out, sizeof JSON_DIGEST_PREFIX + 32, "%s%s", JSON_DIGEST_PREFIX, hex);
+}
+
+cJSON *jf_must(cJSON *item)
+{
+	if (!item) {
+		fputs("scriptbuild: out of memory while encoding the archive\n", stderr);
+		_exit(1);
+	}
+	return item;
+}
+
+void jf_add_str(cJSON *o, const char *key, const char *s)
+{
+	jf_must(s ? cJSON_AddStringToObject(o, key, s) : cJSON_AddNullToObject(o, key));
+}
+
+void jf_add_num(cJSON *o, const char *key, double v)
+{
+	jf_must(cJSON_AddNumberToObject(o, key, v));
 }

@@ -26,6 +26,16 @@ int jf_digest(const cJSON *o, const char *key, char hex[33], const char *where, 
 /* Member key of o, which must be a JSON object (or an array when want_array); NULL with err otherwise. */
 const cJSON *jf_container(const cJSON *o, const char *key, bool want_array, const char *where, char *err, size_t errlen);
 
+/* item, or the end of the process with "out of memory" when it is NULL: building a record fails only for lack of
+ * memory, which nothing in the archive writer can repair. */
+cJSON *jf_must(cJSON *item);
+
+/* Adds key: s to o (null when s is NULL); out of memory ends the process as jf_must. */
+void jf_add_str(cJSON *o, const char *key, const char *s);
+
+/* Adds key: v to o; out of memory ends the process as jf_must. */
+void jf_add_num(cJSON *o, const char *key, double v);
+
 /* Writes "xxh3-128:HEX" for a hex digest into out. */
 void jf_digest_text(const char hex[33], char out[sizeof JSON_DIGEST_PREFIX + 32]);
 
