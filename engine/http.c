@@ -56,9 +56,7 @@ struct http_request {
 	void *ctx;
 };
 
-static void log_line(const struct http_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void log_line(const struct http_client *c, const char *fmt, ...)
+void http_log(const struct http_client *c, const char *fmt, ...)
 {
 	if (!c->log)
 		return;
@@ -583,7 +581,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 			char why[300] = "";
 			enum http_verdict verdict = rq->cb->accept(rq->ctx, &r, why, sizeof(why));
 			if (verdict == HTTP_ACCEPTED) {
-				log_line(c, "%s: %s %s -> HTTP %ld in %ld ms%s%s", rq->label, c->get ? "GET" : "POST", c->path, status, elapsed,
+				http_log(c, "%s: %s %s -> HTTP %ld in %ld ms%s%s", rq->label, c->get ? "GET" : "POST", c->path, status, elapsed,
 				         rq->request_id[0] ? ", request-id " : "", rq->request_id);
 				finish(rq, &r);
 				return;
@@ -643,7 +641,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 	int failures = rq->attempts - rq->congested;
 	bool exhausted = failures > c->retries || rq->congested > 4 * c->retries;
 	if (!retry || exhausted || loop_aborted(rq->loop)) {
-		log_line(c, "%s: %s %s -> %s in %ld ms%s%s%s%s", rq->label, c->get ? "GET" : "POST", c->path, what, elapsed,
+		http_log(c, "%s: %s %s -> %s in %ld ms%s%s%s%s", rq->label, c->get ? "GET" : "POST", c->path, what, elapsed,
 		         rq->request_id[0] ? ", request-id " : "", rq->request_id, detail, retry ? "; out of retries" : "");
 		finish(rq, &r);
 		return;
@@ -651,7 +649,7 @@ static void on_finished(struct loop_transfer *t, int curl_result)
 	/* The server's advice wins when it is sane; a minute or more means "not now", so back off ourselves. */
 	long wait = rq->retry_after_ms >= 0 && rq->retry_after_ms <= 60000 ? (long)rq->retry_after_ms
 	                                                                    : http_backoff_ms(rq->attempts - 1);
-	log_line(c, "%s: %s %s -> %s in %ld ms%s%s%s; retry %d/%d in %ld ms", rq->label, c->get ? "GET" : "POST", c->path, what, elapsed,
+	http_log(c, "%s: %s %s -> %s in %ld ms%s%s%s; retry %d/%d in %ld ms", rq->label, c->get ? "GET" : "POST", c->path, what, elapsed,
 	         rq->request_id[0] ? ", request-id " : "", rq->request_id, detail, rq->attempts, c->retries, wait);
 	loop_timer_start(rq->loop, &rq->timer, wait);
 }

@@ -80,6 +80,9 @@ void http_describe(const struct http_client *client, const struct http_result *r
  * a cut may have left (a prefix or a suffix of the key, anywhere in s) too (s only shrinks). */
 void http_scrub(const struct http_client *client, char *s);
 
+/* Formats a line, scrubs it of the client's key and hands it to the client's log callback; nothing without one. */
+void http_log(const struct http_client *client, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Milliseconds to wait before retry number n (0-based) without server advice: 0.5 s x 2^n capped at 8 s, minus up
  * to 25 % jitter. */
 long http_backoff_ms(int n);

@@ -331,20 +331,6 @@ static enum http_verdict accept_answer(void *ctx, const struct http_result *r, c
 
 static const struct http_callbacks callbacks;
 
-static void log_line(const struct net_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void log_line(const struct net_endpoint *ep, const char *fmt, ...)
-{
-	if (!ep->client.log)
-		return;
-	char line[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	http_scrub(&ep->client, line);
-	ep->client.log(ep->client.log_ctx, line);
-}
-
 /* Sends the call's next request; 0, or -1 with job->error set. */
 static int post(struct call *c)
 {
@@ -383,14 +369,14 @@ static bool continue_call(struct call *c)
 		cJSON_Delete(c->pending);
 		c->pending = NULL;
 		job->corrections++;
-		log_line(c->ep, "%s: answer failed validation: correction turn %d of %d", job->label, job->corrections,
+		http_log(&c->ep->client, "%s: answer failed validation: correction turn %d of %d", job->label, job->corrections,
 		         c->ep->corrections);
 		return post(c) == 0;
 	}
 	int limit = net_model_max_tokens(job->params->model);
 	if (c->cut_off && job->max_tokens_retries == 0 && c->max_tokens < limit) {
 		int more = c->max_tokens > limit / 2 ? limit : c->max_tokens * 2;
-		log_line(c->ep, "%s: answer cut off at max_tokens %d: asking once more with max_tokens %d", job->label,
+		http_log(&c->ep->client, "%s: answer cut off at max_tokens %d: asking once more with max_tokens %d", job->label,
 		         c->max_tokens, more);
 		c->max_tokens = more;
 		job->max_tokens_retries++;
