@@ -32,53 +32,74 @@
 /* Results fetched from the remote cache written per LMDB transaction at most (each commit is an fsync). */
 #define FETCHED_PER_WRITE 256
 
-/* One script of the slate as the runner sees it. */
+/* A step waiting for the remote cache's answer. */
+struct remote_lookup {
+	struct runner *run;
+	size_t step;
+};
+
+/* What the run keeps per step of an open script, beside the step itself. */
+struct step_run {
+	size_t follower_head;         /* first step following this one, NO_STEP for none */
+	size_t follower_next;         /* next step following the same leader */
+	int64_t await_until;          /* when it stops waiting for another process's result (loop ms) */
+	bool claimed;                 /* this process claimed the step's request */
+	bool unclaimed;               /* waited its time: sends its own request without a claim */
+};
+
+/* One script of the slate as the runner sees it. Its graph exists from the moment the run opens it (when the window
+ * needs its steps) until it is closed (done, and its BUILD_SCRIPT_DONE said). */
 struct script_run {
-	struct graph *g;
+	struct graph *g;              /* NULL before it opens and after it closes */
 	const struct build_log *previous;
 	struct build_result *r;       /* its own counts */
-	size_t base;                  /* the slate index of its first step */
+	size_t wanted[STEP_KINDS];    /* its wanted steps per kind, known before it opens */
+	size_t base;                  /* the slate index of its first step (given when it opens) */
+	struct step_run *steps;       /* [g->nsteps] while open */
+	unsigned char (*remote_keys)[SHA256_BYTES];  /* [g->nsteps] with a remote: each step's name there */
+	struct remote_lookup *lookups;               /* [g->nsteps] with a remote: a lookup's context, per step */
 	size_t finished, total;       /* its wanted steps */
 	size_t summaries_open;        /* wanted summaries not finished: its embeddings wait for them to batch */
+	bool opened;                  /* open was called (closed or not since) */
 	bool started;                 /* a step finished or went out */
 	bool done;                    /* every wanted step is final */
 };
 
 struct runner {
+	const struct build_source *src;
 	struct script_run *scripts;
 	size_t nscripts;
-	size_t nsteps;                /* of all scripts */
+	size_t next_open;             /* scripts before it were opened (in slate order) */
+	size_t open_now;              /* scripts open (their graph held) */
+	size_t nsteps;                /* of the scripts opened so far */
 	size_t *script_of;            /* [nsteps] -> script */
+	size_t capsteps;
 	size_t *done_scripts;         /* scripts that became done since the last BUILD_SCRIPT_DONE events */
 	size_t ndone_scripts;
 	size_t scripts_done, scripts_running;
 	bool embed_due;               /* some script's batched embeddings can gain no more inputs: send a batch */
-	struct keymap *leaders;       /* action key -> the step whose request answers every step with that key */
-	size_t *follower_head;        /* [nsteps]: first step following this one, SIZE_MAX for none */
-	size_t *follower_next;        /* [nsteps]: next step following the same leader */
+	struct keymap *leaders;       /* action key -> the step whose request answers every step with that key (steps
+	                               * of open scripts only: a closed script's leader is final and its result cached) */
 	struct unit **pending;        /* units to send this turn, once their requests are claimed */
-	size_t npending;
+	size_t npending, cappending;
 	size_t *awaiting;             /* steps waiting for another process's result */
-	size_t nawaiting;
-	int64_t *await_until;         /* [nsteps]: when a step stops waiting (loop ms) */
-	bool *claimed;                /* [nsteps]: this process claimed the step's request */
-	bool *unclaimed;              /* [nsteps]: waited its time: sends its own request without a claim */
+	size_t nawaiting, capawaiting;
+	struct digest *release;       /* claims of closed scripts' steps that did not end in a stored result */
+	size_t nrelease, caprelease;
 	bool claims_off;              /* claiming failed once: the run goes on without */
 	int64_t polled_ms;            /* when the awaited results were last looked for */
 	const struct build_options *o;
 	struct build_result *r;
 	size_t *heap;                 /* ready steps, highest priority first */
-	size_t nheap;
+	size_t nheap, capheap;
 	size_t *batch;                /* embedding steps waiting for a request */
-	size_t nbatch;
+	size_t nbatch, capbatch;
 	struct cache_put *puts;       /* finished this loop turn, not yet written */
 	size_t *put_steps;            /* the step of each put */
 	size_t computed_puts;         /* of them, results computed here (the others were fetched from the remote) */
 	size_t nputs, capputs;
-	unsigned char (*remote_keys)[SHA256_BYTES];  /* each step's name in the remote cache */
-	struct remote_lookup *lookups;               /* [nsteps]: a lookup's context, per step */
 	struct digest *hits;          /* actions served from the cache: their last_used is refreshed at the end */
-	size_t nhits;
+	size_t nhits, caphits;
 	struct digest *checked_outputs;  /* cached results result_check passed this run, recorded at the end ... */
 	struct digest *checked_stamps;   /* ... under the stamp of that check, so later runs need not check them again */
 	size_t nchecked, capchecked;
@@ -94,12 +115,6 @@ struct runner {
 	bool warned_budget;           /* the 80 % warning was given */
 	enum rl_limit waiting_on;     /* the rate limit the status line last said the run waits for */
 	int64_t waiting_said_ms;      /* when it said so */
-};
-
-/* A step waiting for the remote cache's answer. */
-struct remote_lookup {
-	struct runner *run;
-	size_t step;
 };
 
 /* One job in flight and the steps it serves (several for an embedding batch). */
@@ -145,6 +160,25 @@ static struct step *step_at(const struct runner *run, size_t s)
 	return &sc->g->steps[s - sc->base];
 }
 
+static struct step_run *run_of(const struct runner *run, size_t s)
+{
+	const struct script_run *sc = script_of(run, s);
+	return &sc->steps[s - sc->base];
+}
+
+static unsigned char *remote_key_of(const struct runner *run, size_t s)
+{
+	const struct script_run *sc = script_of(run, s);
+	return sc->remote_keys[s - sc->base];
+}
+
+/* Appends s to a list of steps that grows as needed. */
+static void push_step(size_t **list, size_t *n, size_t *cap, size_t s)
+{
+	*list = xgrow(*list, cap, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = s;
+}
+
 /* An event about step s (NO_STEP: none) or, for BUILD_SCRIPT_DONE, about script. */
 static void emit_about(struct runner *run, enum build_event_type type, size_t s, size_t script, const char *message,
                        size_t batch)
@@ -188,6 +222,7 @@ static bool heap_before(const struct runner *run, size_t a, size_t b)
 
 static void heap_push(struct runner *run, size_t s)
 {
+	run->heap = xgrow(run->heap, &run->capheap, run->nheap + 1, sizeof(*run->heap));
 	size_t i = run->nheap++;
 	run->heap[i] = s;
 	while (i > 0 && heap_before(run, run->heap[i], run->heap[(i - 1) / 2])) {
@@ -329,13 +364,13 @@ static bool follow_identical(struct runner *run, size_t s)
 		if (ls->state == STEP_READY || ls->state == STEP_BATCHED || ls->state == STEP_RUNNING ||
 		    ls->state == STEP_AWAITING) {
 			st->state = STEP_FOLLOWING;
-			run->follower_next[s] = run->follower_head[leader];
-			run->follower_head[leader] = s;
+			run_of(run, s)->follower_next = run_of(run, leader)->follower_head;
+			run_of(run, leader)->follower_head = s;
 			return true;
 		}
 		if (ls->state == STEP_DONE && ls->output) {
-			run->follower_head[leader] = s;
-			run->follower_next[s] = NO_STEP;
+			run_of(run, leader)->follower_head = s;
+			run_of(run, s)->follower_next = NO_STEP;
 			give_followers(run, leader);
 			return true;
 		}
@@ -349,10 +384,10 @@ static bool follow_identical(struct runner *run, size_t s)
 static void give_followers(struct runner *run, size_t leader)
 {
 	const struct step *ls = step_at(run, leader);
-	size_t f = run->follower_head[leader];
-	run->follower_head[leader] = NO_STEP;
+	size_t f = run_of(run, leader)->follower_head;
+	run_of(run, leader)->follower_head = NO_STEP;
 	while (f != NO_STEP) {
-		size_t next = run->follower_next[f];
+		size_t next = run_of(run, f)->follower_next;
 		struct step *st = step_at(run, f);
 		if (ls->state == STEP_DONE) {
 			char *copy = xmalloc(ls->output_len + 1);
@@ -450,7 +485,7 @@ static void settle(struct runner *run, size_t s)
 	}
 	if (st->kind != STEP_EMBEDDING && strcmp(o->config[st->kind].provider, "builtin") != 0)
 		st->prompt = render_prompt(run, s);
-	step_action_keys(g, st, &o->config[st->kind], st->prompt, &st->key, o->remote ? run->remote_keys[s] : NULL);
+	step_action_keys(g, st, &o->config[st->kind], st->prompt, &st->key, o->remote ? remote_key_of(run, s) : NULL);
 
 	char *data = NULL;
 	size_t len = 0;
@@ -488,7 +523,11 @@ static void settle(struct runner *run, size_t s)
 			st->why = xasprintf("its cached result is invalid now (%s)", invalid);
 		}
 	}
-	if (found == CACHE_HIT && !checked && run->nchecked < run->capchecked) {
+	if (found == CACHE_HIT && !checked) {
+		size_t cap = run->capchecked;
+		run->checked_outputs = xgrow(run->checked_outputs, &run->capchecked, run->nchecked + 1,
+		                             sizeof(*run->checked_outputs));
+		run->checked_stamps = xgrow(run->checked_stamps, &cap, run->nchecked + 1, sizeof(*run->checked_stamps));
 		run->checked_outputs[run->nchecked] = st->meta.output;
 		run->checked_stamps[run->nchecked++] = stamp;
 	}
@@ -498,8 +537,10 @@ static void settle(struct runner *run, size_t s)
 			run->r->tokens_saved_in += st->meta.tokens_in;
 			run->r->tokens_saved_out += st->meta.tokens_out;
 			/* LRU at the resolution of an hour is enough for gc, and spares a no-op run a write. */
-			if (st->meta.last_used < run->now - 3600)
+			if (st->meta.last_used < run->now - 3600) {
+				run->hits = xgrow(run->hits, &run->caphits, run->nhits + 1, sizeof(*run->hits));
 				run->hits[run->nhits++] = st->key;
+			}
 			finish(run, s, STEP_DONE);
 			return;
 		}
@@ -510,10 +551,11 @@ static void settle(struct runner *run, size_t s)
 		return;
 	if (o->remote) {
 		/* The answer comes back through the loop; the step waits for it like a request in flight. */
+		struct remote_lookup *lk = &script_of(run, s)->lookups[s - script_of(run, s)->base];
 		st->state = STEP_RUNNING;
-		run->lookups[s].run = run;
-		run->lookups[s].step = s;
-		remote_get(o->remote, run->remote_keys[s], on_remote, &run->lookups[s]);
+		lk->run = run;
+		lk->step = s;
+		remote_get(o->remote, remote_key_of(run, s), on_remote, lk);
 		return;
 	}
 	not_cached(run, s);
@@ -534,7 +576,7 @@ static void not_cached(struct runner *run, size_t s)
 		emit(run, BUILD_STEP_EXPLAIN, s, st->why, 1);
 	if (st->kind == STEP_EMBEDDING) {
 		st->state = STEP_BATCHED;
-		run->batch[run->nbatch++] = s;
+		push_step(&run->batch, &run->nbatch, &run->capbatch, s);
 	} else {
 		st->state = STEP_READY;
 		heap_push(run, s);
@@ -685,7 +727,9 @@ static void queue_put(struct runner *run, size_t s)
 
 static void flush_puts(struct runner *run)
 {
-	if (run->nputs == 0 || run->cache_failed)
+	if (run->cache_failed)
+		run->nputs = run->computed_puts = 0;
+	if (run->nputs == 0)
 		return;
 	char err[512];
 	if (cache_put_batch(run->o->cache, run->puts, run->nputs, err, sizeof(err)) < 0) {
@@ -707,7 +751,7 @@ static void flush_puts(struct runner *run)
 		         (unsigned long long)st->meta.tokens_in, (unsigned long long)st->meta.tokens_out,
 		         (unsigned long)st->meta.duration_ms, (unsigned)st->meta.corrections,
 		         (unsigned)st->meta.max_tokens_retries, (unsigned)st->meta.dropped_quotes);
-		remote_put(run->o->remote, run->remote_keys[run->put_steps[i]], st->output, st->output_len, meta);
+		remote_put(run->o->remote, remote_key_of(run, run->put_steps[i]), st->output, st->output_len, meta);
 	}
 	run->nputs = 0;
 }
@@ -1024,6 +1068,7 @@ static void stage(struct runner *run, struct unit *u)
 		send_unit(run, u);
 		return;
 	}
+	run->pending = xgrow(run->pending, &run->cappending, run->npending + 1, sizeof(*run->pending));
 	run->pending[run->npending++] = u;
 }
 
@@ -1031,8 +1076,8 @@ static void stage(struct runner *run, struct unit *u)
 static void await_result(struct runner *run, size_t s)
 {
 	step_at(run, s)->state = STEP_AWAITING;
-	run->await_until[s] = loop_now_ms() + run->o->claim_ms;
-	run->awaiting[run->nawaiting++] = s;
+	run_of(run, s)->await_until = loop_now_ms() + run->o->claim_ms;
+	push_step(&run->awaiting, &run->nawaiting, &run->capawaiting, s);
 }
 
 /* Claims the staged units' requests in one transaction and sends them; a step another process claimed waits. */
@@ -1041,13 +1086,13 @@ static void claim_and_send(struct runner *run)
 	size_t n = 0;
 	for (size_t i = 0; i < run->npending; i++)
 		for (size_t j = 0; j < run->pending[i]->nsteps; j++)
-			n += !run->unclaimed[run->pending[i]->steps[j]];
+			n += !run_of(run, run->pending[i]->steps[j])->unclaimed;
 	struct digest *keys = xcalloc(n ? n : 1, sizeof(*keys));
 	unsigned char *held = xcalloc(n ? n : 1, 1);
 	n = 0;
 	for (size_t i = 0; i < run->npending; i++)
 		for (size_t j = 0; j < run->pending[i]->nsteps; j++)
-			if (!run->unclaimed[run->pending[i]->steps[j]])
+			if (!run_of(run, run->pending[i]->steps[j])->unclaimed)
 				keys[n++] = step_at(run, run->pending[i]->steps[j])->key;
 	char err[512];
 	if (n && cache_claim(run->o->cache, keys, n, run->o->claim_ms, held, err, sizeof(err)) < 0) {
@@ -1062,9 +1107,9 @@ static void claim_and_send(struct runner *run)
 		for (size_t j = 0; j < u->nsteps; j++) {
 			size_t s = u->steps[j];
 			bool wait = false;
-			if (!run->unclaimed[s]) {
+			if (!run_of(run, s)->unclaimed) {
 				wait = held[n++];
-				run->claimed[s] = !wait && !run->claims_off;
+				run_of(run, s)->claimed = !wait && !run->claims_off;
 			}
 			if (wait) {
 				await_result(run, s);
@@ -1128,16 +1173,16 @@ static void poll_awaited(struct runner *run)
 		}
 		if (found == CACHE_HIT)
 			drop_output(st);
-		if (found != CACHE_ERROR && now < run->await_until[s] &&
+		if (found != CACHE_ERROR && now < run_of(run, s)->await_until &&
 		    cache_claim_held(run->o->cache, &st->key, err, sizeof(err)) == CLAIM_HELD) {
 			run->awaiting[kept++] = s;
 			continue;
 		}
 		/* Its own turn: claimed anew when the claim lapsed, sent unclaimed when it waited its time. */
-		run->unclaimed[s] = now >= run->await_until[s];
+		run_of(run, s)->unclaimed = now >= run_of(run, s)->await_until;
 		if (st->kind == STEP_EMBEDDING) {
 			st->state = STEP_BATCHED;
-			run->batch[run->nbatch++] = s;
+			push_step(&run->batch, &run->nbatch, &run->capbatch, s);
 			if (script_of(run, s)->summaries_open == 0)
 				run->embed_due = true;
 		} else {
@@ -1148,22 +1193,26 @@ static void poll_awaited(struct runner *run)
 	run->nawaiting = kept;
 }
 
+/* Keeps the keys of sc's steps this process claimed whose request did not end in a stored result, to release. */
+static void collect_claims(struct runner *run, const struct script_run *sc)
+{
+	for (size_t j = 0; j < sc->g->nsteps; j++) {
+		if (!sc->steps[j].claimed || sc->g->steps[j].state == STEP_DONE)
+			continue;
+		run->release = xgrow(run->release, &run->caprelease, run->nrelease + 1, sizeof(*run->release));
+		run->release[run->nrelease++] = sc->g->steps[j].key;
+	}
+}
+
 /* Drops this process's claims on the requests that did not end in a stored result, so nobody waits on them. */
 static void release_claims(struct runner *run)
 {
-	size_t n = 0;
-	struct digest *keys = NULL;
-	size_t cap = 0;
-	for (size_t s = 0; s < run->nsteps; s++) {
-		if (!run->claimed[s] || step_at(run, s)->state == STEP_DONE)
-			continue;
-		keys = xgrow(keys, &cap, n + 1, sizeof(*keys));
-		keys[n++] = step_at(run, s)->key;
-	}
+	for (size_t i = 0; i < run->nscripts; i++)
+		if (run->scripts[i].g)
+			collect_claims(run, &run->scripts[i]);
 	char err[512];
-	if (n && !run->claims_off)
-		cache_release(run->o->cache, keys, n, err, sizeof(err));
-	free(keys);
+	if (run->nrelease && !run->claims_off)
+		cache_release(run->o->cache, run->release, run->nrelease, err, sizeof(err));
 }
 
 static void stage(struct runner *run, struct unit *u);
@@ -1304,88 +1353,195 @@ static bool heap_top_queues(const struct runner *run)
 	return p && p->queues;
 }
 
-/* The scripts that became done since the last call, in the order they did. */
+/* A script is closed once it is done and said to be: what the run keeps of it goes, and the source frees its graph.
+ * Its steps leave the map of leaders (a later identical step finds their results in the cache). */
+static void close_script(struct runner *run, size_t i)
+{
+	struct script_run *sc = &run->scripts[i];
+	if (!sc->g || !sc->done)
+		return;
+	if (run->o->claim_ms > 0)
+		collect_claims(run, sc);
+	for (size_t j = 0; j < sc->g->nsteps; j++)
+		keymap_remove_if(run->leaders, &sc->g->steps[j].key, sc->base + j);
+	free(sc->steps);
+	free(sc->remote_keys);
+	free(sc->lookups);
+	sc->steps = NULL;
+	sc->remote_keys = NULL;
+	sc->lookups = NULL;
+	sc->g = NULL;
+	run->open_now--;
+	if (run->src->close)
+		run->src->close(run->src->ctx, i);
+}
+
+/* The scripts that became done since the last call, in the order they did; then they are closed. */
 static void report_done_scripts(struct runner *run)
 {
+	if (run->ndone_scripts == 0)
+		return;
+	/* The puts point at outputs the caller frees once it has the script's archive. */
+	flush_puts(run);
 	for (size_t i = 0; i < run->ndone_scripts; i++)
 		emit_about(run, BUILD_SCRIPT_DONE, NO_STEP, run->done_scripts[i], NULL, 0);
+	for (size_t i = 0; i < run->ndone_scripts; i++)
+		close_script(run, run->done_scripts[i]);
 	run->ndone_scripts = 0;
 }
 
-/* Lays the slate's steps out one script after another and counts what is wanted. */
-static void runner_init(struct runner *run, struct build_script *scripts, size_t n, const struct build_options *o,
+void build_count_wanted(const struct graph *g, size_t wanted[STEP_KINDS])
+{
+	for (int k = 0; k < STEP_KINDS; k++)
+		wanted[k] = 0;
+	for (size_t j = 0; j < g->nsteps; j++)
+		if (g->steps[j].wanted)
+			wanted[g->steps[j].kind]++;
+}
+
+static void script_done(struct runner *run, size_t i)
+{
+	struct script_run *sc = &run->scripts[i];
+	sc->done = true;
+	run->scripts_done++;
+	run->done_scripts[run->ndone_scripts++] = i;
+}
+
+/* Script i could not be opened: each of its wanted steps counts as failed, and the run says why once. */
+static void open_failed(struct runner *run, size_t i, const char *why)
+{
+	struct script_run *sc = &run->scripts[i];
+	for (int k = 0; k < STEP_KINDS; k++) {
+		run->r->kinds[k].failed += sc->wanted[k];
+		if (sc->r != run->r)
+			sc->r->kinds[k].failed += sc->wanted[k];
+	}
+	run->finished += sc->total - sc->finished;
+	sc->finished = sc->total;
+	run->failures++;
+	if (run->o->keep_going > 0 && run->failures >= run->o->keep_going)
+		run->stop = true;
+	emit_about(run, BUILD_STEP_FAILED, NO_STEP, i, why, 0);
+	script_done(run, i);
+}
+
+/* Opens the next script of the slate: its graph from the source, its steps numbered after those opened before, its
+ * steps without dependencies looked up (and queued when not cached). */
+static void open_script(struct runner *run)
+{
+	size_t i = run->next_open++;
+	struct script_run *sc = &run->scripts[i];
+	struct build_script *bs = &run->src->scripts[i];
+	char err[1024];
+	sc->opened = true;
+	if (run->src->open && run->src->open(run->src->ctx, i, err, sizeof(err)) < 0) {
+		open_failed(run, i, err);
+		return;
+	}
+	size_t wanted[STEP_KINDS];
+	build_count_wanted(bs->g, wanted);
+	if (memcmp(wanted, sc->wanted, sizeof(wanted)) != 0) {
+		/* The counts the run started with would be wrong: the script is not built from other steps than planned. */
+		if (run->src->close)
+			run->src->close(run->src->ctx, i);
+		open_failed(run, i, "its steps are not those the run planned (the script changed): run again");
+		return;
+	}
+	struct graph *g = bs->g;
+	sc->g = g;
+	sc->previous = bs->previous;
+	sc->base = run->nsteps;
+	run->nsteps += g->nsteps;
+	run->script_of = xgrow(run->script_of, &run->capsteps, run->nsteps ? run->nsteps : 1, sizeof(*run->script_of));
+	size_t ns = g->nsteps ? g->nsteps : 1;
+	sc->steps = xcalloc(ns, sizeof(*sc->steps));
+	if (run->o->remote) {
+		sc->remote_keys = xcalloc(ns, sizeof(*sc->remote_keys));
+		sc->lookups = xcalloc(ns, sizeof(*sc->lookups));
+	}
+	run->open_now++;
+	for (size_t j = 0; j < g->nsteps; j++) {
+		run->script_of[sc->base + j] = i;
+		sc->steps[j].follower_head = sc->steps[j].follower_next = NO_STEP;
+		g->steps[j].unfinished_deps = g->steps[j].ndeps;
+	}
+	/* A script with nothing wanted is done before it starts. */
+	if (sc->total == 0) {
+		script_done(run, i);
+		return;
+	}
+	for (size_t j = 0; j < g->nsteps; j++)
+		if (g->steps[j].wanted && g->steps[j].ndeps == 0)
+			settle(run, sc->base + j);
+}
+
+/* Whether the window has room for another script's steps: what is ready, in flight (not queued for a message batch),
+ * looked up in the remote cache or awaited from another process fills less than the window. A script is opened
+ * only then, so the graphs held grow with the work in flight, not with the slate. */
+static bool wants_script(const struct runner *run)
+{
+	if (run->stop || run->next_open >= run->nscripts)
+		return false;
+	size_t busy = (size_t)(run->inflight - run->queued) + run->nheap + run->nawaiting +
+	              (run->o->remote ? remote_lookups_pending(run->o->remote) : 0);
+	return busy < (size_t)gate_window(run->o->gate);
+}
+
+/* Says (and closes) the scripts done so far, then opens the next one when the window has room; true when it did. */
+static bool open_next(struct runner *run)
+{
+	report_done_scripts(run);
+	if (!wants_script(run))
+		return false;
+	open_script(run);
+	return true;
+}
+
+/* Counts what is in the slate's scripts, before any opens. */
+static void runner_init(struct runner *run, const struct build_source *src, const struct build_options *o,
                         struct build_result *r)
 {
+	size_t n = src->n;
+	run->src = src;
 	run->o = o;
 	run->r = r;
 	run->nscripts = n;
 	run->scripts = xcalloc(n ? n : 1, sizeof(*run->scripts));
+	run->done_scripts = xmalloc((n ? n : 1) * sizeof(size_t));
 	for (size_t i = 0; i < n; i++) {
 		struct script_run *sc = &run->scripts[i];
-		sc->g = scripts[i].g;
-		sc->previous = scripts[i].previous;
-		sc->r = &scripts[i].result;
+		sc->r = &src->scripts[i].result;
 		if (sc->r != r)
 			memset(sc->r, 0, sizeof(*sc->r));
-		sc->base = run->nsteps;
-		run->nsteps += sc->g->nsteps;
+		memcpy(sc->wanted, src->wanted[i], sizeof(sc->wanted));
+		for (int k = 0; k < STEP_KINDS; k++) {
+			sc->total += sc->wanted[k];
+			r->kinds[k].total += sc->wanted[k];
+			if (sc->r != r)
+				sc->r->kinds[k].total += sc->wanted[k];
+		}
+		sc->summaries_open = sc->wanted[STEP_SUMMARY];
+		run->total += sc->total;
 	}
-	size_t ns = run->nsteps ? run->nsteps : 1;
-	run->script_of = xmalloc(ns * sizeof(size_t));
-	run->done_scripts = xmalloc((n ? n : 1) * sizeof(size_t));
-	run->follower_head = xmalloc(ns * sizeof(size_t));
-	run->follower_next = xmalloc(ns * sizeof(size_t));
-	run->leaders = keymap_new(run->nsteps);
-	run->pending = xcalloc(ns, sizeof(*run->pending));
-	run->awaiting = xcalloc(ns, sizeof(size_t));
-	run->await_until = xcalloc(ns, sizeof(int64_t));
-	run->claimed = xcalloc(ns, sizeof(bool));
-	run->unclaimed = xcalloc(ns, sizeof(bool));
-	run->heap = xcalloc(ns, sizeof(size_t));
-	run->batch = xcalloc(ns, sizeof(size_t));
-	run->hits = xcalloc(ns, sizeof(*run->hits));
-	run->checked_outputs = xcalloc(ns, sizeof(*run->checked_outputs));
-	run->checked_stamps = xcalloc(ns, sizeof(*run->checked_stamps));
-	run->capchecked = ns;
-	if (o->remote) {
-		run->remote_keys = xcalloc(ns, sizeof(*run->remote_keys));
-		run->lookups = xcalloc(ns, sizeof(*run->lookups));
-	}
+	run->leaders = keymap_new(256);
 	run->now = (int64_t)time(NULL);
 	run->waiting_on = RL_NONE;
-	for (size_t i = 0; i < n; i++) {
-		struct script_run *sc = &run->scripts[i];
-		for (size_t j = 0; j < sc->g->nsteps; j++) {
-			struct step *st = &sc->g->steps[j];
-			run->script_of[sc->base + j] = i;
-			run->follower_head[sc->base + j] = run->follower_next[sc->base + j] = NO_STEP;
-			st->unfinished_deps = st->ndeps;
-			if (!st->wanted)
-				continue;
-			run->total++;
-			sc->total++;
-			r->kinds[st->kind].total++;
-			if (sc->r != r)
-				sc->r->kinds[st->kind].total++;
-			if (st->kind == STEP_SUMMARY)
-				sc->summaries_open++;
-		}
-	}
 }
 
 static void runner_free(struct runner *run)
 {
+	for (size_t i = 0; i < run->nscripts; i++) {
+		free(run->scripts[i].steps);
+		free(run->scripts[i].remote_keys);
+		free(run->scripts[i].lookups);
+	}
 	free(run->scripts);
 	free(run->script_of);
 	free(run->done_scripts);
-	free(run->follower_head);
-	free(run->follower_next);
 	keymap_free(run->leaders);
 	free(run->pending);
 	free(run->awaiting);
-	free(run->await_until);
-	free(run->claimed);
-	free(run->unclaimed);
+	free(run->release);
 	free(run->heap);
 	free(run->batch);
 	free(run->puts);
@@ -1393,70 +1549,69 @@ static void runner_free(struct runner *run)
 	free(run->hits);
 	free(run->checked_outputs);
 	free(run->checked_stamps);
-	free(run->remote_keys);
-	free(run->lookups);
 }
 
-/* Whatever the run stopped before reaching was not built. */
+/* Whatever the run stopped before reaching was not built: the steps of open scripts not final, and every wanted step
+ * of the scripts never opened. */
 static void skip_unreached(struct runner *run)
 {
-	for (size_t s = 0; s < run->nsteps; s++) {
-		struct step *st = step_at(run, s);
-		struct script_run *sc = script_of(run, s);
-		if (st->wanted && (st->state == STEP_WAITING || st->state == STEP_READY || st->state == STEP_BATCHED ||
-		                   st->state == STEP_FOLLOWING || st->state == STEP_AWAITING)) {
-			st->state = STEP_SKIPPED;
-			run->r->kinds[st->kind].skipped++;
-			if (sc->r != run->r)
-				sc->r->kinds[st->kind].skipped++;
+	for (size_t i = 0; i < run->nscripts; i++) {
+		struct script_run *sc = &run->scripts[i];
+		if (!sc->opened) {
+			for (int k = 0; k < STEP_KINDS; k++) {
+				run->r->kinds[k].skipped += sc->wanted[k];
+				if (sc->r != run->r)
+					sc->r->kinds[k].skipped += sc->wanted[k];
+			}
+			continue;
+		}
+		for (size_t j = 0; sc->g && j < sc->g->nsteps; j++) {
+			struct step *st = &sc->g->steps[j];
+			if (st->wanted && (st->state == STEP_WAITING || st->state == STEP_READY || st->state == STEP_BATCHED ||
+			                   st->state == STEP_FOLLOWING || st->state == STEP_AWAITING)) {
+				st->state = STEP_SKIPPED;
+				run->r->kinds[st->kind].skipped++;
+				if (sc->r != run->r)
+					sc->r->kinds[st->kind].skipped++;
+			}
 		}
 	}
 }
 
-enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const struct build_options *o,
-                                   struct build_result *r, char *err, size_t errlen)
+enum build_outcome build_run_source(const struct build_source *src, const struct build_options *o,
+                                    struct build_result *r, char *err, size_t errlen)
 {
 	struct runner run = {0};
+	size_t n = src->n;
 	memset(r, 0, sizeof(*r));
-	runner_init(&run, scripts, n, o, r);
-	for (size_t s = 0; s < run.nsteps; s++) {
-		const struct step *st = step_at(&run, s);
-		if (st->wanted && st->ndeps == 0)
-			settle(&run, s);
-	}
-	/* A script with nothing wanted is done before it starts. */
-	for (size_t i = 0; i < n; i++)
-		if (run.scripts[i].total == 0 && !run.scripts[i].done) {
-			run.scripts[i].done = true;
-			run.scripts_done++;
-			run.done_scripts[run.ndone_scripts++] = i;
-		}
-	report_done_scripts(&run);
+	runner_init(&run, src, o, r);
 
 	for (;;) {
 		if (o->interrupted && *o->interrupted && !r->interrupted) {
 			r->interrupted = r->stopped = run.stop = true;
 			loop_abort(o->loop);
 		}
-		while (!run.stop) {
-			/* Jobs queued for a message batch hold no request slot. */
-			bool window = run.inflight - run.queued < gate_window(o->gate);
-			/* Embeddings go out in as few requests as possible: once no summary can add to a script's share of
-			 * the batch, or it is full; before the ready steps of later scripts, which would otherwise hold a
-			 * finished script's archive back until the end of the slate. */
-			bool batch = window && run.nbatch > 0 && (run.embed_due || batch_is_full(&run));
-			if (batch && (run.nheap == 0 || batch_before_heap(&run))) {
-				if (!within_budget(&run, run.batch, next_batch(&run)))
+		do {
+			while (!run.stop) {
+				/* Jobs queued for a message batch hold no request slot. */
+				bool window = run.inflight - run.queued < gate_window(o->gate);
+				/* Embeddings go out in as few requests as possible: once no summary can add to a script's share
+				 * of the batch, or it is full; before the ready steps of later scripts, which would otherwise
+				 * hold a finished script's archive back until the end of the slate. */
+				bool batch = window && run.nbatch > 0 && (run.embed_due || batch_is_full(&run));
+				if (batch && (run.nheap == 0 || batch_before_heap(&run))) {
+					if (!within_budget(&run, run.batch, next_batch(&run)))
+						break;
+					start_embedding_batch(&run);
+				} else if (run.nheap > 0 && (window || heap_top_queues(&run))) {
+					if (!within_budget(&run, run.heap, 1))
+						break;
+					start_step(&run, heap_pop(&run));
+				} else {
 					break;
-				start_embedding_batch(&run);
-			} else if (run.nheap > 0 && (window || heap_top_queues(&run))) {
-				if (!within_budget(&run, run.heap, 1))
-					break;
-				start_step(&run, heap_pop(&run));
-			} else {
-				break;
+				}
 			}
-		}
+		} while (open_next(&run));
 		claim_and_send(&run);
 		size_t asking = o->remote ? remote_lookups_pending(o->remote) : 0;
 		if (run.inflight == 0 && asking == 0 && (run.nawaiting == 0 || run.stop)) {
@@ -1526,6 +1681,19 @@ enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const
 			return BUILD_INCOMPLETE;
 	}
 	return BUILD_COMPLETE;
+}
+
+enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const struct build_options *o,
+                                   struct build_result *r, char *err, size_t errlen)
+{
+	/* The graphs are given: opening one takes it as it is, closing one leaves it to the caller. */
+	size_t (*wanted)[STEP_KINDS] = xcalloc(n ? n : 1, sizeof(*wanted));
+	for (size_t i = 0; i < n; i++)
+		build_count_wanted(scripts[i].g, wanted[i]);
+	struct build_source src = {.scripts = scripts, .n = n, .wanted = (const size_t (*)[STEP_KINDS])wanted};
+	enum build_outcome outcome = build_run_source(&src, o, r, err, errlen);
+	free(wanted);
+	return outcome;
 }
 
 enum build_outcome build_run(struct graph *g, const struct build_options *o, struct build_result *r, char *err,

@@ -138,10 +138,35 @@ struct build_script {
 	                                      embedding batch that served several scripts count for its first input's */
 };
 
-/* Runs the wanted steps of n scripts as one graph: one window, one rate budget, -k counted over all; among ready
- * steps those of the earliest unfinished script first, so scripts finish one by one; identical requests sent once.
- * total gets the slate's sums (o->previous is not used). */
+/* Where a slate's scripts come from: the run opens them one by one in slate order, only when the request window
+ * has room for more steps, and closes each once it is done and its BUILD_SCRIPT_DONE was said, so the graphs held at
+ * once grow with the work in flight, not with the slate. */
+struct build_source {
+	struct build_script *scripts;        /* [n]: results filled by the run; g and previous set by open */
+	size_t n;
+	const size_t (*wanted)[STEP_KINDS];  /* [n]: each script's wanted steps per kind, known before any opens (the
+	                                        totals of the status line and the counts of scripts never reached) */
+	/* Sets scripts[i].g (steps selected: its wanted counts must be wanted[i]) and .previous; < 0 after writing why
+	 * to err (naming the script): its wanted steps count as failed and it is never closed. NULL: g is given. */
+	int (*open)(void *ctx, size_t i, char *err, size_t errlen);
+	/* Script i was opened, is done and was said to be: its graph may go. Scripts still open when the run ends
+	 * (stopped or interrupted) are not closed: the caller has them. NULL: nothing to do. */
+	void (*close)(void *ctx, size_t i);
+	void *ctx;
+};
+
+/* Runs the wanted steps of a slate's scripts as one graph: one window, one rate budget, -k counted over all; among
+ * ready steps those of the earliest unfinished script first, so scripts finish one by one; identical requests sent
+ * once. total gets the slate's sums (o->previous is not used); a stop counts the steps of scripts never opened as
+ * skipped. */
+enum build_outcome build_run_source(const struct build_source *src, const struct build_options *o,
+                                    struct build_result *total, char *err, size_t errlen);
+
+/* build_run_source over n scripts whose graphs are all given (they stay the caller's). */
 enum build_outcome build_run_slate(struct build_script *scripts, size_t n, const struct build_options *o,
                                    struct build_result *total, char *err, size_t errlen);
+
+/* g's wanted steps per kind. */
+void build_count_wanted(const struct graph *g, size_t wanted[STEP_KINDS]);
 
 #endif

@@ -15,6 +15,7 @@ struct keymap_slot {
 struct keymap {
 	struct keymap_slot *slots;
 	size_t mask;
+	size_t count;
 };
 
 struct keymap *keymap_new(size_t n)
@@ -56,10 +57,58 @@ bool keymap_get(const struct keymap *m, const struct digest *key, size_t *value)
 	return true;
 }
 
+/* Doubles the table, so it stays at most half full. */
+static void keymap_grow(struct keymap *m)
+{
+	struct keymap_slot *old = m->slots;
+	size_t cap = m->mask + 1;
+	m->slots = xcalloc(2 * cap, sizeof(*m->slots));
+	m->mask = 2 * cap - 1;
+	for (size_t i = 0; i < cap; i++)
+		if (old[i].used)
+			m->slots[slot_of(m, &old[i].key)] = old[i];
+	free(old);
+}
+
 void keymap_set(struct keymap *m, const struct digest *key, size_t value)
 {
 	struct keymap_slot *s = &m->slots[slot_of(m, key)];
+	if (!s->used) {
+		if (2 * (m->count + 1) > m->mask + 1) {
+			keymap_grow(m);
+			s = &m->slots[slot_of(m, key)];
+		}
+		m->count++;
+	}
 	s->key = *key;
 	s->value = value;
 	s->used = true;
+}
+
+bool keymap_remove_if(struct keymap *m, const struct digest *key, size_t value)
+{
+	size_t i = slot_of(m, key);
+	if (!m->slots[i].used || m->slots[i].value != value)
+		return false;
+	m->slots[i].used = false;
+	m->count--;
+	/* Linear probing: move back every key of the run after the hole that the hole would hide from its lookup. */
+	for (size_t j = (i + 1) & m->mask; m->slots[j].used; j = (j + 1) & m->mask) {
+		uint64_t h;
+		memcpy(&h, m->slots[j].key.bytes, sizeof(h));
+		size_t home = (size_t)h & m->mask;
+		/* j's key stays when its home lies cyclically in (i, j]. */
+		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (stays)
+			continue;
+		m->slots[i] = m->slots[j];
+		m->slots[j].used = false;
+		i = j;
+	}
+	return true;
+}
+
+size_t keymap_count(const struct keymap *m)
+{
+	return m->count;
 }

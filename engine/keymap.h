@@ -9,7 +9,7 @@
 
 struct keymap;
 
-/* A map sized for at most n keys (it never grows past that: one entry per step of the run). */
+/* A map sized for about n keys; it grows past that as keys are added. */
 struct keymap *keymap_new(size_t n);
 
 /* Frees the map; NULL is fine. */
@@ -18,7 +18,13 @@ void keymap_free(struct keymap *m);
 /* true with *value when key is in the map. */
 bool keymap_get(const struct keymap *m, const struct digest *key, size_t *value);
 
-/* Sets key's value, adding the key when absent (at most n keys in all). */
+/* Sets key's value, adding the key when absent. */
 void keymap_set(struct keymap *m, const struct digest *key, size_t value);
+
+/* Removes key when its value is value (a later holder of the key stays); true when it was removed. */
+bool keymap_remove_if(struct keymap *m, const struct digest *key, size_t value);
+
+/* Keys in the map. */
+size_t keymap_count(const struct keymap *m);
 
 #endif
