@@ -77,6 +77,10 @@ void cache_close(struct cache *c);
  * $HOME/.cache/scriptbuild; malloc'd, NULL if none can be formed. */
 char *cache_default_dir(void);
 
+/* Seconds of resolution of an action's last use: a hit refreshes it only when it is older (a no-op run writes nothing),
+ * so gc's least-recently-used order is exact to this much. */
+#define CACHE_LAST_USED_RESOLUTION 3600
+
 /* What a lookup found. */
 enum cache_lookup { CACHE_ERROR = -1, CACHE_MISS = 0, CACHE_HIT = 1 };
 

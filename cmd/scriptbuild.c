@@ -661,20 +661,24 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Reads and parses the script at path, with its digest; 0, or -1 after saying what is wrong and where. */
-static int load_script(const char *path, bool quiet, struct fountain_script **script, char digest_hex[DIGEST_HEX_LEN + 1])
+/* Reads the script at path with its digest (*data malloc'd); 0, or -1 after saying what is wrong and where. */
+static int read_script(const char *path, char **data, size_t *len, char digest_hex[DIGEST_HEX_LEN + 1])
 {
-	char *data;
-	size_t len;
-	struct fountain_error perr;
 	/* Read no more than the parser takes: it names a file beyond its limit, and memory stays bounded. */
-	if (read_file(path, FOUNTAIN_MAX_BYTES, &data, &len) < 0) {
+	if (read_file(path, FOUNTAIN_MAX_BYTES, data, len) < 0) {
 		fprintf(stderr, "scriptbuild: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	struct digest d;
-	digest_bytes(data, len, &d);
+	digest_bytes(*data, *len, &d);
 	digest_to_hex(&d, digest_hex);
+	return 0;
+}
+
+/* Parses the len bytes of the script at path (data is freed); 0, or -1 after saying what is wrong and where. */
+static int parse_script(const char *path, char *data, size_t len, bool quiet, struct fountain_script **script)
+{
+	struct fountain_error perr;
 	int rc = fountain_parse(data, len, script, &perr);
 	free(data);
 	if (rc < 0) {
@@ -688,6 +692,16 @@ static int load_script(const char *path, bool quiet, struct fountain_script **sc
 		fprintf(stderr, "scriptbuild: %s: no scene heading: the whole script is scene 0 (before a first heading)\n",
 		        path);
 	return 0;
+}
+
+/* Reads and parses the script at path, with its digest; 0, or -1 after saying what is wrong and where. */
+static int load_script(const char *path, bool quiet, struct fountain_script **script, char digest_hex[DIGEST_HEX_LEN + 1])
+{
+	char *data;
+	size_t len;
+	if (read_script(path, &data, &len, digest_hex) < 0)
+		return -1;
+	return parse_script(path, data, len, quiet, script);
 }
 
 static int tool_parse(const struct options *o)
@@ -980,8 +994,12 @@ static int64_t archive_mtime(void)
 /* One script of the run: what it holds from its text to its archive. */
 struct script_job {
 	const struct slate_script *in;
+	char *text;                   /* the bytes read, until parsed (never, for a script whose archive is current) */
+	size_t text_len;
 	struct fountain_script *script;
 	char script_hex[DIGEST_HEX_LEN + 1];
+	bool current;                 /* its build log proves its archive current for these inputs: not parsed, not built */
+	struct build_log_tally tally; /* what that build counted (when current) */
 	char *log_name;
 	struct build_log *previous;   /* the last build log of this script */
 	char *archive_path;           /* the archive written or up to date, NULL when none */
@@ -992,6 +1010,7 @@ struct script_job {
 	struct stat written;          /* the file this run wrote, as fstat saw it before its rename */
 	bool have_written;
 	bool log_saved;               /* its build log is saved (a finished script's, as soon as its archive is written) */
+	bool complete_build;          /* its archive holds every step of the script, built or found up to date now */
 };
 
 /* Everything one build holds, from the scripts to the summary line; each phase below fills its part. */
@@ -1000,7 +1019,12 @@ struct session {
 	struct timespec started;
 	struct slate slate;              /* the scripts; slate.many: more than the one script of a plain run */
 	struct script_job *jobs;         /* [slate.n] */
-	struct build_script *scripts;    /* [slate.n]: each graph, previous log and result, as the engine takes them */
+	struct build_script *scripts;    /* [slate.n]: each graph (NULL when current), previous log and result */
+	struct build_script *building;   /* [nbuilding]: the scripts the engine runs, a copy of their scripts[] entries */
+	size_t *building_job;            /* [nbuilding]: their index in jobs and scripts */
+	size_t nbuilding;
+	size_t ncurrent;                 /* scripts whose archives are current */
+	size_t current_steps;            /* their wanted steps: the status line counts them done */
 	struct run_config rc;
 	struct cache *cache;
 	struct project *project;         /* scriptbuild.json, or NULL */
@@ -1234,7 +1258,8 @@ static const char *script_prefix(const struct session *s, size_t i, char *buf, s
 	return buf;
 }
 
-/* Reads and parses the scripts; the slate's ids and archive paths are settled here, before anything runs. */
+/* Reads the scripts (parsed in plan, unless their archives are current); the slate's ids and archive paths are
+ * settled here, before anything runs. */
 static int load(struct session *s)
 {
 	const struct options *o = s->o;
@@ -1262,7 +1287,7 @@ static int load(struct session *s)
 	s->scripts = xcalloc(n, sizeof(*s->scripts));
 	for (size_t i = 0; i < n; i++) {
 		s->jobs[i].in = &s->slate.scripts[i];
-		if (load_script(s->jobs[i].in->path, o->quiet, &s->jobs[i].script, s->jobs[i].script_hex) < 0)
+		if (read_script(s->jobs[i].in->path, &s->jobs[i].text, &s->jobs[i].text_len, s->jobs[i].script_hex) < 0)
 			return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -1292,6 +1317,67 @@ static int find_project(struct session *s)
 	return 0;
 }
 
+static char *archive_path_for(struct session *s, size_t i);
+
+/* The name script i's archive records: its id in a slate, its file's base name for one script (malloc'd). */
+static char *archive_name(const struct session *s, size_t i)
+{
+	if (!s->slate.many)
+		return script_name_of(s->jobs[i].in->path);
+	char *name = jf_utf8_repaired(s->jobs[i].in->id);
+	if (!name)
+		out_of_memory();
+	return name;
+}
+
+/* The inputs digest of script i's complete build, as its build log records it. */
+static void script_inputs(const struct session *s, size_t i, struct digest *inputs)
+{
+	char *name = archive_name(s, i);
+	results_inputs(s->rc.step, ANALYSIS_FORMAT_VERSION, name, s->jobs[i].script_hex, archive_mtime(), inputs);
+	free(name);
+}
+
+/* Whether script i's archive is current, decided like make decides a target without parsing a line: its build log
+ * says a complete build of these very inputs (tool, script bytes, configuration, name, mtime) wrote or confirmed the
+ * file that is at the archive's path now, and the cache confirmed that build's results within the resolution of
+ * their last use (else the full check runs and refreshes it, so gc still sees them used). When it is, the script is
+ * neither parsed nor built, and its counts are the log's. */
+static bool archive_current(struct session *s, size_t i)
+{
+	const struct options *o = s->o;
+	struct script_job *j = &s->jobs[i];
+	/* Targets ask for some steps and -n for a plan per step: only the graph knows those. */
+	if (o->ntargets > 0 || o->dry_run || !j->previous)
+		return false;
+	char *path = archive_path_for(s, i);
+	if (!path)
+		return false;
+	struct digest inputs;
+	struct action_meta meta;
+	char err[512];
+	script_inputs(s, i, &inputs);
+	if (!build_log_inputs_current(j->previous, path, &inputs, &j->tally) ||
+	    cache_get(s->cache, &j->tally.probe, &meta, NULL, NULL, err, sizeof(err)) != CACHE_HIT ||
+	    meta.last_used < (int64_t)time(NULL) - CACHE_LAST_USED_RESOLUTION) {
+		free(path);
+		return false;
+	}
+	j->current = j->published = j->up_to_date = j->log_saved = true;
+	j->archive_path = path;
+	free(j->text);
+	j->text = NULL;
+	struct build_result *r = &s->scripts[i].result;
+	for (int k = 0; k < STEP_KINDS; k++) {
+		r->kinds[k].total = r->kinds[k].cached = j->tally.steps[k];
+		s->current_steps += j->tally.steps[k];
+	}
+	r->tokens_saved_in = j->tally.tokens_in;
+	r->tokens_saved_out = j->tally.tokens_out;
+	s->ncurrent++;
+	return true;
+}
+
 /* Configuration, the graphs of wanted steps, the cache and last build logs, the loop, the gate and the providers. */
 static int plan(struct session *s)
 {
@@ -1305,25 +1391,6 @@ static int plan(struct session *s)
 	for (size_t i = 0; i < o->noverrides; i++)
 		if (config_override(&s->rc, o->overrides[i][0], o->overrides[i][1], s->err, sizeof(s->err)) < 0)
 			return EXIT_USAGE;
-	for (size_t i = 0; i < s->slate.n; i++) {
-		char err[600], prefix[300];
-		s->scripts[i].g = graph_new(s->jobs[i].script);
-		if (graph_select(s->scripts[i].g, o->targets, o->ntargets, err, sizeof(err)) < 0) {
-			snprintf(s->err, sizeof(s->err), "%s%s", script_prefix(s, i, prefix, sizeof(prefix)), err);
-			return EXIT_USAGE;
-		}
-	}
-	if (o->max_cost > 0 && !o->dry_run) {
-		for (size_t i = 0; i < s->slate.n; i++) {
-			char *unpriced = plan_unpriced_models(s->scripts[i].g, s->rc.step);
-			if (unpriced) {
-				snprintf(s->err, sizeof(s->err), "--max-cost: price unknown for %s, so the budget cannot be kept: "
-				         "set SCRIPTBUILD_PRICES=MODEL=IN/OUT (USD per million tokens)", unpriced);
-				free(unpriced);
-				return EXIT_USAGE;
-			}
-		}
-	}
 	if (open_cache(o, remote_url_of(o, s->project), &s->cache) < 0) {
 		s->err[0] = '\0';  /* already said */
 		return EXIT_USAGE;
@@ -1332,6 +1399,35 @@ static int plan(struct session *s)
 		s->jobs[i].log_name = build_log_name_for(s->jobs[i].in->path, s->project ? s->project->dir : NULL);
 		s->jobs[i].previous = build_log_load(s->cache, s->jobs[i].log_name);
 		s->scripts[i].previous = s->jobs[i].previous;
+	}
+	for (size_t i = 0; i < s->slate.n; i++) {
+		struct script_job *j = &s->jobs[i];
+		if (archive_current(s, i))
+			continue;
+		char err[600], prefix[300];
+		if (parse_script(j->in->path, j->text, j->text_len, o->quiet, &j->script) < 0) {
+			j->text = NULL;
+			return EXIT_USAGE;
+		}
+		j->text = NULL;
+		s->scripts[i].g = graph_new(j->script);
+		if (graph_select(s->scripts[i].g, o->targets, o->ntargets, err, sizeof(err)) < 0) {
+			snprintf(s->err, sizeof(s->err), "%s%s", script_prefix(s, i, prefix, sizeof(prefix)), err);
+			return EXIT_USAGE;
+		}
+	}
+	if (o->max_cost > 0 && !o->dry_run) {
+		for (size_t i = 0; i < s->slate.n; i++) {
+			if (s->jobs[i].current)
+				continue;
+			char *unpriced = plan_unpriced_models(s->scripts[i].g, s->rc.step);
+			if (unpriced) {
+				snprintf(s->err, sizeof(s->err), "--max-cost: price unknown for %s, so the budget cannot be kept: "
+				         "set SCRIPTBUILD_PRICES=MODEL=IN/OUT (USD per million tokens)", unpriced);
+				free(unpriced);
+				return EXIT_USAGE;
+			}
+		}
 	}
 	s->estimator = estimate_load(s->cache);
 	char *hint = s->project || o->quiet ? NULL
@@ -1453,12 +1549,58 @@ static size_t print_all_stale(const struct session *s)
 		snprintf(prefix, sizeof(prefix), "stale: %s", s->slate.many ? s->jobs[i].in->path : "");
 		if (s->slate.many)
 			snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), ": ");
-		n += print_stale(s->scripts[i].g, prefix);
+		if (!s->jobs[i].current)
+			n += print_stale(s->scripts[i].g, prefix);
 	}
 	return n;
 }
 
 static void on_build_event(void *ctx, const struct build_event *ev);
+
+/* The scripts whose archives are current, as a full check that finds them up to date says them. */
+static void say_current(struct session *s)
+{
+	for (size_t i = 0; i < s->slate.n; i++) {
+		struct script_job *j = &s->jobs[i];
+		if (!j->current)
+			continue;
+		analysis_remove_stale_temps(j->archive_path);
+		if (s->o->verbose)
+			fprintf(stderr, "scriptbuild: %s is up to date (its build record has these inputs: not parsed)\n",
+			        j->archive_path);
+		else if (!s->o->quiet)
+			fprintf(stderr, "scriptbuild: %s is up to date\n", j->archive_path);
+		if (s->o->html && write_html(j->archive_path, NULL, s->o->quiet) < 0)
+			j->publish_failed = true;
+	}
+}
+
+/* The current scripts' steps join the run's totals as served from the cache, and the cache's hit counters. */
+static void add_current(struct session *s)
+{
+	if (s->ncurrent == 0)
+		return;
+	struct build_result *r = &s->result;
+	uint64_t in = 0, out = 0;
+	for (size_t i = 0; i < s->slate.n; i++) {
+		if (!s->jobs[i].current)
+			continue;
+		const struct build_result *c = &s->scripts[i].result;
+		for (int k = 0; k < STEP_KINDS; k++) {
+			r->kinds[k].total += c->kinds[k].total;
+			r->kinds[k].cached += c->kinds[k].cached;
+		}
+		in += c->tokens_saved_in;
+		out += c->tokens_saved_out;
+	}
+	r->tokens_saved_in += in;
+	r->tokens_saved_out += out;
+	char err[512];
+	/* Only statistics (-t stats): a cache that cannot count them loses nothing else. */
+	if (s->outcome != BUILD_CACHE_FAILED && !s->o->dry_run &&
+	    cache_add_counters(s->cache, s->current_steps, 0, in, out, err, sizeof(err)) < 0)
+		fprintf(stderr, "scriptbuild: warning: could not count the cache's hits: %s\n", err);
+}
 
 /* Runs the wanted steps; -n and --frozen say what would have to run. */
 static int run(struct session *s)
@@ -1471,7 +1613,18 @@ static int run(struct session *s)
 		.remote = s->remote, .estimator = s->estimator, .max_cost = o->max_cost, .claim_ms = o->timeout_ms,
 		.report = on_build_event, .report_ctx = s, .interrupted = &interrupt_signal,
 	};
-	s->outcome = build_run_slate(s->scripts, s->slate.n, &bo, &s->result, s->err, sizeof(s->err));
+	say_current(s);
+	s->building = xcalloc(s->slate.n, sizeof(*s->building));
+	s->building_job = xcalloc(s->slate.n, sizeof(*s->building_job));
+	for (size_t i = 0; i < s->slate.n; i++)
+		if (!s->jobs[i].current) {
+			s->building[s->nbuilding] = s->scripts[i];
+			s->building_job[s->nbuilding++] = i;
+		}
+	s->outcome = build_run_slate(s->building, s->nbuilding, &bo, &s->result, s->err, sizeof(s->err));
+	for (size_t k = 0; k < s->nbuilding; k++)
+		s->scripts[s->building_job[k]].result = s->building[k].result;
+	add_current(s);
 	status_clear(&s->status);
 	/* Every wanted step done, whether or not the cache could store the results: the archive needs only memory. */
 	s->all_done = result_complete(&s->result);
@@ -1538,9 +1691,12 @@ static void save_log(struct session *s, size_t i)
 	const struct stat *wrote = j->archive_path && !j->up_to_date && j->have_written ? &j->written : NULL;
 	/* A frozen run that found stale steps built nothing: the log must keep explaining them as the last build. */
 	bool stale = s->o->frozen && !result_complete(&s->scripts[i].result);
+	struct digest inputs;
+	if (j->complete_build)
+		script_inputs(s, i, &inputs);
 	if (s->outcome != BUILD_CACHE_FAILED && !stale &&
-	    build_log_save(s->cache, j->log_name, s->scripts[i].g, s->rc.step, j->archive_path, wrote, &j->identity, err,
-	                   sizeof(err)) < 0)
+	    build_log_save(s->cache, j->log_name, s->scripts[i].g, s->rc.step, j->archive_path, wrote, &j->identity,
+	                   j->complete_build ? &inputs : NULL, err, sizeof(err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
 }
 
@@ -1572,14 +1728,7 @@ static void publish_script(struct session *s, size_t i, bool run_over)
 		j->publish_failed = true;
 		return;
 	}
-	char *name;
-	if (s->slate.many) {
-		name = jf_utf8_repaired(j->in->id);
-		if (!name)
-			out_of_memory();
-	} else {
-		name = script_name_of(j->in->path);
-	}
+	char *name = archive_name(s, i);
 	enum publish_outcome outcome = publish_archive(s->scripts[i].g, s->rc.step, name, j->script_hex,
 	                                               archive_mtime(), j->archive_path, j->previous, &j->identity,
 	                                               s->err, sizeof(s->err));
@@ -1593,11 +1742,13 @@ static void publish_script(struct session *s, size_t i, bool run_over)
 		return;
 	case PUBLISH_UP_TO_DATE:
 		j->up_to_date = true;
+		j->complete_build = complete && o->ntargets == 0;
 		if (!o->quiet)
 			fprintf(stderr, "scriptbuild: %s is up to date\n", j->archive_path);
 		break;
 	case PUBLISH_WRITTEN:
 		j->have_written = analysis_last_written(&j->written) == 0;
+		j->complete_build = complete && o->ntargets == 0;
 		if (!o->quiet)
 			fprintf(stderr, "scriptbuild: wrote %s\n", j->archive_path);
 		break;
@@ -1634,15 +1785,40 @@ static int publish(struct session *s, int exit_code)
 static void on_build_event(void *ctx, const struct build_event *ev)
 {
 	struct session *s = ctx;
+	/* The engine counts the scripts it builds; the user counts the slate, whose current scripts are done. */
+	size_t job = ev->script < s->nbuilding ? s->building_job[ev->script] : SIZE_MAX;
 	if (ev->type == BUILD_SCRIPT_DONE) {
+		if (job == SIZE_MAX)
+			return;
+		s->scripts[job].result = s->building[ev->script].result;
 		if (!s->result.interrupted && !interrupt_signal)
-			publish_script(s, ev->script, false);
+			publish_script(s, job, false);
 		return;
 	}
+	struct build_event seen = *ev;
+	seen.finished += s->current_steps;
+	seen.total += s->current_steps;
+	seen.scripts += s->ncurrent;
+	seen.scripts_done += s->ncurrent;
+	seen.script = job;
 	char prefix[600] = "";
-	if (s->slate.many && ev->step && ev->script < s->slate.n)
-		snprintf(prefix, sizeof(prefix), "%s: ", s->jobs[ev->script].in->id);
-	status_event(&s->status, ev, prefix);
+	if (s->slate.many && ev->step && job != SIZE_MAX)
+		snprintf(prefix, sizeof(prefix), "%s: ", s->jobs[job].in->id);
+	status_event(&s->status, &seen, prefix);
+}
+
+/* A current script has no graph: the quotations its sheets dropped are its build log's. */
+static void report_current_quotes(cJSON *item, const struct script_job *j)
+{
+	if (!j->current)
+		return;
+	cJSON *dq = cJSON_GetObjectItemCaseSensitive(item, "dropped_quotes");
+	double total = 0;
+	const cJSON *q;
+	cJSON_ArrayForEach(q, j->tally.dropped_quotes)
+		total += cJSON_IsNumber(q) ? q->valuedouble : 0;
+	cJSON_ReplaceItemInObjectCaseSensitive(dq, "total", cJSON_CreateNumber(total));
+	cJSON_ReplaceItemInObjectCaseSensitive(dq, "by_sheet", cJSON_Duplicate(j->tally.dropped_quotes, 1));
 }
 
 /* The --report of a slate: the totals as for one script, and "scripts": a section per script. */
@@ -1656,6 +1832,7 @@ static cJSON *slate_report(struct session *s, double seconds)
 		const struct build_result *r = &s->scripts[i].result;
 		cJSON *item = report_json(r, s->rc.step, seconds, s->jobs[i].archive_path);
 		report_add_repairs(item, r, s->scripts[i].g);
+		report_current_quotes(item, &s->jobs[i]);
 		/* The slate's clock and rate limits are shared: they are in the totals only. */
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "seconds");
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "rate_limits");
@@ -1685,6 +1862,8 @@ static int report(struct session *s, int exit_code)
 		cJSON *root = s->slate.many ? slate_report(s, seconds)
 		                            : report_root(&s->result, s->scripts[0].g, &s->rc, seconds,
 		                                          s->jobs[0].archive_path, s->remote);
+		if (!s->slate.many)
+			report_current_quotes(root, &s->jobs[0]);
 		if (s->slate.many && s->remote)
 			report_add_remote(root, remote_counts(s->remote));
 		if (write_json(o->report_path, root) < 0)
@@ -1734,6 +1913,7 @@ static void session_free(struct session *s)
 	project_free(s->project);
 	for (size_t i = 0; s->jobs && i < s->slate.n; i++) {
 		build_log_free(s->jobs[i].previous);
+		free(s->jobs[i].text);
 		graph_free(s->scripts[i].g);
 		fountain_free(s->jobs[i].script);
 		free(s->jobs[i].log_name);
@@ -1741,6 +1921,8 @@ static void session_free(struct session *s)
 	}
 	free(s->jobs);
 	free(s->scripts);
+	free(s->building);
+	free(s->building_job);
 	cache_close(s->cache);
 	config_free(&s->rc);
 	slate_free(&s->slate);

@@ -460,6 +460,19 @@ static char *render_prompt(const struct runner *run, size_t s)
 	return text;
 }
 
+/* s was served from a cache: what its result cost is saved, in the totals and its script's counts. */
+static void count_saved(struct runner *run, size_t s)
+{
+	const struct step *st = step_at(run, s);
+	struct build_result *sr = script_of(run, s)->r;
+	run->r->tokens_saved_in += st->meta.tokens_in;
+	run->r->tokens_saved_out += st->meta.tokens_out;
+	if (sr != run->r) {
+		sr->tokens_saved_in += st->meta.tokens_in;
+		sr->tokens_saved_out += st->meta.tokens_out;
+	}
+}
+
 /* Every dependency of s is final: look its result up, or queue it to run. */
 static void settle(struct runner *run, size_t s)
 {
@@ -534,10 +547,9 @@ static void settle(struct runner *run, size_t s)
 	if (found == CACHE_HIT) {
 		if (accept_output(st, data, len) == 0) {
 			st->cached = true;
-			run->r->tokens_saved_in += st->meta.tokens_in;
-			run->r->tokens_saved_out += st->meta.tokens_out;
+			count_saved(run, s);
 			/* LRU at the resolution of an hour is enough for gc, and spares a no-op run a write. */
-			if (st->meta.last_used < run->now - 3600) {
+			if (st->meta.last_used < run->now - CACHE_LAST_USED_RESOLUTION) {
 				run->hits = xgrow(run->hits, &run->caphits, run->nhits + 1, sizeof(*run->hits));
 				run->hits[run->nhits++] = st->key;
 			}
@@ -704,8 +716,7 @@ static void on_remote(void *ctx, enum remote_answer answer, char *data, size_t l
 		return;
 	}
 	st->cached = true;
-	run->r->tokens_saved_in += st->meta.tokens_in;
-	run->r->tokens_saved_out += st->meta.tokens_out;
+	count_saved(run, s);
 	queue_put(run, s);
 	finish(run, s, STEP_DONE);
 }

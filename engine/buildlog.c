@@ -243,9 +243,78 @@ int build_log_archive_current(const struct build_log *rec, const char *path, con
 	return current;
 }
 
+/* What a complete build's archive record says of the build, for a later run whose inputs it proves unchanged: the
+ * steps per kind, the tokens the cached results cost, each sheet's dropped quotations and one result's key. */
+static void add_tally(cJSON *archive, const struct graph *g, const struct digest *inputs)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	double steps[STEP_KINDS] = {0}, saved[2] = {0, 0};
+	const struct step *probe = NULL;
+	for (size_t i = 0; i < g->nsteps; i++) {
+		const struct step *st = &g->steps[i];
+		if (!st->wanted || st->state != STEP_DONE)
+			continue;
+		steps[st->kind]++;
+		saved[0] += (double)st->meta.tokens_in;
+		saved[1] += (double)st->meta.tokens_out;
+		if (!probe || st->kind == STEP_OUTLINE)
+			probe = st;
+	}
+	cJSON_AddStringToObject(archive, "inputs", hex_of(inputs, hex));
+	cJSON_AddItemToObject(archive, "steps", cJSON_CreateDoubleArray(steps, STEP_KINDS));
+	cJSON_AddItemToObject(archive, "saved", cJSON_CreateDoubleArray(saved, 2));
+	cJSON *quotes = cJSON_AddObjectToObject(archive, "dropped_quotes");
+	for (size_t ch = 0; ch < g->script->ncharacters; ch++) {
+		const struct step *st = &g->steps[g->sheet_of_character[ch]];
+		if (st->state == STEP_DONE)
+			cJSON_AddNumberToObject(quotes, g->script->characters[ch].name, st->meta.dropped_quotes);
+	}
+	if (probe)
+		cJSON_AddStringToObject(archive, "probe", hex_of(&probe->key, hex));
+}
+
+static int hex_digest(const char *hex, struct digest *out)
+{
+	return hex && digest_from_hex(hex, out) == 0 ? 0 : -1;
+}
+
+int build_log_inputs_current(const struct build_log *rec, const char *path, const struct digest *inputs,
+                             struct build_log_tally *tally)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	if (!rec)
+		return 0;
+	const cJSON *archive = cJSON_GetObjectItemCaseSensitive(rec->root, "archive");
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(archive, "steps");
+	const cJSON *saved = cJSON_GetObjectItemCaseSensitive(archive, "saved");
+	const cJSON *quotes = cJSON_GetObjectItemCaseSensitive(archive, "dropped_quotes");
+	if (!same(get_string(archive, "inputs"), hex_of(inputs, hex)) || cJSON_GetArraySize(steps) != STEP_KINDS ||
+	    cJSON_GetArraySize(saved) != 2 || !cJSON_IsObject(quotes) ||
+	    hex_digest(get_string(archive, "probe"), &tally->probe) < 0)
+		return 0;
+	for (int k = 0; k < STEP_KINDS; k++) {
+		const cJSON *n = cJSON_GetArrayItem(steps, k);
+		if (!cJSON_IsNumber(n) || n->valuedouble < 0)
+			return 0;
+		tally->steps[k] = (size_t)n->valuedouble;
+	}
+	const cJSON *in = cJSON_GetArrayItem(saved, 0), *out = cJSON_GetArrayItem(saved, 1);
+	if (!cJSON_IsNumber(in) || !cJSON_IsNumber(out))
+		return 0;
+	tally->tokens_in = (uint64_t)in->valuedouble;
+	tally->tokens_out = (uint64_t)out->valuedouble;
+	tally->dropped_quotes = quotes;
+	char *real = realpath(path, NULL);
+	char *stamp = real ? file_stamp(real) : NULL;
+	int current = real && stamp && same(get_string(archive, "path"), real) && same(get_string(archive, "stamp"), stamp);
+	free(real);
+	free(stamp);
+	return current;
+}
+
 int build_log_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
-                const char *archive_path, const struct stat *written, const struct digest *identity, char *err,
-                size_t errlen)
+                const char *archive_path, const struct stat *written, const struct digest *identity,
+                const struct digest *inputs, char *err, size_t errlen)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	struct digest d;
@@ -278,27 +347,38 @@ int build_log_save(struct cache *c, const char *name, const struct graph *g, con
 		add_key_if_done(sheets, g->script->characters[ch].name, &g->steps[g->sheet_of_character[ch]]);
 	/* The stamp of the file this process wrote, taken from its descriptor before the rename: by now another run may
 	 * have put its own archive at the path, and that one must not be recorded as this run's. */
+	char *old = NULL;
+	size_t old_len = 0;
+	int found = cache_log_get(c, name, &old, &old_len, err, errlen);
 	char *real = archive_path ? realpath(archive_path, NULL) : NULL;
 	char *stamp = real ? written ? stat_stamp(written) : file_stamp(real) : NULL;
-	if (real && stamp) {
+	if (!archive_path && found == 1) {
+		/* A run that wrote no archive (targets given) leaves the last one's record: it speaks of the file at its
+		 * path and of its inputs, which a later run checks before trusting it. */
+		cJSON *prev = cJSON_ParseWithLength(old, old_len);
+		cJSON *archive = cJSON_DetachItemFromObjectCaseSensitive(prev, "archive");
+		if (archive)
+			cJSON_AddItemToObject(root, "archive", archive);
+		cJSON_Delete(prev);
+	} else if (real && stamp) {
 		cJSON *archive = cJSON_AddObjectToObject(root, "archive");
 		cJSON_AddStringToObject(archive, "path", real);
 		cJSON_AddStringToObject(archive, "stamp", stamp);
 		cJSON_AddStringToObject(archive, "identity", hex_of(identity, hex));
+		if (inputs)
+			add_tally(archive, g, inputs);
 	}
 	free(real);
 	free(stamp);
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	if (!text) {
+		free(old);
 		snprintf(err, errlen, "out of memory writing the build record");
 		return -1;
 	}
 	/* A no-op run leaves the record as it was: reading it costs less than a write transaction's sync. */
-	char *old = NULL;
-	size_t old_len = 0;
 	int rc = 0;
-	int found = cache_log_get(c, name, &old, &old_len, err, errlen);
 	if (found != 1 || old_len != strlen(text) || memcmp(old, text, old_len) != 0)
 		rc = cache_log_put(c, name, text, strlen(text), err, errlen);
 	free(old);

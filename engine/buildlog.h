@@ -33,13 +33,27 @@ char *build_log_explain(const struct build_log *rec, const struct graph *g, cons
  * (same inode, size and modification time), so a no-op run need not write it again. */
 int build_log_archive_current(const struct build_log *rec, const char *path, const struct digest *identity);
 
+/* What the complete build that wrote an archive counted, as its record keeps it. */
+struct build_log_tally {
+	size_t steps[STEP_KINDS];          /* wanted steps per kind, all done */
+	uint64_t tokens_in, tokens_out;    /* what their results cost when they ran */
+	const struct cJSON *dropped_quotes;  /* {character: quotations dropped from the sheet}, a pointer into the record */
+	struct digest probe;               /* the key of one of its results (the outline's) */
+};
+
+/* 1 when rec says a complete build of exactly inputs (results_inputs) wrote or confirmed the archive at path and the
+ * file there is still the one it saw (same inode, size and modification time); *tally is then filled. */
+int build_log_inputs_current(const struct build_log *rec, const char *path, const struct digest *inputs,
+                             struct build_log_tally *tally);
+
 struct stat;
 
 /* Stores this run's record under name (configs, scene text digests, keys of the steps that are done, and the
  * archive at archive_path with its identity when archive_path is not NULL, stamped with written: the file this run
- * wrote, as fstat saw it before the rename; NULL when it wrote none because the archive was up to date). 0, or -1. */
+ * wrote, as fstat saw it before the rename; NULL when it wrote none because the archive was up to date). inputs, when
+ * not NULL, says the build was complete and from which inputs, with its tally. 0, or -1. */
 int build_log_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
-                const char *archive_path, const struct stat *written, const struct digest *identity, char *err,
-                size_t errlen);
+                const char *archive_path, const struct stat *written, const struct digest *identity,
+                const struct digest *inputs, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,7 @@
 #include "pricing.h"
 #include "results.h"
 #include "util.h"
+#include "validate.h"
 
 static char *dup_or_null(const char *s)
 {
@@ -287,6 +288,28 @@ void results_identity(const struct graph *g, const struct step_config *cfg, uint
 		key_add_u64(&kb, st->meta.tokens_in);
 		key_add_u64(&kb, st->meta.tokens_out);
 		key_add_u64(&kb, (uint64_t)st->meta.corrections << 16 | st->meta.dropped_quotes);
+	}
+	key_end(&kb, out);
+}
+
+void results_inputs(const struct step_config *cfg, uint64_t format_version, const char *script_name,
+                    const char *script_digest_hex, int64_t mtime, struct digest *out)
+{
+	struct key_builder kb;
+	key_begin(&kb);
+	key_add_str(&kb, SCRIPTBUILD_VERSION);
+	key_add_u64(&kb, KEY_FORMAT_VERSION);
+	key_add_u64(&kb, RESULT_RULES_VERSION);
+	key_add_u64(&kb, format_version);
+	key_add_str(&kb, script_name);
+	key_add_str(&kb, script_digest_hex);
+	key_add_u64(&kb, (uint64_t)mtime);
+	for (int k = 0; k < STEP_KINDS; k++) {
+		struct digest d;
+		step_config_digest(&cfg[k], 1, &d);
+		key_add_digest(&kb, &d);
+		step_config_digest(&cfg[k], 0, &d);
+		key_add_digest(&kb, &d);
 	}
 	key_end(&kb, out);
 }

@@ -74,4 +74,10 @@ void results_free(struct results *r);
 void results_identity(const struct graph *g, const struct step_config *cfg, uint64_t format_version,
                       const char *script_name, const char *script_digest_hex, int64_t mtime, struct digest *out);
 
+/* A digest of everything a complete build's results are a function of, known before the script is parsed: the tool
+ * and its key, rules and format versions, the name, the script's digest, mtime and every kind's configuration
+ * (prompts, parameters, provider, model). Equal inputs give equal keys, hence the results the cache holds for them. */
+void results_inputs(const struct step_config *cfg, uint64_t format_version, const char *script_name,
+                    const char *script_digest_hex, int64_t mtime, struct digest *out);
+
 #endif
