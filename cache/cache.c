@@ -686,6 +686,48 @@ static int read_counter(struct cache *c, MDB_txn *txn, const char *name, uint64_
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+#define EPOCH_COUNTER "epoch"
+
+int store_bump_epoch(struct cache *c, MDB_txn *txn)
+{
+	uint64_t epoch;
+	unsigned char le[8];
+	MDB_val k = name_val(EPOCH_COUNTER), v = { sizeof le, le };
+	int rc = read_counter(c, txn, EPOCH_COUNTER, &epoch);
+
+	if (rc)
+		return rc;
+	put_le(le, epoch + 1, 8);
+	return mdb_put(txn, c->counters, &k, &v, 0);
+}
+
+static int bump_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+	(void)arg, (void)err, (void)errlen;
+	return store_bump_epoch(c, txn);
+}
+
+int cache_bump_epoch(struct cache *c, char *err, size_t errlen)
+{
+	return store_write(c, "starting a new epoch", bump_body, NULL, err, errlen);
+}
+
+int cache_epoch(struct cache *c, uint64_t *epoch, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	int rc = store_begin_read(c, &txn);
+
+	if (rc == 0) {
+		rc = read_counter(c, txn, EPOCH_COUNTER, epoch);
+		mdb_txn_abort(txn);
+	}
+	if (rc) {
+		store_fail(c, "reading the epoch", rc, err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
 struct counter_add {
 	const char *const *names;
 	const uint64_t *add;

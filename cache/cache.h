@@ -81,6 +81,14 @@ char *cache_default_dir(void);
  * so gc's least-recently-used order is exact to this much. */
 #define CACHE_LAST_USED_RESOLUTION 3600
 
+/* The cache's epoch: a count of the changes that can take away results a build relied on without a build's doing
+ * (gc and verify --repair evicting them, verify finding them damaged). A record made in one epoch vouches for the
+ * results only in that epoch. 0 with *epoch, or -1 with err. */
+int cache_epoch(struct cache *c, uint64_t *epoch, char *err, size_t errlen);
+
+/* Starts a new epoch (one write transaction); 0, or -1 with err. */
+int cache_bump_epoch(struct cache *c, char *err, size_t errlen);
+
 /* What a lookup found. */
 enum cache_lookup { CACHE_ERROR = -1, CACHE_MISS = 0, CACHE_HIT = 1 };
 

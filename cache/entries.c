@@ -91,7 +91,7 @@ static int evict_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_
 		if (!used && (rc = mdb_del(txn, c->blobs, &bk, NULL)) != 0 && rc != MDB_NOTFOUND)
 			return rc;
 	}
-	return 0;
+	return a->removed ? store_bump_epoch(c, txn) : 0;
 }
 
 int cache_evict(struct cache *c, const struct digest *keys, size_t n, size_t *removed, char *err, size_t errlen)

@@ -169,7 +169,7 @@ static int gc_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size_t e
 		if ((rc = mdb_del(txn, c->blobs, &k, NULL)) != 0 || (rc = drop_checked(c, txn, &a->blobs[i].key)) != 0)
 			return rc;
 	}
-	return 0;
+	return a->evicted ? store_bump_epoch(c, txn) : 0;
 }
 
 int cache_gc(struct cache *c, uint64_t max_bytes, uint64_t *evicted, char *err, size_t errlen)

@@ -36,6 +36,9 @@ typedef int store_body(struct cache *c, MDB_txn *txn, void *arg, char *err, size
  * (so body keeps every effect inside txn); 0, or -1 with err naming what failed. */
 int store_write(struct cache *c, const char *what, store_body *body, void *arg, char *err, size_t errlen);
 
+/* Counts one more change of the cache's epoch inside txn (see cache_epoch); 0 or an LMDB error code. */
+int store_bump_epoch(struct cache *c, MDB_txn *txn);
+
 /* Begins a read transaction, first adopting a map another process has grown; 0 or an LMDB error code. */
 int store_begin_read(struct cache *c, MDB_txn **txn);
 

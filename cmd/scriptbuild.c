@@ -827,6 +827,12 @@ static int tool_cache(const struct options *o)
 			                "never serves them; `scriptbuild -t verify --repair` evicts them)\n", rv.ninvalid);
 			rc = EXIT_FAILED;
 		}
+		/* The next run must take the full check, which re-runs them: an archive current by its record reads no
+		 * result, so it would not notice. */
+		if ((problems > 0 || rv.ninvalid > 0) && cache_bump_epoch(c, err, sizeof(err)) < 0) {
+			fprintf(stderr, "scriptbuild: %s\n", err);
+			rc = EXIT_FAILED;
+		}
 		if (problems == 0 && rv.ninvalid == 0)
 			printf("ok: every blob matches its digest, every action has its blob, and every result of %zu is "
 			       "valid under its kind's current schema and rules\n", rv.checked);
@@ -1023,6 +1029,7 @@ struct session {
 	struct build_script *building;   /* [nbuilding]: the scripts the engine runs, a copy of their scripts[] entries */
 	size_t *building_job;            /* [nbuilding]: their index in jobs and scripts */
 	size_t nbuilding;
+	uint64_t epoch;                  /* the cache's (cache_epoch): a build record vouches only within its own */
 	size_t ncurrent;                 /* scripts whose archives are current */
 	size_t current_steps;            /* their wanted steps: the status line counts them done */
 	struct run_config rc;
@@ -1357,7 +1364,7 @@ static bool archive_current(struct session *s, size_t i)
 	struct action_meta meta;
 	char err[512];
 	script_inputs(s, i, &inputs);
-	if (!build_log_inputs_current(j->previous, path, &inputs, &j->tally) ||
+	if (!build_log_inputs_current(j->previous, path, &inputs, s->epoch, &j->tally) ||
 	    cache_get(s->cache, &j->tally.probe, &meta, NULL, NULL, err, sizeof(err)) != CACHE_HIT ||
 	    meta.last_used < (int64_t)time(NULL) - CACHE_LAST_USED_RESOLUTION) {
 		free(path);
@@ -1400,6 +1407,8 @@ static int plan(struct session *s)
 		s->jobs[i].previous = build_log_load(s->cache, s->jobs[i].log_name);
 		s->scripts[i].previous = s->jobs[i].previous;
 	}
+	if (cache_epoch(s->cache, &s->epoch, s->err, sizeof(s->err)) < 0)
+		return EXIT_USAGE;
 	for (size_t i = 0; i < s->slate.n; i++) {
 		struct script_job *j = &s->jobs[i];
 		if (archive_current(s, i))
@@ -1696,7 +1705,7 @@ static void save_log(struct session *s, size_t i)
 		script_inputs(s, i, &inputs);
 	if (s->outcome != BUILD_CACHE_FAILED && !stale &&
 	    build_log_save(s->cache, j->log_name, s->scripts[i].g, s->rc.step, j->archive_path, wrote, &j->identity,
-	                   j->complete_build ? &inputs : NULL, err, sizeof(err)) < 0)
+	                   j->complete_build ? &inputs : NULL, s->epoch, err, sizeof(err)) < 0)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
 }
 

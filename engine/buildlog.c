@@ -245,7 +245,7 @@ int build_log_archive_current(const struct build_log *rec, const char *path, con
 
 /* What a complete build's archive record says of the build, for a later run whose inputs it proves unchanged: the
  * steps per kind, the tokens the cached results cost, each sheet's dropped quotations and one result's key. */
-static void add_tally(cJSON *archive, const struct graph *g, const struct digest *inputs)
+static void add_tally(cJSON *archive, const struct graph *g, const struct digest *inputs, uint64_t epoch)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	double steps[STEP_KINDS] = {0}, saved[2] = {0, 0};
@@ -261,6 +261,7 @@ static void add_tally(cJSON *archive, const struct graph *g, const struct digest
 			probe = st;
 	}
 	cJSON_AddStringToObject(archive, "inputs", hex_of(inputs, hex));
+	cJSON_AddNumberToObject(archive, "epoch", (double)epoch);
 	cJSON_AddItemToObject(archive, "steps", cJSON_CreateDoubleArray(steps, STEP_KINDS));
 	cJSON_AddItemToObject(archive, "saved", cJSON_CreateDoubleArray(saved, 2));
 	cJSON *quotes = cJSON_AddObjectToObject(archive, "dropped_quotes");
@@ -279,7 +280,7 @@ static int hex_digest(const char *hex, struct digest *out)
 }
 
 int build_log_inputs_current(const struct build_log *rec, const char *path, const struct digest *inputs,
-                             struct build_log_tally *tally)
+                             uint64_t epoch, struct build_log_tally *tally)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	if (!rec)
@@ -288,6 +289,9 @@ int build_log_inputs_current(const struct build_log *rec, const char *path, cons
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(archive, "steps");
 	const cJSON *saved = cJSON_GetObjectItemCaseSensitive(archive, "saved");
 	const cJSON *quotes = cJSON_GetObjectItemCaseSensitive(archive, "dropped_quotes");
+	const cJSON *at = cJSON_GetObjectItemCaseSensitive(archive, "epoch");
+	if (!cJSON_IsNumber(at) || at->valuedouble != (double)epoch)
+		return 0;
 	if (!same(get_string(archive, "inputs"), hex_of(inputs, hex)) || cJSON_GetArraySize(steps) != STEP_KINDS ||
 	    cJSON_GetArraySize(saved) != 2 || !cJSON_IsObject(quotes) ||
 	    hex_digest(get_string(archive, "probe"), &tally->probe) < 0)
@@ -314,7 +318,7 @@ int build_log_inputs_current(const struct build_log *rec, const char *path, cons
 
 int build_log_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
                 const char *archive_path, const struct stat *written, const struct digest *identity,
-                const struct digest *inputs, char *err, size_t errlen)
+                const struct digest *inputs, uint64_t epoch, char *err, size_t errlen)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 	struct digest d;
@@ -366,7 +370,7 @@ int build_log_save(struct cache *c, const char *name, const struct graph *g, con
 		cJSON_AddStringToObject(archive, "stamp", stamp);
 		cJSON_AddStringToObject(archive, "identity", hex_of(identity, hex));
 		if (inputs)
-			add_tally(archive, g, inputs);
+			add_tally(archive, g, inputs, epoch);
 	}
 	free(real);
 	free(stamp);

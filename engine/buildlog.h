@@ -3,6 +3,7 @@
 #define SB_BUILDLOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "graph.h"
 #include "keys.h"
@@ -41,19 +42,20 @@ struct build_log_tally {
 	struct digest probe;               /* the key of one of its results (the outline's) */
 };
 
-/* 1 when rec says a complete build of exactly inputs (results_inputs) wrote or confirmed the archive at path and the
- * file there is still the one it saw (same inode, size and modification time); *tally is then filled. */
+/* 1 when rec says a complete build of exactly inputs (results_inputs), in the cache's epoch (cache_epoch), wrote or
+ * confirmed the archive at path and the file there is still the one it saw (same inode, size and modification
+ * time); *tally is then filled. */
 int build_log_inputs_current(const struct build_log *rec, const char *path, const struct digest *inputs,
-                             struct build_log_tally *tally);
+                             uint64_t epoch, struct build_log_tally *tally);
 
 struct stat;
 
 /* Stores this run's record under name (configs, scene text digests, keys of the steps that are done, and the
  * archive at archive_path with its identity when archive_path is not NULL, stamped with written: the file this run
  * wrote, as fstat saw it before the rename; NULL when it wrote none because the archive was up to date). inputs, when
- * not NULL, says the build was complete and from which inputs, with its tally. 0, or -1. */
+ * not NULL, says the build was complete and from which inputs, in which epoch of the cache, with its tally. 0, or -1. */
 int build_log_save(struct cache *c, const char *name, const struct graph *g, const struct step_config *cfg,
                 const char *archive_path, const struct stat *written, const struct digest *identity,
-                const struct digest *inputs, char *err, size_t errlen);
+                const struct digest *inputs, uint64_t epoch, char *err, size_t errlen);
 
 #endif

@@ -59,7 +59,7 @@ static void test_explains_each_difference(void **state)
 	/* No earlier run: every step is "never built". */
 	expect_reason(NULL, g2, 1, &rc.step[STEP_SUMMARY], "never built");
 
-	assert_int_equal(build_log_save(c, "script", g1, rc.step, NULL, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(build_log_save(c, "script", g1, rc.step, NULL, NULL, NULL, NULL, 0, err, sizeof(err)), 0);
 	struct build_log *log = build_log_load(c, "script");
 	assert_non_null(log);
 	assert_null(build_log_load(c, "another script"));

@@ -513,8 +513,17 @@ static void gc_evicts_least_recently_used(void **state)
 	touched[1] = items[1].key;
 	assert_int_equal(cache_touch(c, touched, 2, errbuf, sizeof(errbuf)), 0);
 
+	/* An eviction starts a new epoch (a build record from before no longer vouches); a gc that evicts nothing not. */
+	uint64_t epoch0, epoch;
+	assert_int_equal(cache_epoch(c, &epoch0, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(cache_gc(c, UINT64_MAX, &evicted, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(evicted, 0);
+	assert_int_equal(cache_epoch(c, &epoch, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(epoch, epoch0);
 	assert_int_equal(cache_gc(c, 3 * SIZE, &evicted, errbuf, sizeof(errbuf)), 0);
 	assert_int_equal(evicted, 3);
+	assert_int_equal(cache_epoch(c, &epoch, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(epoch, epoch0 + 1);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(get_is(c, &items[i].key, bufs[i], SIZE), i <= 1 || i == 5);
 	stats_ok(c, &st);
