@@ -1017,6 +1017,8 @@ struct script_job {
 	bool have_written;
 	bool log_saved;               /* its build log is saved (a finished script's, as soon as its archive is written) */
 	bool complete_build;          /* its archive holds every step of the script, built or found up to date now */
+	size_t wanted[STEP_KINDS];    /* a slate's: its wanted steps per kind, from the pre-pass */
+	cJSON *dropped_quotes;        /* a slate script's "dropped_quotes" section of --report, counted when it closed */
 };
 
 /* Everything one build holds, from the scripts to the summary line; each phase below fills its part. */
@@ -1296,6 +1298,11 @@ static int load(struct session *s)
 		s->jobs[i].in = &s->slate.scripts[i];
 		if (read_script(s->jobs[i].in->path, &s->jobs[i].text, &s->jobs[i].text_len, s->jobs[i].script_hex) < 0)
 			return EXIT_USAGE;
+		if (s->slate.many) {
+			/* Only its digest is needed until the pre-pass reads it again: memory must not grow with the slate. */
+			free(s->jobs[i].text);
+			s->jobs[i].text = NULL;
+		}
 	}
 	return EXIT_OK;
 }
@@ -1385,6 +1392,137 @@ static bool archive_current(struct session *s, size_t i)
 	return true;
 }
 
+/* --max-cost: every model g's steps use has a price, or the budget cannot be kept; -1 after setting s->err. */
+static int check_priced(struct session *s, const struct graph *g)
+{
+	if (s->o->max_cost <= 0 || s->o->dry_run)
+		return 0;
+	char *unpriced = plan_unpriced_models(g, s->rc.step);
+	if (!unpriced)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "--max-cost: price unknown for %s, so the budget cannot be kept: "
+	         "set SCRIPTBUILD_PRICES=MODEL=IN/OUT (USD per million tokens)", unpriced);
+	free(unpriced);
+	return -1;
+}
+
+/* ---- a slate's scripts, held only while the run works on them ----------------------------------------------------
+ * A slate's peak memory must not grow with its scripts: the pre-pass reads, parses and selects each script it must
+ * build (so a broken one or a bad target is refused before anything runs), keeps its digest and wanted counts, and
+ * frees it; the engine opens a script when its window has room (slate_open: read again, the digest checked, parsed,
+ * selected) and closes it once it is done and its archive decided on (slate_close). */
+
+static void publish_script(struct session *s, size_t i, bool script_over, bool partial);
+static void save_log(struct session *s, size_t i);
+
+/* Slate script i parsed and selected, its wanted steps counted, then freed; -1 after saying why (s->err or stderr).
+ * The digest is the one of the bytes read now: the archive records it, and slate_open checks it. */
+static int slate_prepass(struct session *s, size_t i)
+{
+	struct script_job *j = &s->jobs[i];
+	char err[600], prefix[300];
+	if (load_script(j->in->path, s->o->quiet, &j->script, j->script_hex) < 0)
+		return -1;
+	struct graph *g = graph_new(j->script);
+	int rc = graph_select(g, s->o->targets, s->o->ntargets, err, sizeof(err));
+	if (rc < 0)
+		snprintf(s->err, sizeof(s->err), "%s%s", script_prefix(s, i, prefix, sizeof(prefix)), err);
+	else
+		rc = check_priced(s, g);
+	build_count_wanted(g, j->wanted);
+	graph_free(g);
+	fountain_free(j->script);
+	j->script = NULL;
+	return rc;
+}
+
+/* The engine reaches the k-th script it builds: its text read again, which must be the text the pre-pass read (the
+ * archive records that digest), parsed and selected. */
+static int slate_open(void *ctx, size_t k, char *err, size_t errlen)
+{
+	struct session *s = ctx;
+	size_t i = s->building_job[k];
+	struct script_job *j = &s->jobs[i];
+	char hex[DIGEST_HEX_LEN + 1], why[600];
+	char *data;
+	size_t len;
+	struct fountain_error perr;
+	if (read_file(j->in->path, FOUNTAIN_MAX_BYTES, &data, &len) < 0) {
+		snprintf(err, errlen, "%s: %s (it was read when the run started): not built; run again", j->in->path,
+		         strerror(errno));
+		return -1;
+	}
+	struct digest d;
+	digest_bytes(data, len, &d);
+	digest_to_hex(&d, hex);
+	if (strcmp(hex, j->script_hex) != 0) {
+		free(data);
+		snprintf(err, errlen, "%s changed while the run was going: not built (its archive must record the text it "
+		         "was built from); run again", j->in->path);
+		return -1;
+	}
+	int rc = fountain_parse(data, len, &j->script, &perr);
+	free(data);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", j->in->path, perr.message);
+		return -1;
+	}
+	struct graph *g = graph_new(j->script);
+	if (graph_select(g, s->o->targets, s->o->ntargets, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", j->in->path, why);
+		graph_free(g);
+		fountain_free(j->script);
+		j->script = NULL;
+		return -1;
+	}
+	s->scripts[i].g = s->building[k].g = g;
+	return 0;
+}
+
+/* The engine is through with the k-th script it builds (done, its archive decided on when complete): an incomplete
+ * one gets its --partial archive, its build log is saved, what --report needs of its graph is kept, and its text,
+ * graph and last build log go. -n and --frozen keep theirs: their plans are printed in slate order after the run. */
+static void slate_close(void *ctx, size_t k)
+{
+	struct session *s = ctx;
+	size_t i = s->building_job[k];
+	struct script_job *j = &s->jobs[i];
+	if (s->o->dry_run || s->o->frozen)
+		return;
+	s->scripts[i].result = s->building[k].result;
+	/* Interrupted: no archive is written, as at the end of the run. */
+	if (!interrupt_signal && !s->result.interrupted)
+		publish_script(s, i, true, s->o->partial);
+	save_log(s, i);
+	if (s->o->report_path) {
+		cJSON *repairs = cJSON_CreateObject();
+		report_add_repairs(repairs, &s->scripts[i].result, s->scripts[i].g);
+		j->dropped_quotes = cJSON_DetachItemFromObjectCaseSensitive(repairs, "dropped_quotes");
+		cJSON_Delete(repairs);
+	}
+	graph_free(s->scripts[i].g);
+	s->scripts[i].g = s->building[k].g = NULL;
+	fountain_free(j->script);
+	j->script = NULL;
+	build_log_free(j->previous);
+	j->previous = NULL;
+	s->scripts[i].previous = s->building[k].previous = NULL;
+}
+
+/* Runs the slate's scripts to build, each opened and closed by the engine as its window needs them. */
+static enum build_outcome run_slate(struct session *s, const struct build_options *bo)
+{
+	size_t (*wanted)[STEP_KINDS] = xcalloc(s->nbuilding ? s->nbuilding : 1, sizeof(*wanted));
+	for (size_t k = 0; k < s->nbuilding; k++)
+		memcpy(wanted[k], s->jobs[s->building_job[k]].wanted, sizeof(wanted[k]));
+	struct build_source src = {.scripts = s->building, .n = s->nbuilding,
+	                           .wanted = (const size_t (*)[STEP_KINDS])wanted, .open = slate_open,
+	                           .close = slate_close, .ctx = s};
+	enum build_outcome outcome = build_run_source(&src, bo, &s->result, s->err, sizeof(s->err));
+	free(wanted);
+	return outcome;
+}
+
 /* Configuration, the graphs of wanted steps, the cache and last build logs, the loop, the gate and the providers. */
 static int plan(struct session *s)
 {
@@ -1413,6 +1551,11 @@ static int plan(struct session *s)
 		struct script_job *j = &s->jobs[i];
 		if (archive_current(s, i))
 			continue;
+		if (s->slate.many) {
+			if (slate_prepass(s, i) < 0)
+				return EXIT_USAGE;
+			continue;
+		}
 		char err[600], prefix[300];
 		if (parse_script(j->in->path, j->text, j->text_len, o->quiet, &j->script) < 0) {
 			j->text = NULL;
@@ -1425,19 +1568,9 @@ static int plan(struct session *s)
 			return EXIT_USAGE;
 		}
 	}
-	if (o->max_cost > 0 && !o->dry_run) {
-		for (size_t i = 0; i < s->slate.n; i++) {
-			if (s->jobs[i].current)
-				continue;
-			char *unpriced = plan_unpriced_models(s->scripts[i].g, s->rc.step);
-			if (unpriced) {
-				snprintf(s->err, sizeof(s->err), "--max-cost: price unknown for %s, so the budget cannot be kept: "
-				         "set SCRIPTBUILD_PRICES=MODEL=IN/OUT (USD per million tokens)", unpriced);
-				free(unpriced);
-				return EXIT_USAGE;
-			}
-		}
-	}
+	for (size_t i = 0; !s->slate.many && i < s->slate.n; i++)
+		if (!s->jobs[i].current && check_priced(s, s->scripts[i].g) < 0)
+			return EXIT_USAGE;
 	s->estimator = estimate_load(s->cache);
 	char *hint = s->project || o->quiet ? NULL
 	                                    : project_provider_hint(s->jobs[0].previous, &s->rc, !!o->llm_spec,
@@ -1535,6 +1668,8 @@ static int dry_run_report(struct session *s)
 	cJSON *root = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(root, "scripts");
 	for (size_t i = 0; i < s->slate.n; i++) {
+		if (!s->scripts[i].g)
+			continue;   /* never reached: the run stopped first */
 		cJSON *plan_doc = plan_json(s->scripts[i].g, s->rc.step, s->estimator);
 		printf("%s:\n", s->jobs[i].in->path);
 		print_dry_run(plan_doc, s->scripts[i].g);
@@ -1558,7 +1693,7 @@ static size_t print_all_stale(const struct session *s)
 		snprintf(prefix, sizeof(prefix), "stale: %s", s->slate.many ? s->jobs[i].in->path : "");
 		if (s->slate.many)
 			snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), ": ");
-		if (!s->jobs[i].current)
+		if (s->scripts[i].g)   /* neither current nor never reached */
 			n += print_stale(s->scripts[i].g, prefix);
 	}
 	return n;
@@ -1630,7 +1765,8 @@ static int run(struct session *s)
 			s->building[s->nbuilding] = s->scripts[i];
 			s->building_job[s->nbuilding++] = i;
 		}
-	s->outcome = build_run_slate(s->building, s->nbuilding, &bo, &s->result, s->err, sizeof(s->err));
+	s->outcome = s->slate.many ? run_slate(s, &bo)
+	                           : build_run_slate(s->building, s->nbuilding, &bo, &s->result, s->err, sizeof(s->err));
 	for (size_t k = 0; k < s->nbuilding; k++)
 		s->scripts[s->building_job[k]].result = s->building[k].result;
 	add_current(s);
@@ -1693,8 +1829,8 @@ static void save_log(struct session *s, size_t i)
 {
 	struct script_job *j = &s->jobs[i];
 	char err[1024];
-	if (j->log_saved)
-		return;
+	if (j->log_saved || !s->scripts[i].g)
+		return;   /* saved, or a slate's script the run never opened: nothing new to record */
 	j->log_saved = true;
 	/* Stamped with the file this run wrote (fstat before its rename), never whatever is at the path by now. */
 	const struct stat *wrote = j->archive_path && !j->up_to_date && j->have_written ? &j->written : NULL;
@@ -1709,19 +1845,18 @@ static void save_log(struct session *s, size_t i)
 		fprintf(stderr, "scriptbuild: warning: could not save the build record: %s\n", err);
 }
 
-/* Writes script i's archive unless it is up to date: when every wanted step of it is done, or (with --partial, once
- * the run is over) when some failed. */
-static void publish_script(struct session *s, size_t i, bool run_over)
+/* Writes script i's archive unless it is up to date: when every wanted step of it is done, or, once nothing more of
+ * it can finish (script_over: the run is over, or the engine closed the script) and partial allows, when some failed.
+ * A script whose graph is gone (closed, or never opened) was decided on already or has nothing to write. */
+static void publish_script(struct session *s, size_t i, bool script_over, bool partial)
 {
 	const struct options *o = s->o;
 	struct script_job *j = &s->jobs[i];
 	const struct build_result *r = &s->scripts[i].result;
-	if (j->published || o->dry_run)
+	if (j->published || o->dry_run || !s->scripts[i].g)
 		return;
 	bool complete = result_complete(r);
-	if (!complete && !(run_over && o->partial && !s->result.interrupted && s->outcome == BUILD_INCOMPLETE))
-		return;
-	if (!complete && !run_over)
+	if (!complete && !(script_over && partial))
 		return;
 	j->published = true;
 	if (o->ntargets > 0 && !o->output_path && !o->partial) {
@@ -1770,7 +1905,7 @@ static void publish_script(struct session *s, size_t i, bool run_over)
 	}
 	if (o->html && write_html(j->archive_path, NULL, o->quiet) < 0)
 		j->publish_failed = true;
-	if (!run_over && s->slate.many) {
+	if (!script_over && s->slate.many) {
 		/* A finished script of a slate is done with: its log now, and its outputs leave memory. */
 		save_log(s, i);
 		graph_release_outputs(s->scripts[i].g);
@@ -1782,8 +1917,9 @@ static int publish(struct session *s, int exit_code)
 {
 	if (s->result.interrupted)
 		return exit_code;
+	bool partial = s->o->partial && !s->result.interrupted && s->outcome == BUILD_INCOMPLETE;
 	for (size_t i = 0; i < s->slate.n; i++) {
-		publish_script(s, i, true);
+		publish_script(s, i, true, partial);
 		if (s->jobs[i].publish_failed)
 			exit_code = EXIT_FAILED;
 	}
@@ -1801,7 +1937,7 @@ static void on_build_event(void *ctx, const struct build_event *ev)
 			return;
 		s->scripts[job].result = s->building[ev->script].result;
 		if (!s->result.interrupted && !interrupt_signal)
-			publish_script(s, job, false);
+			publish_script(s, job, false, false);
 		return;
 	}
 	struct build_event seen = *ev;
@@ -1842,6 +1978,11 @@ static cJSON *slate_report(struct session *s, double seconds)
 		cJSON *item = report_json(r, s->rc.step, seconds, s->jobs[i].archive_path);
 		report_add_repairs(item, r, s->scripts[i].g);
 		report_current_quotes(item, &s->jobs[i]);
+		if (s->jobs[i].dropped_quotes) {
+			/* Counted from its sheets when it closed. */
+			cJSON_ReplaceItemInObjectCaseSensitive(item, "dropped_quotes", s->jobs[i].dropped_quotes);
+			s->jobs[i].dropped_quotes = NULL;
+		}
 		/* The slate's clock and rate limits are shared: they are in the totals only. */
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "seconds");
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "rate_limits");
@@ -1922,6 +2063,7 @@ static void session_free(struct session *s)
 	project_free(s->project);
 	for (size_t i = 0; s->jobs && i < s->slate.n; i++) {
 		build_log_free(s->jobs[i].previous);
+		cJSON_Delete(s->jobs[i].dropped_quotes);
 		free(s->jobs[i].text);
 		graph_free(s->scripts[i].g);
 		fountain_free(s->jobs[i].script);

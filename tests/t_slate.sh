@@ -90,6 +90,34 @@ check "the slate with a fresh cache builds (exit 0)" [ $? -eq 0 ]
 final=$(curl -s -m 10 "$BASE/stats" | num total)
 check "the first archive was written after $early of $final requests" [ "$early" -lt "$final" ]
 
+# A script edited after the run read it, before the run reached it: it is not built from other text than its archive
+# would record. It fails, named, with what to do; the others are written; run again, it builds.
+curl -s -m 10 -X POST "$BASE/reset" >/dev/null
+mkdir -p e
+"$G" --scenes 8 --characters 3 --seed 11 >e/a.fountain
+"$G" --scenes 3 --characters 2 --seed 12 >e/z.fountain
+"$SB" -j1 --cache c6 --report edit.json e >out.txt 2>err &
+BUILD=$!
+i=0
+while [ "$(curl -s -m 10 "$BASE/stats" | num total)" = 0 ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+"$G" --scenes 3 --characters 2 --seed 13 >e/z.fountain
+wait $BUILD
+rc=$?
+check "a script edited during the run fails the slate (exit $rc, want 1)" [ $rc -eq 1 ]
+check "the failure names it and says to run again: $(grep FAILED err | head -c 300)" \
+	grep -q "^scriptbuild: FAILED: e/z.fountain changed while the run was going: not built.*run again" err
+check "the summary names it as failed" grep -q "^scriptbuild: FAILED e/z.fountain" err
+check "its archive is not written" [ ! -e e/z.analysis.tar.zst ]
+check "the other script's archive is written" [ -s e/a.analysis.tar.zst ]
+check "the report has it incomplete, the other complete" \
+	[ "$(tr -d ' \n\t' <edit.json | grep -o '"complete":[a-z]*' | sort | uniq -c | tr -d ' ' | paste -sd,)" = '1"complete":false,1"complete":true' ]
+"$SB" -q -j4 --cache c6 e >out.txt 2>err
+check "run again, it builds (exit $?)" [ -s e/z.analysis.tar.zst ]
+"$SB" -q --cache c6 -o z1.analysis.tar.zst e/z.fountain >/dev/null 2>&1
+script_digest() { zstd -dc "$1" | tar -xOf - manifest.json | tr -d ' \n\t' | grep -o '"script":{[^}]*' | grep -o '"digest":"[^"]*"'; }
+check "from the text it has now (the digest a build of it alone records)" \
+	[ -n "$(script_digest z1.analysis.tar.zst)" ] && [ "$(script_digest e/z.analysis.tar.zst)" = "$(script_digest z1.analysis.tar.zst)" ]
+
 # A script whose summaries always fail: the others are written, the run exits 1 and names it.
 start fail --long-summary KETTLEDRUM --long-summary-chars 9000
 export ANTHROPIC_BASE_URL=$BASE OPENAI_BASE_URL=$BASE/v1
