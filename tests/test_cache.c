@@ -294,6 +294,114 @@ static void grows_past_initial_map(void **state)
 	free(bufs);
 }
 
+/* This process's file-backed resident KiB (RssFile of /proc/self/status): the pages of data.mdb it has mapped. */
+static long rss_file_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		fail_msg("/proc/self/status: %s", strerror(errno));
+	while (kib < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssFile: %ld kB", &kib) != 1)
+			kib = -1;
+	fclose(f);
+	if (kib < 0)
+		fail_msg("/proc/self/status has no RssFile line");
+	return kib;
+}
+
+struct rss_peak {
+	long base_kib, peak_kib;
+	size_t entries;
+};
+
+static int sample_rss(void *ctx, const struct cache_entry *e)
+{
+	struct rss_peak *p = ctx;
+	long kib = rss_file_kib();
+
+	(void)e;
+	p->entries++;
+	if (kib - p->base_kib > p->peak_kib)
+		p->peak_kib = kib - p->base_kib;
+	return 0;
+}
+
+/* The most data.mdb added to this process's RSS (KiB) while every one of the n blobs is read back through
+ * cache_get and then cache_foreach, with SCRIPTBUILD_CACHE_RESIDENT=bound. */
+static long resident_growth(const char *dir, const char *bound, const struct cache_put *items, size_t n,
+                            const unsigned char *bufs, size_t each)
+{
+	struct rss_peak p = { 0, 0, 0 };
+	struct cache *c;
+
+	setenv("SCRIPTBUILD_CACHE_RESIDENT", bound, 1);
+	c = open_ok(dir);
+	p.base_kib = rss_file_kib();
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(get_is(c, &items[i].key, bufs + i * each, each), 1);
+		sample_rss(&p, NULL);
+	}
+	assert_int_equal(cache_foreach(c, sample_rss, &p, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(p.entries, 2 * n);
+	cache_close(c);
+	unsetenv("SCRIPTBUILD_CACHE_RESIDENT");
+	return p.peak_kib;
+}
+
+static void resident_pages_stay_bounded(void **state)
+{
+	/* 48 MiB of random-key blobs in 96 transactions: without a bound, reading them back maps all of them. */
+	enum { N = 1536, EACH = 32 << 10, PER_TXN = 16, BOUND_MIB = 8, SLACK_MIB = 8 };
+	unsigned char *bufs = malloc((size_t)N * EACH);
+	struct cache_put *items = calloc(N, sizeof(*items));
+	struct cache *c;
+
+	assert_non_null(bufs);
+	assert_non_null(items);
+	setenv("SCRIPTBUILD_CACHE_RESIDENT", "8", 1);
+	c = open_ok(*state);
+	long base = rss_file_kib(), peak = 0;
+	for (size_t i = 0; i < N; i++) {
+		fill(bufs + i * EACH, EACH, i);
+		make_item(&items[i], "resident", i, bufs + i * EACH, EACH);
+	}
+	for (size_t i = 0; i < N; i += PER_TXN) {
+		put_ok(c, items + i, PER_TXN);
+		if (rss_file_kib() - base > peak)
+			peak = rss_file_kib() - base;
+	}
+	cache_close(c);
+	unsetenv("SCRIPTBUILD_CACHE_RESIDENT");
+	long bounded = resident_growth(*state, "8", items, N, bufs, EACH);
+	long unbounded = resident_growth(*state, "off", items, N, bufs, EACH);
+	print_message("data.mdb resident: writing %ld KiB, reading %ld KiB with an 8 MiB bound, %ld KiB without\n", peak,
+	              bounded, unbounded);
+	assert_true(peak <= (BOUND_MIB + SLACK_MIB) << 10);
+	assert_true(bounded <= (BOUND_MIB + SLACK_MIB) << 10);
+	/* The measure can fail: without the bound the whole 48 MiB gets mapped. */
+	assert_true(unbounded >= 40 << 10);
+	free(items);
+	free(bufs);
+}
+
+static void resident_bound_must_be_a_number(void **state)
+{
+	struct cache *c = NULL;
+
+	setenv("SCRIPTBUILD_CACHE_RESIDENT", "lots", 1);
+	assert_int_equal(cache_open(*state, &c, errbuf, sizeof(errbuf)), -1);
+	assert_null(c);
+	assert_non_null(strstr(errbuf, "SCRIPTBUILD_CACHE_RESIDENT=lots"));
+	assert_non_null(strstr(errbuf, "'off'"));
+	setenv("SCRIPTBUILD_CACHE_RESIDENT", "0", 1);
+	c = open_ok(*state);
+	cache_close(c);
+	unsetenv("SCRIPTBUILD_CACHE_RESIDENT");
+}
+
 /* Flips one byte in every copy of marker found in path; returns how many copies. */
 static int flip_in_file(const char *path, const char *marker)
 {
@@ -935,6 +1043,8 @@ int main(void)
 		WITH_DIR(many_items_in_one_batch),
 		WITH_DIR(digest_mismatch_is_refused),
 		WITH_DIR(grows_past_initial_map),
+		WITH_DIR(resident_pages_stay_bounded),
+		WITH_DIR(resident_bound_must_be_a_number),
 		WITH_DIR(damaged_blob_is_a_miss_and_named),
 		WITH_DIR(checked_records_name_bytes_and_stamp),
 		WITH_DIR(verify_names_missing_blob_and_bad_record),
