@@ -58,15 +58,17 @@ int store_use_exclusive(struct cache *c);
 /* Turns the use lock back to shared (after store_use_exclusive). */
 void store_use_shared(struct cache *c);
 
-/* Sets the bound on the map's resident pages from SCRIPTBUILD_CACHE_RESIDENT (MiB, or "off"; 64 unset); 0, or -1
- * with err naming the variable when its value is not one. */
+/* Sets the bound on the map's resident pages from SCRIPTBUILD_CACHE_RESIDENT (MiB; "off" or 0: none; 64 when unset);
+ * 0, or -1 with err naming the variable when its value is not one. */
 int store_resident_init(struct cache *c, char *err, size_t errlen);
 
 /* Counts bytes just read through the map (a value), so a look at the resident size comes due sooner. */
 void store_resident_read(struct cache *c, size_t bytes);
 
 /* When look_now or a look is due, measures the process's file-backed RSS and, past the bound, drops this process's
- * mappings of data.mdb's pages (they stay in the page cache; pointers into the map stay valid). */
+ * mappings of data.mdb's pages. Safe inside a transaction too: the map is read-only and MAP_SHARED, so a pointer into
+ * it stays valid and its next access maps the page again from the page cache, with the same bytes (LMDB never
+ * rewrites a page a live transaction can see); outside one is cheaper (nothing is mapped again at once). */
 void store_resident_bound(struct cache *c, bool look_now);
 
 /* Writes "cache DIR: what: LMDB's reason; what to do" into err; returns -1. */
