@@ -878,6 +878,9 @@ int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errle
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
 		st->blobs++;
 		st->blob_bytes += v.mv_size;
+		/* Small blobs live in the leaves this walks: bounded as it goes, as verify.c does. */
+		store_resident_read(c, v.mv_size);
+		store_resident_bound(c, false);
 	}
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
