@@ -175,9 +175,6 @@ static int grow_map(struct cache *c)
 
 int store_begin_read(struct cache *c, MDB_txn **txn)
 {
-	/* LMDB gives a thread one read transaction at a time (its reader slot is thread-local, and this code has no
-	 * threads), so none of this process is open here: the place to bound what the earlier ones mapped. */
-	store_resident_bound(c, false);
 	for (;;) {
 		int rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, txn);
 		/* Another process grew the file past our map: adopt its size. */
@@ -217,9 +214,8 @@ int store_write(struct cache *c, const char *what, store_body *body, void *arg, 
 			return -1;
 		if (rc)
 			return store_fail(c, what, rc, err, errlen);
-		/* A commit costs an fsync, so looking at the resident size after each is free by comparison; a batch's
-		 * inserts each touch a random leaf. */
-		store_resident_bound(c, true);
+		/* A commit costs an fsync, so looking at the resident size after each is free by comparison. */
+		store_resident_bound(c);
 		return 0;
 	}
 }
@@ -462,7 +458,6 @@ static int read_blob(struct cache *c, MDB_txn *txn, const struct action_meta *m,
 
 	if (mdb_get(txn, c->blobs, &key, &val) != 0)
 		return 0;
-	store_resident_read(c, val.mv_size);
 	digest_bytes(val.mv_data, val.mv_size, &actual);
 	if (!digest_equal(&actual, &m->output))
 		return 0;
@@ -801,7 +796,6 @@ int cache_log_get(struct cache *c, const char *name, char **data, size_t *len, c
 		mdb_txn_abort(txn);
 		return store_fail(c, "reading a build record", rc, err, errlen);
 	}
-	store_resident_read(c, v.mv_size);
 	*data = malloc(v.mv_size + 1);
 	if (*data) {
 		if (v.mv_size)
@@ -878,9 +872,6 @@ int cache_stats(struct cache *c, struct cache_stats *st, char *err, size_t errle
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
 		st->blobs++;
 		st->blob_bytes += v.mv_size;
-		/* Small blobs live in the leaves this walks: bounded as it goes, as verify.c does. */
-		store_resident_read(c, v.mv_size);
-		store_resident_bound(c, false);
 	}
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)

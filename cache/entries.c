@@ -29,10 +29,6 @@ int cache_foreach(struct cache *c, int (*fn)(void *ctx, const struct cache_entry
 		e.len = bv.mv_size;
 		if (fn(ctx, &e) != 0)
 			break;
-		/* Walking every blob maps the whole file: bounded as it goes (see store_resident_bound: the cursor's
-		 * pointers into the map stay valid, the transaction keeps those pages unchanged). */
-		store_resident_read(c, bv.mv_size);
-		store_resident_bound(c, false);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;

@@ -83,9 +83,6 @@ static int gc_scan(struct cache *c, MDB_txn *txn, struct gc_args *a, size_t *nbl
 		}
 		memcpy(b->key.bytes, k.mv_data, 16);
 		b->size = v.mv_size;
-		/* Small blobs live in the leaves this walks: bounded as it goes, as verify.c does. */
-		store_resident_read(c, v.mv_size);
-		store_resident_bound(c, false);
 	}
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
@@ -114,7 +111,6 @@ static int gc_scan(struct cache *c, MDB_txn *txn, struct gc_args *a, size_t *nbl
 		act->last_used = m.last_used;
 		act->created = m.created;
 		b->users++;
-		store_resident_bound(c, false);
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;

@@ -2,7 +2,6 @@
 #ifndef SB_STORE_H
 #define SB_STORE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,8 +21,6 @@ struct cache {
 	int use_fd;        /* DIR/use.lock, locked shared while env is open (see store_use_exclusive) */
 	uint64_t resident_bound;   /* bytes of the map this process may keep mapped (resident.c); 0: no bound */
 	uint64_t resident_base;    /* the process's file-backed resident bytes after the last drop */
-	unsigned reads_since_look; /* read transactions since resident.c last looked */
-	uint64_t bytes_since_look; /* value bytes read through the map since then */
 };
 
 /* The file every process holding the cache open locks shared (POSIX record lock), so compaction knows it is alone. */
@@ -62,14 +59,9 @@ void store_use_shared(struct cache *c);
  * 0, or -1 with err naming the variable when its value is not one. */
 int store_resident_init(struct cache *c, char *err, size_t errlen);
 
-/* Counts bytes just read through the map (a value), so a look at the resident size comes due sooner. */
-void store_resident_read(struct cache *c, size_t bytes);
-
-/* When look_now or a look is due, measures the process's file-backed RSS and, past the bound, drops this process's
- * mappings of data.mdb's pages. Safe inside a transaction too: the map is read-only and MAP_SHARED, so a pointer into
- * it stays valid and its next access maps the page again from the page cache, with the same bytes (LMDB never
- * rewrites a page a live transaction can see); outside one is cheaper (nothing is mapped again at once). */
-void store_resident_bound(struct cache *c, bool look_now);
+/* After a commit (no transaction of this process open): measures the process's file-backed RSS and, past the bound,
+ * drops this process's mappings of data.mdb's pages (they stay in the page cache). */
+void store_resident_bound(struct cache *c);
 
 /* Writes "cache DIR: what: LMDB's reason; what to do" into err; returns -1. */
 int store_fail(const struct cache *c, const char *what, int rc, char *err, size_t errlen);
