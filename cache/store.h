@@ -55,7 +55,7 @@ int store_use_exclusive(struct cache *c);
 /* Turns the use lock back to shared (after store_use_exclusive). */
 void store_use_shared(struct cache *c);
 
-/* Sets the bound on the map's resident pages from SCRIPTBUILD_CACHE_RESIDENT (MiB; "off" or 0: none; 64 when unset);
+/* Sets the bound on the map's resident pages from SCRIPTBUILD_CACHE_RESIDENT (MiB; "off" or 0: none; 256 when unset);
  * 0, or -1 with err naming the variable when its value is not one. */
 int store_resident_init(struct cache *c, char *err, size_t errlen);
 
