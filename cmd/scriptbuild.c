@@ -1019,6 +1019,9 @@ struct script_job {
 	bool complete_build;          /* its archive holds every step of the script, built or found up to date now */
 	size_t wanted[STEP_KINDS];    /* a slate's: its wanted steps per kind, from the pre-pass */
 	cJSON *dropped_quotes;        /* a slate script's "dropped_quotes" section of --report, counted when it closed */
+	char *said;                   /* a closed slate script's -n plan or --frozen stale lines, printed in slate order */
+	size_t nstale;                /* --frozen: of them, the stale steps */
+	cJSON *plan_doc;              /* -n --report: a closed slate script's plan */
 };
 
 /* Everything one build holds, from the scripts to the summary line; each phase below fills its part. */
@@ -1053,15 +1056,22 @@ struct session {
 	char err[1024];
 };
 
+struct stale_lines {
+	FILE *out;
+	const char *prefix;
+};
+
 static void print_stale_step(void *ctx, const struct step *st)
 {
-	printf("%s%s%s%s\n", (const char *)ctx, st->label, st->why ? ": " : "", st->why ? st->why : "");
+	const struct stale_lines *l = ctx;
+	fprintf(l->out, "%s%s%s%s\n", l->prefix, st->label, st->why ? ": " : "", st->why ? st->why : "");
 }
 
-/* The steps that would have to run, one a line after prefix (-n: "", --frozen: "stale: "); returns how many. */
-static size_t print_stale(const struct graph *g, const char *prefix)
+/* The steps that would have to run, one a line to out after prefix (-n: "", --frozen: "stale: "); how many. */
+static size_t print_stale(FILE *out, const struct graph *g, const char *prefix)
 {
-	return graph_each_stale(g, print_stale_step, (void *)prefix);
+	struct stale_lines l = {out, prefix};
+	return graph_each_stale(g, print_stale_step, &l);
 }
 
 static double json_num(const cJSON *obj, const char *name)
@@ -1076,53 +1086,60 @@ static const char *json_str(const cJSON *obj, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* -n: the stale steps, and what they would cost before anything is spent (the plan's JSON, for people). */
-/* -n: a stale step the remote cache will answer, one a line; counts them in *ctx. */
+struct remote_lines {
+	FILE *out;
+	size_t n;
+};
+
+/* -n: a stale step the remote cache will answer, one a line; counts them. */
 static void print_remote_step(void *ctx, const struct step *st)
 {
+	struct remote_lines *l = ctx;
 	if (!st->remote)
 		return;
-	printf("%s: %s\n", st->label, st->why ? st->why : "the remote cache has it");
-	++*(size_t *)ctx;
+	fprintf(l->out, "%s: %s\n", st->label, st->why ? st->why : "the remote cache has it");
+	l->n++;
 }
 
-static void print_dry_run(const cJSON *plan, const struct graph *g)
+/* -n: the stale steps, and what they would cost before anything is spent (the plan's JSON, for people), to out. */
+static void print_dry_run(FILE *out, const cJSON *plan, const struct graph *g)
 {
 	const cJSON *st, *kind;
 	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps")) {
 		const char *why = json_str(st, "reason");
-		printf("%s%s%s\n", json_str(st, "label"), *why ? ": " : "", why);
+		fprintf(out, "%s%s%s\n", json_str(st, "label"), *why ? ": " : "", why);
 	}
 	/* The plan leaves out what the remote cache will answer: it costs nothing, but the user should see it. */
-	size_t remote = 0;
-	graph_each_stale(g, print_remote_step, &remote);
+	struct remote_lines lines = {out, 0};
+	graph_each_stale(g, print_remote_step, &lines);
+	size_t remote = lines.n;
 	char more[96] = "";
 	if (remote)
 		snprintf(more, sizeof(more), " (and %zu more the remote cache will answer)", remote);
 	double stale = json_num(plan, "stale"), saved = json_num(plan, "may_be_saved");
 	if (saved > 0)
-		printf("up to %.0f stale steps%s (%.0f of them run only if an upstream result changes: early cutoff may "
+		fprintf(out, "up to %.0f stale steps%s (%.0f of them run only if an upstream result changes: early cutoff may "
 		       "save some)\n", stale, more, saved);
 	else
-		printf("%.0f stale steps%s\n", stale, more);
+		fprintf(out, "%.0f stale steps%s\n", stale, more);
 	cJSON_ArrayForEach(kind, cJSON_GetObjectItemCaseSensitive(plan, "kinds")) {
-		printf("  %-9s %5.0f steps  ~%.0f tokens in, ~%.0f out  ", kind->string, json_num(kind, "steps"),
+		fprintf(out, "  %-9s %5.0f steps  ~%.0f tokens in, ~%.0f out  ", kind->string, json_num(kind, "steps"),
 		       json_num(kind, "tokens_in"), json_num(kind, "tokens_out"));
 		if (json_num(kind, "cache_read") > 0 || json_num(kind, "cache_write") > 0)
-			printf("(of the input ~%.0f read from the prompt cache, ~%.0f written)  ", json_num(kind, "cache_read"),
+			fprintf(out, "(of the input ~%.0f read from the prompt cache, ~%.0f written)  ", json_num(kind, "cache_read"),
 			       json_num(kind, "cache_write"));
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(kind, "price_known")))
-			printf("~$%.4f ($%.4f-$%.4f)", json_num(kind, "cost"), json_num(kind, "cost_low"),
+			fprintf(out, "~$%.4f ($%.4f-$%.4f)", json_num(kind, "cost"), json_num(kind, "cost_low"),
 			       json_num(kind, "cost_high"));
 		else
-			printf("price unknown for %s (set SCRIPTBUILD_PRICES)", json_str(kind, "model"));
-		printf(" (%s %s; %s)\n", json_str(kind, "provider"), json_str(kind, "model"), json_str(kind, "basis"));
+			fprintf(out, "price unknown for %s (set SCRIPTBUILD_PRICES)", json_str(kind, "model"));
+		fprintf(out, " (%s %s; %s)\n", json_str(kind, "provider"), json_str(kind, "model"), json_str(kind, "basis"));
 	}
 	if (json_num(plan, "cost") >= 0)
-		printf("estimated cost: $%.4f (range $%.4f-$%.4f)\n", json_num(plan, "cost"), json_num(plan, "cost_low"),
+		fprintf(out, "estimated cost: $%.4f (range $%.4f-$%.4f)\n", json_num(plan, "cost"), json_num(plan, "cost_low"),
 		       json_num(plan, "cost_high"));
 	else
-		printf("estimated cost: unknown (a model has no known price: set SCRIPTBUILD_PRICES=MODEL=IN/OUT, USD per "
+		fprintf(out, "estimated cost: unknown (a model has no known price: set SCRIPTBUILD_PRICES=MODEL=IN/OUT, USD per "
 		       "million tokens)\n");
 }
 
@@ -1479,22 +1496,48 @@ static int slate_open(void *ctx, size_t k, char *err, size_t errlen)
 	return 0;
 }
 
+/* -n and --frozen: what the end of the run prints of slate script i (its plan, or its stale steps), kept as text. */
+static void slate_keep_said(struct session *s, size_t i)
+{
+	struct script_job *j = &s->jobs[i];
+	size_t len;
+	FILE *out = open_memstream(&j->said, &len);
+	if (!out)
+		out_of_memory();
+	if (s->o->dry_run) {
+		j->plan_doc = plan_json(s->scripts[i].g, s->rc.step, s->estimator);
+		fprintf(out, "%s:\n", j->in->path);
+		print_dry_run(out, j->plan_doc, s->scripts[i].g);
+		if (!s->o->report_path) {
+			cJSON_Delete(j->plan_doc);
+			j->plan_doc = NULL;
+		}
+	} else {
+		char prefix[600];
+		snprintf(prefix, sizeof(prefix), "stale: %s: ", j->in->path);
+		j->nstale = print_stale(out, s->scripts[i].g, prefix);
+	}
+	if (fclose(out) != 0)
+		out_of_memory();
+}
+
 /* The engine is through with the k-th script it builds (done, its archive decided on when complete): an incomplete
  * one gets its --partial archive, its build log is saved, what --report needs of its graph is kept, and its text,
- * graph and last build log go. -n and --frozen keep theirs: their plans are printed in slate order after the run. */
+ * graph and last build log go (-n and --frozen keep what they print of it, for slate order after the run). */
 static void slate_close(void *ctx, size_t k)
 {
 	struct session *s = ctx;
 	size_t i = s->building_job[k];
 	struct script_job *j = &s->jobs[i];
-	if (s->o->dry_run || s->o->frozen)
-		return;
 	s->scripts[i].result = s->building[k].result;
+	if (s->o->dry_run || s->o->frozen)
+		slate_keep_said(s, i);
 	/* Interrupted: no archive is written, as at the end of the run. */
 	if (!interrupt_signal && !s->result.interrupted)
 		publish_script(s, i, true, s->o->partial);
-	save_log(s, i);
-	if (s->o->report_path) {
+	if (!s->o->dry_run)
+		save_log(s, i);   /* -n records nothing */
+	if (s->o->report_path && !s->o->dry_run) {
 		cJSON *repairs = cJSON_CreateObject();
 		report_add_repairs(repairs, &s->scripts[i].result, s->scripts[i].g);
 		j->dropped_quotes = cJSON_DetachItemFromObjectCaseSensitive(repairs, "dropped_quotes");
@@ -1660,7 +1703,7 @@ static int dry_run_report(struct session *s)
 	int written = 0;
 	if (!s->slate.many) {
 		cJSON *plan_doc = plan_json(s->scripts[0].g, s->rc.step, s->estimator);
-		print_dry_run(plan_doc, s->scripts[0].g);
+		print_dry_run(stdout, plan_doc, s->scripts[0].g);
 		written = o->report_path ? write_json(o->report_path, plan_doc) : 0;
 		cJSON_Delete(plan_doc);
 		return written;
@@ -1668,11 +1711,21 @@ static int dry_run_report(struct session *s)
 	cJSON *root = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(root, "scripts");
 	for (size_t i = 0; i < s->slate.n; i++) {
-		if (!s->scripts[i].g)
+		cJSON *plan_doc;
+		if (s->jobs[i].said) {
+			/* Closed during the run: its plan was kept. */
+			fputs(s->jobs[i].said, stdout);
+			plan_doc = s->jobs[i].plan_doc;
+			s->jobs[i].plan_doc = NULL;
+		} else if (s->scripts[i].g) {
+			plan_doc = plan_json(s->scripts[i].g, s->rc.step, s->estimator);
+			printf("%s:\n", s->jobs[i].in->path);
+			print_dry_run(stdout, plan_doc, s->scripts[i].g);
+		} else {
 			continue;   /* never reached: the run stopped first */
-		cJSON *plan_doc = plan_json(s->scripts[i].g, s->rc.step, s->estimator);
-		printf("%s:\n", s->jobs[i].in->path);
-		print_dry_run(plan_doc, s->scripts[i].g);
+		}
+		if (!plan_doc)
+			continue;
 		cJSON *item = cJSON_CreateObject();
 		cJSON_AddStringToObject(item, "script", s->jobs[i].in->path);
 		cJSON_AddStringToObject(item, "id", s->jobs[i].in->id);
@@ -1693,8 +1746,12 @@ static size_t print_all_stale(const struct session *s)
 		snprintf(prefix, sizeof(prefix), "stale: %s", s->slate.many ? s->jobs[i].in->path : "");
 		if (s->slate.many)
 			snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), ": ");
-		if (s->scripts[i].g)   /* neither current nor never reached */
-			n += print_stale(s->scripts[i].g, prefix);
+		if (s->jobs[i].said) {
+			fputs(s->jobs[i].said, stdout);   /* closed during the run */
+			n += s->jobs[i].nstale;
+		} else if (s->scripts[i].g) {   /* neither current nor never reached */
+			n += print_stale(stdout, s->scripts[i].g, prefix);
+		}
 	}
 	return n;
 }
@@ -2064,6 +2121,8 @@ static void session_free(struct session *s)
 	for (size_t i = 0; s->jobs && i < s->slate.n; i++) {
 		build_log_free(s->jobs[i].previous);
 		cJSON_Delete(s->jobs[i].dropped_quotes);
+		cJSON_Delete(s->jobs[i].plan_doc);
+		free(s->jobs[i].said);
 		free(s->jobs[i].text);
 		graph_free(s->scripts[i].g);
 		fountain_free(s->jobs[i].script);

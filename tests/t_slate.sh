@@ -60,6 +60,20 @@ mkdir -p empty
 "$SB" -q --cache c2 empty >out.txt 2>err
 check "a directory without a script is refused (exit 2)" [ $? -eq 2 ] && grep -q "no .fountain script" err
 
+# -n and --frozen on a slate: each script's plan (its stale steps) under its path, in slate order, though the run lets
+# each script go as soon as it is through with it.
+mkdir -p c7
+"$SB" -q --cache c7 s/draft1/play.fountain >/dev/null 2>&1
+"$SB" -n --cache c7 s/other >n.txt 2>err
+check "-n on a slate prints each plan under its path, in slate order" \
+	[ "$(grep '^s/.*:$' n.txt | paste -sd,)" = "s/other/a.fountain:,s/other/b.fountain:" ]
+check "-n gives every script's stale steps" [ "$(grep -c ' stale steps' n.txt)" = 2 ]
+"$SB" --frozen --cache c7 s/other >fz.txt 2>err
+check "--frozen on a slate lists each stale step under its script" \
+	[ "$(grep -c '^stale: s/other/a.fountain: ' fz.txt)" -gt 0 ] && [ "$(grep -c '^stale: s/other/b.fountain: ' fz.txt)" -gt 0 ]
+check "... as many as it says ($(wc -l <fz.txt))" grep -q "^scriptbuild: --frozen: $(wc -l <fz.txt) steps are not in the cache" err
+check "... in slate order" [ "$(cut -d: -f2 fz.txt | uniq | paste -sd,)" = " s/other/a.fountain, s/other/b.fountain" ]
+
 # --- against the fake API: one request per distinct step, a failed script ---
 start api --latency summary=30,outline=30,sheet=30,embedding=30
 export ANTHROPIC_API_KEY=sk-ant-t-slate OPENAI_API_KEY=sk-t-slate ANTHROPIC_BASE_URL=$BASE OPENAI_BASE_URL=$BASE/v1
