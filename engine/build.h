@@ -149,8 +149,9 @@ struct build_source {
 	/* Sets scripts[i].g (steps selected: its wanted counts must be wanted[i]) and .previous; < 0 after writing why
 	 * to err (naming the script): its wanted steps count as failed and it is never closed. NULL: g is given. */
 	int (*open)(void *ctx, size_t i, char *err, size_t errlen);
-	/* Script i was opened, is done and was said to be: its graph may go. Scripts still open when the run ends
-	 * (stopped or interrupted) are not closed: the caller has them. NULL: nothing to do. */
+	/* Script i was opened, is done and was said to be: its graph may go. Also called right after open when the
+	 * graph's wanted counts are not wanted[i] (the script then counts as failed). Scripts still open when the run
+	 * ends (stopped or interrupted) are not closed: the caller has them. NULL: nothing to do. */
 	void (*close)(void *ctx, size_t i);
 	void *ctx;
 };
