@@ -1015,6 +1015,7 @@ struct script_job {
 	bool publish_failed;
 	struct stat written;          /* the file this run wrote, as fstat saw it before its rename */
 	bool have_written;
+	bool opened;                  /* a slate script the engine opened (slate_open called), whatever came of it */
 	bool log_saved;               /* its build log is saved (a finished script's, as soon as its archive is written) */
 	bool complete_build;          /* its archive holds every step of the script, built or found up to date now */
 	size_t wanted[STEP_KINDS];    /* a slate's: its wanted steps per kind, from the pre-pass */
@@ -1464,6 +1465,7 @@ static int slate_open(void *ctx, size_t k, char *err, size_t errlen)
 	char *data;
 	size_t len;
 	struct fountain_error perr;
+	j->opened = true;
 	if (read_file(j->in->path, FOUNTAIN_MAX_BYTES, &data, &len) < 0) {
 		snprintf(err, errlen, "%s: %s (it was read when the run started): not built; run again", j->in->path,
 		         strerror(errno));
@@ -1975,9 +1977,23 @@ static int publish(struct session *s, int exit_code)
 	if (s->result.interrupted)
 		return exit_code;
 	bool partial = s->o->partial && !s->result.interrupted && s->outcome == BUILD_INCOMPLETE;
-	for (size_t i = 0; i < s->slate.n; i++) {
+	/* A stop leaves later scripts of a slate unopened: --partial writes theirs too (in slate order), as for a script
+	 * reached and stopped, rather than leave the archive of an older build at their paths. One open at a time. */
+	for (size_t i = 0, k = 0; i < s->slate.n; i++) {
+		while (k < s->nbuilding && s->building_job[k] < i)
+			k++;
+		struct script_job *j = &s->jobs[i];
+		if (partial && s->slate.many && k < s->nbuilding && s->building_job[k] == i && !j->opened && !j->published) {
+			char err[1024];
+			if (slate_open(s, k, err, sizeof(err)) < 0) {
+				fprintf(stderr, "scriptbuild: %s\n", err);
+				j->publish_failed = true;
+			} else {
+				slate_close(s, k);
+			}
+		}
 		publish_script(s, i, true, partial);
-		if (s->jobs[i].publish_failed)
+		if (j->publish_failed)
 			exit_code = EXIT_FAILED;
 	}
 	return exit_code;

@@ -146,5 +146,14 @@ check "the good script's archive is written" [ -s f/good.analysis.tar.zst ]
 check "the failed script's is not" [ ! -e f/bad.analysis.tar.zst ]
 check "one line names the failed script" [ "$(grep -c '^scriptbuild: FAILED f/bad.fountain' err)" = 1 ]
 check "the summary line counts the scripts" grep -q "^scriptbuild: 2 scripts (1 complete, 1 not)" err
+# --partial after a stop: a script the run never reached (the failure stopped it before its turn) still gets its
+# partial archive, as one reached and stopped does, not the archive of its last build left at its path.
+"$G" --scenes 3 --characters 2 --seed 7 >f/later.fountain
+"$SB" -j1 -k 1 --partial --corrections 0 --cache c5 f >out.txt 2>err
+check "the failure stops the slate before f/later.fountain is reached" grep -q "^scriptbuild: incomplete f/later.fountain: 0 of .* skipped" err
+partial_of() { zstd -dc "$1" 2>/dev/null | tar -xOf - manifest.json 2>/dev/null | tr -d ' \n\t' | grep -o '"partial":[a-z]*'; }
+check "... the unreached script's partial archive is written ($(partial_of f/later.analysis.tar.zst))" \
+	[ "$(partial_of f/later.analysis.tar.zst)" = '"partial":true' ]
+check "... and the failed one's ($(partial_of f/bad.analysis.tar.zst))" [ "$(partial_of f/bad.analysis.tar.zst)" = '"partial":true' ]
 
 exit $failed
