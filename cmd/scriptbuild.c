@@ -1285,8 +1285,7 @@ static const char *script_prefix(const struct session *s, size_t i, char *buf, s
 	return buf;
 }
 
-/* Reads the scripts (parsed in plan, unless their archives are current); the slate's ids and archive paths are
- * settled here, before anything runs. */
+/* The slate's scripts (read in plan), with their ids and archive paths settled here, before anything runs. */
 static int load(struct session *s)
 {
 	const struct options *o = s->o;
@@ -1312,16 +1311,8 @@ static int load(struct session *s)
 		return EXIT_USAGE;
 	s->jobs = xcalloc(n, sizeof(*s->jobs));
 	s->scripts = xcalloc(n, sizeof(*s->scripts));
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		s->jobs[i].in = &s->slate.scripts[i];
-		if (read_script(s->jobs[i].in->path, &s->jobs[i].text, &s->jobs[i].text_len, s->jobs[i].script_hex) < 0)
-			return EXIT_USAGE;
-		if (s->slate.many) {
-			/* Only its digest is needed until the pre-pass reads it again: memory must not grow with the slate. */
-			free(s->jobs[i].text);
-			s->jobs[i].text = NULL;
-		}
-	}
 	return EXIT_OK;
 }
 
@@ -1433,13 +1424,15 @@ static int check_priced(struct session *s, const struct graph *g)
 static void publish_script(struct session *s, size_t i, bool script_over, bool partial);
 static void save_log(struct session *s, size_t i);
 
-/* Slate script i parsed and selected, its wanted steps counted, then freed; -1 after saying why (s->err or stderr).
- * The digest is the one of the bytes read now: the archive records it, and slate_open checks it. */
+/* Slate script i's bytes (read in plan) parsed and selected, its wanted steps counted, then freed; -1 after saying
+ * why (s->err or stderr). Their digest is what the archive records, and what slate_open checks. */
 static int slate_prepass(struct session *s, size_t i)
 {
 	struct script_job *j = &s->jobs[i];
 	char err[600], prefix[300];
-	if (load_script(j->in->path, s->o->quiet, &j->script, j->script_hex) < 0)
+	int parsed = parse_script(j->in->path, j->text, j->text_len, s->o->quiet, &j->script);
+	j->text = NULL;
+	if (parsed < 0)
 		return -1;
 	struct graph *g = graph_new(j->script);
 	int rc = graph_select(g, s->o->targets, s->o->ntargets, err, sizeof(err));
@@ -1592,8 +1585,12 @@ static int plan(struct session *s)
 	}
 	if (cache_epoch(s->cache, &s->epoch, s->err, sizeof(s->err)) < 0)
 		return EXIT_USAGE;
+	/* One script at a time, read once: its digest decides whether it is current, and its bytes are what the pre-pass
+	 * (or a single script's run) parses; memory does not grow with the slate. */
 	for (size_t i = 0; i < s->slate.n; i++) {
 		struct script_job *j = &s->jobs[i];
+		if (read_script(j->in->path, &j->text, &j->text_len, j->script_hex) < 0)
+			return EXIT_USAGE;
 		if (archive_current(s, i))
 			continue;
 		if (s->slate.many) {
@@ -1760,6 +1757,16 @@ static size_t print_all_stale(const struct session *s)
 
 static void on_build_event(void *ctx, const struct build_event *ev);
 
+/* Says that j's archive is up to date (and how, with -v, when its record alone proved it). */
+static void say_up_to_date(const struct session *s, const struct script_job *j)
+{
+	if (s->o->verbose && j->current)
+		fprintf(stderr, "scriptbuild: %s is up to date (its build record has these inputs: not parsed)\n",
+		        j->archive_path);
+	else if (!s->o->quiet)
+		fprintf(stderr, "scriptbuild: %s is up to date\n", j->archive_path);
+}
+
 /* The scripts whose archives are current, as a full check that finds them up to date says them. */
 static void say_current(struct session *s)
 {
@@ -1768,11 +1775,7 @@ static void say_current(struct session *s)
 		if (!j->current)
 			continue;
 		analysis_remove_stale_temps(j->archive_path);
-		if (s->o->verbose)
-			fprintf(stderr, "scriptbuild: %s is up to date (its build record has these inputs: not parsed)\n",
-			        j->archive_path);
-		else if (!s->o->quiet)
-			fprintf(stderr, "scriptbuild: %s is up to date\n", j->archive_path);
+		say_up_to_date(s, j);
 		if (s->o->html && write_html(j->archive_path, NULL, s->o->quiet) < 0)
 			j->publish_failed = true;
 	}
@@ -1946,8 +1949,7 @@ static void publish_script(struct session *s, size_t i, bool script_over, bool p
 	case PUBLISH_UP_TO_DATE:
 		j->up_to_date = true;
 		j->complete_build = complete && o->ntargets == 0;
-		if (!o->quiet)
-			fprintf(stderr, "scriptbuild: %s is up to date\n", j->archive_path);
+		say_up_to_date(s, j);
 		break;
 	case PUBLISH_WRITTEN:
 		j->have_written = analysis_last_written(&j->written) == 0;
