@@ -1855,6 +1855,21 @@ static int64_t clock_ms(clockid_t clock)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A Messages answer with its usage split as the prompt cache would bill it (cache reads and writes of the request's
+ * cached prefix), when the prompt cache mode is on; the answer as it is otherwise. */
+static char *with_cache_usage(const struct config *cfg, const cJSON *req, char *answer)
+{
+	if (!answer || !cfg->prompt_cache.enabled)
+		return answer;
+	cJSON *parsed = cJSON_Parse(answer);
+	const cJSON *in = field(field(parsed, "usage"), "input_tokens");
+	struct promptcache_usage pu;
+	promptcache_account(&cfg->prompt_cache, req, cJSON_IsNumber(in) ? (long)in->valuedouble : 0,
+			    clock_ms(CLOCK_MONOTONIC), 0, &pu);
+	cJSON_Delete(parsed);
+	return promptcache_usage_into(answer, &pu);
+}
+
 static int rate_applies(enum api api, enum rate r)
 {
 	if (r == R_REQUESTS)
@@ -2390,15 +2405,8 @@ static void handle_api(struct server *s, enum api api, struct MHD_Connection *c,
 								     plain_text ? strlen(plain_text) : len, cut, &cfg, &q)
 			       : api == API_CHAT ? chat_answer(req, body, len, cut, &cfg, &q)
 			       : embeddings_answer(req, cut, cfg.shuffle_embeddings, q.bad_vector);
-		if (api == API_MESSAGES && answer && cfg.prompt_cache.enabled) {
-			cJSON *parsed = cJSON_Parse(answer);
-			const cJSON *in = field(field(parsed, "usage"), "input_tokens");
-			struct promptcache_usage pu;
-			promptcache_account(&cfg.prompt_cache, req, cJSON_IsNumber(in) ? (long)in->valuedouble : 0,
-					    clock_ms(CLOCK_MONOTONIC), 0, &pu);
-			cJSON_Delete(parsed);
-			answer = promptcache_usage_into(answer, &pu);
-		}
+		if (api == API_MESSAGES)
+			answer = with_cache_usage(&cfg, req, answer);
 		cJSON_Delete(plain);
 		free(plain_text);
 		count_served(s, &q);
@@ -2449,15 +2457,7 @@ static char *batch_item_answer(void *ctx, const char *params, size_t len, unsign
 		answer = messages_answer(plain ? plain : req, plain_text ? plain_text : params,
 					 plain_text ? strlen(plain_text) : len, 0, &cfg, &q);
 		free(plain_text);
-		if (answer && cfg.prompt_cache.enabled) {
-			cJSON *parsed = cJSON_Parse(answer);
-			const cJSON *in = field(field(parsed, "usage"), "input_tokens");
-			struct promptcache_usage pu;
-			promptcache_account(&cfg.prompt_cache, req, cJSON_IsNumber(in) ? (long)in->valuedouble : 0,
-					    clock_ms(CLOCK_MONOTONIC), 0, &pu);
-			cJSON_Delete(parsed);
-			answer = promptcache_usage_into(answer, &pu);
-		}
+		answer = with_cache_usage(&cfg, req, answer);
 		cJSON_Delete(plain);
 		count_served(s, &q);
 		answer = spoil_text(answer, API_MESSAGES, &q);
