@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "benchkit.h"
 #include "nginx.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -204,48 +205,17 @@ static bool generate(struct bench *b, const char *out_name, const char *scenes, 
 
 /* ---- the fake API server, through libcurl ---- */
 
-struct buffer {
-	char *data;
-	size_t len;
-};
-
-static size_t collect(char *ptr, size_t size, size_t n, void *userdata)
-{
-	struct buffer *buf = userdata;
-	char *grown = realloc(buf->data, buf->len + size * n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + buf->len, ptr, size * n);
-	buf->data = grown;
-	buf->len += size * n;
-	buf->data[buf->len] = '\0';
-	return size * n;
-}
-
 /* GET (body NULL) or POST one fake-server endpoint; returns the parsed JSON reply, or NULL. */
 static cJSON *server_call(const struct bench *b, const char *path, const char *body)
 {
 	char url[256];
-	struct buffer buf = {0};
+	CURLcode rc;
+	long code;
 	snprintf(url, sizeof url, "%s%s", b->base_url, path);
-	CURL *curl = curl_easy_init();
-	if (!curl)
-		return NULL;
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-	if (body)
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	long code = 0;
-	CURLcode rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(curl);
-	cJSON *json = rc == CURLE_OK && code == 200 && buf.data ? cJSON_Parse(buf.data) : NULL;
+	cJSON *json = bench_call(url, body, &rc, &code);
 	if (!json)
 		fail("fake API server %s: %s (HTTP %ld)", path, rc == CURLE_OK ? "unexpected reply" : curl_easy_strerror(rc),
 		     code);
-	free(buf.data);
 	return json;
 }
 
@@ -323,11 +293,11 @@ static cJSON *read_json_file(const char *path)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	struct buffer buf = {0};
+	struct bench_reply buf = {0};
 	char chunk[8192];
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		if (collect(chunk, 1, n, &buf) != n)
+		if (bench_collect(chunk, 1, n, &buf) != n)
 			break;
 	fclose(f);
 	cJSON *json = buf.data ? cJSON_Parse(buf.data) : NULL;
@@ -886,8 +856,8 @@ static double round_trip_ms(const char *url)
 	double t[21];
 	CURL *c = curl_easy_init();
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	struct buffer sink = {0};
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_collect);
+	struct bench_reply sink = {0};
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	for (int i = 0; i < 21; i++) {
 		double start = now();

@@ -27,6 +27,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "benchkit.h"
+
 enum kind { SUMMARY, OUTLINE, SHEET, EMBEDDING, KINDS };
 static const char *const kind_name[KINDS] = {"summary", "outline", "sheet", "embedding"};
 static const double seed_latency_ms[KINDS] = {2000, 5000, 3000, 500};
@@ -129,43 +131,14 @@ static int run_sampled(char *const argv[], const char *err, double *rss_mb, doub
 	}
 }
 
-struct buffer {
-	char *data;
-	size_t len;
-};
-
-static size_t collect(char *ptr, size_t size, size_t n, void *userdata)
-{
-	struct buffer *buf = userdata;
-	char *grown = realloc(buf->data, buf->len + size * n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + buf->len, ptr, size * n);
-	buf->data = grown;
-	buf->len += size * n;
-	buf->data[buf->len] = '\0';
-	return size * n;
-}
-
+/* GET (body NULL) or POST one fake-server endpoint; the parsed JSON reply, or NULL. */
 static cJSON *server_call(const char *path, const char *body)
 {
 	char url[256];
-	struct buffer buf = {0};
+	CURLcode rc;
+	long code;
 	snprintf(url, sizeof url, "%s%s", base_url, path);
-	CURL *curl = curl_easy_init();
-	if (!curl)
-		return NULL;
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-	if (body)
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	CURLcode rc = curl_easy_perform(curl);
-	curl_easy_cleanup(curl);
-	cJSON *json = rc == CURLE_OK && buf.data ? cJSON_Parse(buf.data) : NULL;
-	free(buf.data);
-	return json;
+	return bench_call(url, body, &rc, &code);
 }
 
 static double stat_at(const cJSON *root, const char *a, const char *b)
