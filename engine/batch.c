@@ -516,6 +516,22 @@ static void on_results(struct call *c, const struct http_result *r)
 	b->attached = 0;
 }
 
+/* Sends one GET about batch b (url is freed); while it is out the batch is busy, and when it cannot be sent the batch
+ * is asked again in retry_ms. */
+static void ask_about(struct bprov *p, struct mbatch *b, int what, char *url, const char *label, long retry_ms)
+{
+	struct call *c = call_new(p, what, url, true);
+	free(url);
+	c->b = b;
+	b->busy = true;
+	if (send_call(c, label, NULL) < 0) {
+		b->busy = false;
+		call_free(c);
+		if (!loop_aborted(p->base.loop))
+			arm_poll(b, retry_ms);
+	}
+}
+
 static void fetch_results(struct bprov *p, struct mbatch *b, const char *results_url)
 {
 	/* The key goes only where the batch came from: a results_url elsewhere is asked at our own endpoint's path. */
@@ -525,15 +541,7 @@ static void fetch_results(struct bprov *p, struct mbatch *b, const char *results
 		url = xstrdup(results_url);
 	else
 		url = xasprintf("%s/%s/results", p->ep.url, b->id);
-	struct call *c = call_new(p, CALL_RESULTS, url, true);
-	free(url);
-	c->b = b;
-	b->busy = true;
-	if (send_call(c, "message batch results", NULL) < 0) {
-		b->busy = false;
-		call_free(c);
-		arm_poll(b, b->interval_ms);
-	}
+	ask_about(p, b, CALL_RESULTS, url, "message batch results", b->interval_ms);
 }
 
 static void on_polled(struct call *c, const struct http_result *r)
@@ -651,17 +659,7 @@ static void poll_now(struct loop_timer *t)
 	}
 	if (b->busy || b->done)
 		return;
-	char *url = xasprintf("%s/%s", p->ep.url, b->id);
-	struct call *c = call_new(p, CALL_POLL, url, true);
-	free(url);
-	c->b = b;
-	b->busy = true;
-	if (send_call(c, "message batch", NULL) < 0) {
-		b->busy = false;
-		call_free(c);
-		if (!loop_aborted(p->base.loop))
-			arm_poll(b, p->o.poll_max_ms);
-	}
+	ask_about(p, b, CALL_POLL, xasprintf("%s/%s", p->ep.url, b->id), "message batch", p->o.poll_max_ms);
 }
 
 /* One batch's body from items [0, n): {"requests": [{"custom_id", "params"}]} with each params as the synchronous
